@@ -1,0 +1,434 @@
+"""The adaptive engine: pure, seeded and replayable.
+
+One step (Weiss & Kingsbury 1984; van der Linden & Glas 2010, ch. 1):
+
+1. The running ability is the EAP on the plan's quadrature grid; an answer adds one row
+   of the plan's log-probability table to the log-likelihood (O(Q)), so nothing is
+   re-estimated from scratch. EAP also has no all-correct/all-wrong failure mode, unlike
+   the Dodd-type steps some engines use for MLE.
+2. Content: hard topic quotas (min/max per attempt), enemy items and per-applicant
+   exclusions make items ineligible; among eligible items the topic is chosen by the
+   Kingsbury & Zara (1989) rule — the largest gap between the target share and the share
+   given so far — except when the outstanding minimums need every remaining slot.
+3. Selection: maximum Fisher information at the current estimate (Lord 1980), with
+   randomesque (Kingsbury & Zara 1989) or Sympson–Hetter (1985) exposure control.
+4. Stopping: max items, SE target (after min items and the topic minimums), section time.
+
+Every random number comes from ``exam.randomness`` (HMAC of the exam seed, the applicant's
+pseudonym and the step), so the same inputs give the same items, thetas and scores.
+
+The state holds a batch of B attempts of one section; the simulator runs thousands at
+once, the web app one. ``start``/``decide``/``answer`` are the single-attempt functions:
+they never modify their inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from exam import randomness
+from exam.plan import InfeasibleError, SectionPlan
+from scoring.ability import eap_from_loglik
+from scoring.irt import info_3pl, item_information
+
+ENGINE_VERSION = "seleksi-engine/1"
+
+STOP_MAX_ITEMS = "max_items"
+STOP_SE_TARGET = "se_target"
+STOP_TIME = "time_limit"
+STOP_FORM_COMPLETE = "form_complete"
+STOP_POOL_EXHAUSTED = "pool_exhausted"
+#: Stop reasons by code; code 0 means the attempt goes on.
+STOP_REASONS = (
+    "",
+    STOP_MAX_ITEMS,
+    STOP_SE_TARGET,
+    STOP_TIME,
+    STOP_FORM_COMPLETE,
+    STOP_POOL_EXHAUSTED,
+)
+_CODE = {name: i for i, name in enumerate(STOP_REASONS)}
+
+
+@dataclass(eq=False)
+class EngineState:
+    """B attempts of one section. Arrays, row b per attempt."""
+
+    loglik: np.ndarray  # (B, Q)
+    theta: np.ndarray  # (B,)
+    se: np.ndarray  # (B,)
+    n: np.ndarray  # (B,) items answered
+    counts: np.ndarray  # (B, T) items answered per topic
+    avail: np.ndarray  # (B, T) eligible items left per topic
+    eligible: np.ndarray  # (B, N)
+    items: np.ndarray  # (B, L) pool index per step, −1 after the end
+    responses: np.ndarray  # (B, L)
+    thetas: np.ndarray  # (B, L) estimate after each answer
+    ses: np.ndarray  # (B, L)
+    form: np.ndarray  # (B, L) the drawn form of a fixed section, −1 for adaptive
+
+    @property
+    def batch(self) -> int:
+        return self.theta.shape[0]
+
+    def copy(self) -> EngineState:
+        return EngineState(**{f.name: getattr(self, f.name).copy() for f in _FIELDS})
+
+    def take(self, rows: np.ndarray) -> EngineState:
+        """The attempts in ``rows`` as a new batch (a copy)."""
+        return EngineState(**{f.name: getattr(self, f.name)[rows] for f in _FIELDS})
+
+
+_FIELDS = dataclasses.fields(EngineState)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's answer to "what next?": an item, or a reason to stop."""
+
+    item: int | None
+    item_id: str | None
+    stop_reason: str | None
+
+
+# -- batch primitives -------------------------------------------------------------------
+
+
+def initial_state(
+    plan: SectionPlan, batch: int = 1, excluded: list[np.ndarray] | None = None
+) -> EngineState:
+    """B fresh attempts; ``excluded[b]`` lists pool indices attempt b must never see."""
+    n, q, length = plan.size, len(plan.quad.points), plan.config.max_items
+    eligible = np.ones((batch, n), dtype=bool)
+    avail = np.tile(np.bincount(plan.topic_of, minlength=plan.n_topics), (batch, 1))
+    for b, given in enumerate(excluded or ()):
+        rows = np.unique(np.asarray(given, dtype=np.int64))
+        eligible[b, rows] = False
+        avail[b] -= np.bincount(plan.topic_of[rows], minlength=plan.n_topics)
+    loglik = np.zeros((batch, q))
+    theta, se = eap_from_loglik(loglik, plan.quad)
+    return EngineState(
+        loglik=loglik,
+        theta=theta,
+        se=se,
+        n=np.zeros(batch, dtype=np.int64),
+        counts=np.zeros((batch, plan.n_topics), dtype=np.int64),
+        avail=avail,
+        eligible=eligible,
+        items=np.full((batch, length), -1, dtype=np.int64),
+        responses=np.full((batch, length), -1, dtype=np.int64),
+        thetas=np.full((batch, length), np.nan),
+        ses=np.full((batch, length), np.nan),
+        form=np.full((batch, length), -1, dtype=np.int64),
+    )
+
+
+def stop_codes(
+    plan: SectionPlan, st: EngineState, elapsed_s: np.ndarray | None = None
+) -> np.ndarray:
+    """Why each attempt stops now, as an index into STOP_REASONS (0: it goes on).
+
+    Raises InfeasibleError when an attempt has no eligible item left but its topic
+    minimums are not met: the engine never relaxes a constraint.
+    """
+    cfg = plan.config
+    code = np.zeros(st.batch, dtype=np.int8)
+    need = np.maximum(plan.topic_min - st.counts, 0).sum(1)
+    if cfg.kind == "fixed":
+        code[st.n >= (st.form >= 0).sum(1)] = _CODE[STOP_FORM_COMPLETE]
+    else:
+        left = np.where(st.counts < plan.topic_max, st.avail, 0).sum(1)
+        dry = (left == 0) & (st.n < cfg.max_items)
+        if dry.any():
+            stuck = np.flatnonzero(dry & (need > 0))
+            if stuck.size:
+                b = int(stuck[0])
+                raise InfeasibleError(
+                    [
+                        f"section {cfg.name}: attempt {b} has no eligible item left but still "
+                        f"needs {int(need[b])} item(s) for its topic minimums"
+                    ]
+                )
+            code[dry] = _CODE[STOP_POOL_EXHAUSTED]
+        if cfg.se_target is not None:
+            precise = (st.n >= cfg.min_items) & (st.se <= cfg.se_target) & (need == 0)
+            code[precise] = _CODE[STOP_SE_TARGET]
+        code[st.n >= cfg.max_items] = _CODE[STOP_MAX_ITEMS]
+    if cfg.time_limit_s is not None and elapsed_s is not None:
+        code[np.asarray(elapsed_s) >= cfg.time_limit_s] = _CODE[STOP_TIME]
+    return code
+
+
+def candidate_mask(plan: SectionPlan, st: EngineState) -> np.ndarray:
+    """Eligible items of the topic each attempt should draw from next, (B, N)."""
+    if plan.n_topics == 1:
+        return st.eligible
+    remaining = plan.config.max_items - st.n
+    need = np.maximum(plan.topic_min - st.counts, 0)
+    usable = (st.avail > 0) & (st.counts < plan.topic_max)
+    share = st.counts / np.maximum(st.n, 1)[:, None]
+    deficit = np.where(usable, plan.target - share, -np.inf)
+    allowed = np.zeros_like(usable)
+    allowed[np.arange(st.batch), np.argmax(deficit, 1)] = True
+    must_fill = need.sum(1) >= remaining
+    if must_fill.any():
+        allowed[must_fill] = (need[must_fill] > 0) & usable[must_fill]
+    return st.eligible & allowed[:, plan.topic_of]
+
+
+class Scratch:
+    """Reusable work arrays for batch selection (results never depend on it)."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def get(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if shape not in self._arrays:
+            self._arrays = {shape: tuple(np.empty(shape) for _ in range(3))}
+        return self._arrays[shape]
+
+
+def information(
+    plan: SectionPlan,
+    theta: np.ndarray,
+    cols: np.ndarray | None = None,
+    scratch: Scratch | None = None,
+) -> np.ndarray:
+    """Fisher information of pool items (all, or the given columns) at each θ, (B, N')."""
+    p = plan.params
+    if p.all_dichotomous:
+        if cols is None:
+            out = scratch.get((len(theta), p.a.size)) if scratch else None
+            return info_3pl(theta[:, None], p.a, p.b, p.c, out)
+        return info_3pl(theta[:, None], p.a[cols], p.b[cols], p.c[cols])
+    info = item_information(p, theta)
+    return info if cols is None else info[:, cols]
+
+
+def _pick(plan: SectionPlan, info: np.ndarray, cols: np.ndarray, draws: np.ndarray):
+    """Choose one column per row of ``info`` (−inf = not a candidate); ``info`` is used
+    up (negated in place).
+
+    Returns the chosen item and, for Sympson–Hetter, the items that faced the exposure
+    lottery (for deriving the K_i by simulation).
+    """
+    exp = plan.config.exposure
+    if exp.method == "none":
+        return cols[np.argmax(info, 1)], None
+    b, width = info.shape
+    rows = np.arange(b)[:, None]
+    k = min(exp.k if exp.method == "randomesque" else exp.candidates, width)
+    neg = np.negative(info, out=info)
+    if k < width:
+        top = np.argpartition(neg, k - 1, axis=1)[:, :k]
+    else:
+        top = np.tile(np.arange(width), (b, 1))
+    item = cols[top]
+    top_neg = neg[rows, top]
+    # Most informative first; equal information falls back to pool order.
+    order = np.lexsort((item, top_neg), axis=1)
+    item = item[rows, order]
+    k_eff = np.minimum(np.isfinite(top_neg).sum(1), k)
+    if exp.method == "randomesque":
+        pos = np.minimum((draws[:, 0] * k_eff).astype(np.int64), k_eff - 1)
+        return item[rows[:, 0], pos], None
+    # Sympson–Hetter: walk down the list, administer item i with probability K_i. When
+    # the whole list is refused, take the most informative item whose K_i is 1 (never
+    # restricted), as walking on down the full list would; failing that, the list's
+    # item with the largest K_i.
+    valid = np.arange(k) < k_eff[:, None]
+    accept = valid & (draws[:, :k] < plan.sh_k[item])
+    accepted = accept.any(1)
+    first = np.argmax(accept, 1)
+    chosen = item[rows[:, 0], first]
+    refused = np.flatnonzero(~accepted)
+    if refused.size:
+        free = np.where(plan.sh_k[cols] >= 1.0, neg[refused], np.inf)
+        best = np.argmin(free, 1)
+        has_free = np.isfinite(free[np.arange(refused.size), best])
+        in_list = item[
+            refused, np.argmax(np.where(valid[refused], plan.sh_k[item[refused]], -1), 1)
+        ]
+        chosen[refused] = np.where(has_free, cols[best], in_list)
+    faced = valid & (np.arange(k) <= np.where(accepted, first, k - 1)[:, None])
+    # A fallback item also faced (and passed) its lottery, with K_i = 1.
+    beyond = np.where(accepted | (item == chosen[:, None]).any(1), -1, chosen)
+    return chosen, np.column_stack([np.where(faced, item, -1), beyond])
+
+
+def select_items(
+    plan: SectionPlan,
+    st: EngineState,
+    draws: np.ndarray,
+    want_faced: bool = False,
+    scratch: Scratch | None = None,
+):
+    """The next pool item of every attempt of an adaptive section.
+
+    ``draws`` is (B, M) uniform numbers from ``exam.randomness``.
+    """
+    mask = candidate_mask(plan, st)
+    if st.batch == 1:
+        cols = np.flatnonzero(mask[0])
+        if cols.size == 0:
+            raise InfeasibleError([f"section {plan.config.name}: no eligible item to select"])
+        info = information(plan, st.theta, cols)
+    else:
+        if not mask.any(1).all():
+            raise InfeasibleError([f"section {plan.config.name}: no eligible item to select"])
+        cols = np.arange(plan.size)
+        info = information(plan, st.theta, scratch=scratch)
+        np.copyto(info, -np.inf, where=~mask)
+    item, faced = _pick(plan, info, cols, draws)
+    return (item, faced) if want_faced else item
+
+
+def record(plan: SectionPlan, st: EngineState, items: np.ndarray, responses: np.ndarray) -> None:
+    """Add one answer to every attempt, in place: ability, history and eligibility."""
+    rows = np.arange(st.batch)
+    st.loglik += plan.logp[items, :, responses]
+    st.theta, st.se = eap_from_loglik(st.loglik, plan.quad)
+    pos = st.n
+    st.items[rows, pos] = items
+    st.responses[rows, pos] = responses
+    st.thetas[rows, pos] = st.theta
+    st.ses[rows, pos] = st.se
+    st.n += 1
+    topic = plan.topic_of[items]
+    st.avail[rows, topic] -= st.eligible[rows, items]
+    st.eligible[rows, items] = False
+    st.counts[rows, topic] += 1
+    full = st.counts[rows, topic] >= plan.topic_max[topic]
+    if full.any():
+        r, t = rows[full], topic[full]
+        st.eligible[r] &= plan.topic_of != t[:, None]
+        st.avail[r, t] = 0
+    for b in np.flatnonzero(plan.enemy_ptr[items + 1] > plan.enemy_ptr[items]):
+        enemies = plan.enemies_of(int(items[b]))
+        newly = enemies[st.eligible[b, enemies]]
+        st.eligible[b, newly] = False
+        np.subtract.at(st.avail[b], plan.topic_of[newly], 1)
+
+
+def draws_per_step(plan: SectionPlan) -> int:
+    """How many uniforms a selection uses: one for randomesque, one per candidate for
+    Sympson–Hetter."""
+    exp = plan.config.exposure
+    return exp.candidates if exp.method == "sympson-hetter" else 1
+
+
+def batch_draws(
+    plan: SectionPlan, seed: bytes, pseudonyms: list[str], steps: np.ndarray
+) -> np.ndarray:
+    """The selection uniforms of every attempt at its step, (B, M)."""
+    return randomness.uniforms_many(
+        seed, pseudonyms, plan.config.name, steps, "select", draws_per_step(plan)
+    )
+
+
+# -- fixed forms ------------------------------------------------------------------------
+
+
+def draw_form(
+    plan: SectionPlan, seed: bytes, pseudonym: str, excluded: np.ndarray | None = None
+) -> np.ndarray:
+    """A random form for a fixed section, as CAT BKN draws one from the blueprint.
+
+    Items are taken in a keyed random order: first to fill every topic's minimum, then
+    up to the form length within the topic maximums; enemies of a taken item are skipped.
+    The form is presented in the same keyed order.
+    """
+    cfg = plan.config
+    u = randomness.uniforms(seed, pseudonym, cfg.name, 0, "form", plan.size)
+    order = np.lexsort((np.arange(plan.size), u))
+    blocked = np.zeros(plan.size, dtype=bool)
+    if excluded is not None:
+        blocked[np.asarray(excluded, dtype=np.int64)] = True
+    counts = np.zeros(plan.n_topics, dtype=np.int64)
+    chosen: list[int] = []
+
+    def take(i: int) -> None:
+        chosen.append(i)
+        blocked[i] = True
+        blocked[plan.enemies_of(i)] = True
+        counts[plan.topic_of[i]] += 1
+
+    for i in order:
+        if not blocked[i] and counts[plan.topic_of[i]] < plan.topic_min[plan.topic_of[i]]:
+            take(int(i))
+    for i in order:
+        if len(chosen) >= cfg.length:
+            break
+        if not blocked[i] and counts[plan.topic_of[i]] < plan.topic_max[plan.topic_of[i]]:
+            take(int(i))
+    short = [
+        f"topic {plan.topic_names[t]} has {counts[t]} of its minimum {plan.topic_min[t]}"
+        for t in range(plan.n_topics)
+        if counts[t] < plan.topic_min[t]
+    ]
+    if len(chosen) < cfg.length:
+        short.append(f"only {len(chosen)} of {cfg.length} items could be drawn")
+    if short:
+        raise InfeasibleError([f"section {cfg.name}: {s}" for s in short])
+    return np.array(sorted(chosen, key=lambda i: (u[i], i)), dtype=np.int64)
+
+
+# -- single attempt ---------------------------------------------------------------------
+
+
+def start(
+    plan: SectionPlan,
+    seed: bytes,
+    pseudonym: str,
+    excluded: list[str] | tuple[str, ...] = (),
+) -> EngineState:
+    """A fresh attempt of one section; ``excluded`` item ids are never served."""
+    exposure = plan.config.exposure
+    if exposure.method == "sympson-hetter" and not exposure.derived:
+        raise InfeasibleError(
+            [
+                f"section {plan.config.name}: Sympson-Hetter exposure parameters have not been "
+                "derived (run the exam check before opening)"
+            ]
+        )
+    index = {item_id: i for i, item_id in enumerate(plan.ids)}
+    rows = np.array([index[i] for i in excluded if i in index], dtype=np.int64)
+    st = initial_state(plan, 1, [rows])
+    if plan.config.kind == "fixed":
+        form = draw_form(plan, seed, pseudonym, rows)
+        st.form[0, : len(form)] = form
+    return st
+
+
+def decide(
+    plan: SectionPlan,
+    st: EngineState,
+    seed: bytes,
+    pseudonym: str,
+    elapsed_s: float | None = None,
+) -> Decision:
+    """The next item of a single attempt, or why it stops."""
+    elapsed = None if elapsed_s is None else np.array([elapsed_s])
+    code = int(stop_codes(plan, st, elapsed)[0])
+    if code:
+        return Decision(None, None, STOP_REASONS[code])
+    step = int(st.n[0])
+    if plan.config.kind == "fixed":
+        item = int(st.form[0, step])
+    else:
+        m = draws_per_step(plan)
+        draws = randomness.uniforms(seed, pseudonym, plan.config.name, step, "select", m)
+        item = int(select_items(plan, st, draws[None, :])[0])
+    return Decision(item, plan.ids[item], None)
+
+
+def answer(plan: SectionPlan, st: EngineState, item: int, response: int) -> EngineState:
+    """A new state with one more answer (the input state is left as it was)."""
+    if not 0 <= response < int(plan.params.n_categories[item]):
+        raise ValueError(f"item {plan.ids[item]}: response {response} is not a category")
+    new = st.copy()
+    record(plan, new, np.array([item], dtype=np.int64), np.array([response], dtype=np.int64))
+    return new

@@ -1,0 +1,68 @@
+"""Replay: re-derive an attempt from its inputs alone.
+
+An observer holds the exam definition, the committed bank parameters, the revealed seed,
+an applicant's pseudonym and the responses in the log. ``replay_section`` runs the same
+engine steps and returns the items that must have been served, the ability after each
+answer and the score, so that every logged attempt can be checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from exam import engine
+from exam.blueprint import ExamConfig
+from exam.outcome import SectionResult, section_result
+from exam.plan import SectionPlan, compile_section
+from itembank.table import BankTable
+
+
+@dataclass(frozen=True)
+class ReplayedSection:
+    result: SectionResult
+    next_item: str | None
+    stop_reason: str | None
+
+
+def replay_section(
+    plan: SectionPlan,
+    seed: bytes,
+    pseudonym: str,
+    responses: Sequence[int],
+    excluded: Sequence[str] = (),
+) -> ReplayedSection:
+    """Replay one section: serve, answer with the next logged response, repeat.
+
+    ``next_item`` is the item the engine serves after the last response (None when the
+    section stops there), which a log may show as served but unanswered.
+    """
+    st = engine.start(plan, seed, pseudonym, tuple(excluded))
+    for response in responses:
+        decision = engine.decide(plan, st, seed, pseudonym)
+        if decision.item is None:
+            raise ValueError(
+                f"section {plan.config.name}: {len(responses)} responses but the engine "
+                f"stopped after {int(st.n[0])} ({decision.stop_reason})"
+            )
+        st = engine.answer(plan, st, decision.item, int(response))
+    decision = engine.decide(plan, st, seed, pseudonym)
+    return ReplayedSection(section_result(plan, st), decision.item_id, decision.stop_reason)
+
+
+def replay_exam(
+    config: ExamConfig,
+    bank: BankTable,
+    seed: bytes,
+    pseudonym: str,
+    responses: dict[str, Sequence[int]],
+    excluded: Sequence[str] = (),
+) -> dict[str, ReplayedSection]:
+    """Replay every section of an exam for one applicant."""
+    out = {}
+    for section in config.sections:
+        plan = compile_section(section, bank)
+        out[section.name] = replay_section(
+            plan, seed, pseudonym, responses.get(section.name, ()), excluded
+        )
+    return out

@@ -1,0 +1,311 @@
+"""CAT simulation studies: thousands of simulated applicants through the real engine.
+
+The simulator drives the engine's batch primitives (the same functions the single
+attempt uses, on B rows at once) and reports the figures of a standard CAT simulation
+study (Thompson & Weiss 2011, Practical Assessment, Research & Evaluation 16):
+mean test length, bias and RMSE of θ̂, the conditional SEM by θ bin, the maximum item
+exposure rate and the test overlap rate (Chen, Ankenmann & Spray 2003).
+
+Simulated answers use a counter-based generator (SplitMix64 of seed, examinee and item;
+Steele, Lea & Flood 2014), so an examinee answers an item the same way whatever else is
+simulated alongside, and a second engine can be run on exactly the same simulees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from exam import engine
+from exam.blueprint import SectionConfig
+from exam.outcome import final_estimates
+from exam.plan import SectionPlan, compile_section
+from itembank.table import BankTable
+from scoring.irt import category_probs_at
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def splitmix_uniforms(seed: int, examinee: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """A uniform number in [0, 1) per (examinee, item) pair: SplitMix64 finaliser of
+    seed ⊕ (examinee · 2³² + item)."""
+    with np.errstate(over="ignore"):
+        z = (np.asarray(examinee, dtype=np.uint64) << np.uint64(32)) ^ np.asarray(
+            item, dtype=np.uint64
+        )
+        z = (z + np.uint64(seed % 2**64) * np.uint64(0x9E3779B97F4A7C15)) & _MASK64
+        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
+        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK64
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def simulated_responses(
+    plan: SectionPlan, theta: np.ndarray, items: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """The category each simulee gives: the first k with Σ_{j≤k} P_j(θ) > u."""
+    probs = category_probs_at(plan.params, theta, items)
+    return np.minimum(
+        (np.cumsum(probs, 1) <= u[:, None]).sum(1), plan.params.n_categories[items] - 1
+    )
+
+
+@dataclass
+class SimulationResult:
+    """Per-simulee outcomes and the pool's exposure counts."""
+
+    true_theta: np.ndarray
+    theta: np.ndarray
+    se: np.ndarray
+    length: np.ndarray
+    items: np.ndarray  # (K, L), −1 padded
+    exposure_counts: np.ndarray  # (N,)
+    faced_counts: np.ndarray  # (N,) Sympson–Hetter lotteries faced
+    bank_size: int
+    step_us: np.ndarray  # single-attempt step timings (decide + answer), µs
+
+    @property
+    def exposure_rates(self) -> np.ndarray:
+        return self.exposure_counts / max(len(self.true_theta), 1)
+
+    def csem(self, edges: np.ndarray | None = None) -> list[dict]:
+        """RMSE and mean SE by bin of true θ (simulees outside the edges join the end bins)."""
+        edges = np.arange(-4.0, 4.01, 0.5) if edges is None else edges
+        which = np.clip(np.digitize(self.true_theta, edges) - 1, 0, len(edges) - 2)
+        out = []
+        for k in range(len(edges) - 1):
+            sel = which == k
+            if not sel.any():
+                continue
+            err = self.theta[sel] - self.true_theta[sel]
+            out.append(
+                {
+                    "theta_low": float(edges[k]),
+                    "theta_high": float(edges[k + 1]),
+                    "n": int(sel.sum()),
+                    "rmse": float(np.sqrt(np.mean(err**2))),
+                    "mean_se": float(np.mean(self.se[sel])),
+                }
+            )
+        return out
+
+    def summary(self) -> dict:
+        """The contract's simulation JSON (CONTRACTS.md)."""
+        k = len(self.true_theta)
+        err = self.theta - self.true_theta
+        counts = self.exposure_counts.astype(float)
+        mean_len = float(self.length.mean()) if k else 0.0
+        # Expected share of one examinee's items also given to another random examinee.
+        pairs = k * (k - 1)
+        overlap = float((counts * (counts - 1)).sum() / pairs / mean_len) if pairs else 0.0
+        steps = self.step_us
+        return {
+            "examinees": k,
+            "bank_size": self.bank_size,
+            "mean_length": mean_len,
+            "bias": float(err.mean()) if k else 0.0,
+            "rmse": float(np.sqrt(np.mean(err**2))) if k else 0.0,
+            "max_exposure": float(self.exposure_rates.max(initial=0.0)),
+            "overlap_rate": overlap,
+            "step_us_median": float(np.median(steps)) if steps.size else None,
+            "step_us_p99": float(np.percentile(steps, 99)) if steps.size else None,
+            "csem": self.csem(),
+        }
+
+
+def pseudonym(i: int) -> str:
+    return f"sim{i:07d}"
+
+
+def _run_batch(
+    plan: SectionPlan,
+    theta: np.ndarray,
+    first: int,
+    seed: bytes,
+    answer_seed: int,
+    faced_counts: np.ndarray,
+    on_step: Callable[[int], None] | None,
+) -> engine.EngineState:
+    """Run one batch to the end; finished attempts leave the working batch, so every
+    engine call works on whole arrays."""
+    b = len(theta)
+    names = np.array([pseudonym(first + i) for i in range(b)], dtype=object)
+    st = engine.initial_state(plan, b)
+    if plan.config.kind == "fixed":
+        for i, name in enumerate(names):
+            form = engine.draw_form(plan, seed, name)
+            st.form[i, : len(form)] = form
+    done = st.copy()
+    ids = np.arange(b)  # batch row of each working attempt
+    scratch = engine.Scratch()
+    want_faced = plan.config.exposure.method == "sympson-hetter"
+    while True:
+        finished = engine.stop_codes(plan, st) != 0
+        if finished.any():
+            for f in _FIELDS:
+                getattr(done, f)[ids[finished]] = getattr(st, f)[finished]
+            keep = np.flatnonzero(~finished)
+            st, ids = st.take(keep), ids[keep]
+        if st.batch == 0:
+            return done
+        rows = np.arange(st.batch)
+        if plan.config.kind == "fixed":
+            items = st.form[rows, st.n]
+        else:
+            draws = engine.batch_draws(plan, seed, list(names[ids]), st.n)
+            items, faced = engine.select_items(plan, st, draws, True, scratch)
+            if want_faced:
+                np.add.at(faced_counts, faced[faced >= 0], 1)
+        u = splitmix_uniforms(answer_seed, first + ids, plan.rows[items])
+        responses = simulated_responses(plan, theta[ids], items, u)
+        engine.record(plan, st, items, responses)
+        if on_step:
+            on_step(int(st.batch))
+
+
+_FIELDS = (
+    "loglik",
+    "theta",
+    "se",
+    "n",
+    "counts",
+    "avail",
+    "eligible",
+    "items",
+    "responses",
+    "thetas",
+    "ses",
+    "form",
+)
+
+
+def time_single_attempts(
+    plan: SectionPlan, theta: np.ndarray, seed: bytes, answer_seed: int, batch: engine.EngineState
+) -> np.ndarray:
+    """Run the first simulees again through the single-attempt API, timing each step
+    (decide + answer), and check they match the batch run item for item."""
+    timings: list[float] = []
+    for i, th in enumerate(theta):
+        name = pseudonym(i)
+        st = engine.start(plan, seed, name)
+        while True:
+            t0 = time.perf_counter_ns()
+            decision = engine.decide(plan, st, seed, name)
+            if decision.item is None:
+                break
+            u = splitmix_uniforms(answer_seed, np.array([i]), plan.rows[[decision.item]])
+            resp = int(simulated_responses(plan, np.array([th]), np.array([decision.item]), u)[0])
+            st = engine.answer(plan, st, decision.item, resp)
+            timings.append((time.perf_counter_ns() - t0) / 1000.0)
+        n = int(st.n[0])
+        if not np.array_equal(st.items[0, :n], batch.items[i, : batch.n[i]]):
+            raise RuntimeError(f"simulee {i}: single-attempt and batch runs disagree")
+    return np.array(timings)
+
+
+def simulate(
+    plan: SectionPlan,
+    true_theta: np.ndarray,
+    seed: bytes,
+    answer_seed: int = 0,
+    batch_size: int = 2000,
+    timed: int = 0,
+    progress: bool = False,
+) -> SimulationResult:
+    """Run every simulee in ``true_theta`` through the engine.
+
+    ``timed`` simulees are also run one by one through the single-attempt API to time
+    a step and to cross-check the batch run.
+    """
+    true_theta = np.asarray(true_theta, dtype=float)
+    k, length = len(true_theta), plan.config.max_items
+    theta, se = np.empty(k), np.empty(k)
+    lengths = np.empty(k, dtype=np.int64)
+    items = np.full((k, length), -1, dtype=np.int64)
+    faced = np.zeros(plan.size, dtype=np.int64)
+    bar = None
+    if progress:
+        bar = tqdm(total=k * length, unit="step", desc=f"simulating {plan.config.name}")
+    first_batch = None
+    for first in range(0, k, batch_size):
+        chunk = true_theta[first : first + batch_size]
+        st = _run_batch(plan, chunk, first, seed, answer_seed, faced, bar.update if bar else None)
+        if first_batch is None:
+            first_batch = st
+        theta[first : first + len(chunk)], se[first : first + len(chunk)] = final_estimates(
+            plan, st
+        )
+        lengths[first : first + len(chunk)] = st.n
+        items[first : first + len(chunk)] = st.items
+    if bar:
+        bar.close()
+    used = items[items >= 0]
+    step_us = (
+        time_single_attempts(plan, true_theta[:timed], seed, answer_seed, first_batch)
+        if timed and first_batch is not None
+        else np.array([])
+    )
+    return SimulationResult(
+        true_theta=true_theta,
+        theta=theta,
+        se=se,
+        length=lengths,
+        items=items,
+        exposure_counts=np.bincount(used, minlength=plan.size),
+        faced_counts=faced,
+        bank_size=plan.size,
+        step_us=step_us,
+    )
+
+
+def derive_sympson_hetter(
+    plan: SectionPlan,
+    examinees: int = 1000,
+    iterations: int = 25,
+    seed: int = 0,
+    tolerance: float = 0.05,
+    progress: bool = False,
+) -> np.ndarray:
+    """Exposure parameters K_i by the iterative simulation of Sympson & Hetter (1985):
+    simulate N(0, 1) simulees with the current K, estimate P(S_i), the rate at which
+    item i faces the lottery, and set K_i = r_max / P(S_i) where P(S_i) > r_max (else 1),
+    until no item is given more often than r_max + ``tolerance``.
+    """
+    rng = np.random.default_rng(seed)
+    r_max = plan.config.exposure.r_max
+    current = plan.with_exposure_parameters(np.ones(plan.size))
+    sim_seed = rng.bytes(32)
+    steps = range(iterations)
+    if progress:
+        steps = tqdm(steps, desc=f"exposure parameters {plan.config.name}", unit="round")
+    for _ in steps:
+        theta = rng.standard_normal(examinees)
+        result = simulate(current, theta, sim_seed, int(rng.integers(2**63)))
+        p_selected = result.faced_counts / examinees
+        k = np.where(p_selected > r_max, r_max / np.maximum(p_selected, 1e-12), 1.0)
+        current = current.with_exposure_parameters(np.minimum(k, 1.0))
+        if result.exposure_rates.max(initial=0.0) <= r_max + tolerance:
+            break
+    return current.sh_k
+
+
+def with_exposure_parameters(
+    config: SectionConfig, bank: BankTable, seed: int = 0, progress: bool = False
+) -> SectionConfig:
+    """``config`` with derived Sympson–Hetter parameters (unchanged for other methods or
+    when already derived). The parameters become part of the exam definition, so the
+    committed definition alone replays every attempt."""
+    exposure = config.exposure
+    if exposure.method != "sympson-hetter" or exposure.derived:
+        return config
+    plan = compile_section(config, bank)
+    k = derive_sympson_hetter(plan, seed=seed, progress=progress)
+    params = tuple((plan.ids[i], round(float(k[i]), 6)) for i in np.flatnonzero(k < 1.0))
+    return dataclasses.replace(
+        config, exposure=dataclasses.replace(exposure, parameters=params, derived=True)
+    )

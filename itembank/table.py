@@ -1,0 +1,100 @@
+"""The bank as the engine sees it: parameters plus the metadata that constrains selection.
+
+Pure values only. The database models (``itembank.models``) load into this table; the
+engine, the simulator and an observer's replay all work from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scoring.params import FAMILY_DICHOTOMOUS, ItemParams
+
+#: Points for a correct dichotomous answer, as CAT BKN scores TWK and TIU.
+POINTS_CORRECT = 5
+
+
+@dataclass(frozen=True, eq=False)
+class BankTable:
+    """Calibrated items: IRT parameters, section domain, topic, enemy sets and the points
+    each response category earns (``points`` is N × C, NaN past an item's categories)."""
+
+    params: ItemParams
+    domains: tuple[str, ...]
+    topics: tuple[str, ...]
+    points: np.ndarray
+    enemy_sets: tuple[frozenset[str], ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.params)
+        if not len(self.domains) == len(self.topics) == self.points.shape[0] == n:
+            raise ValueError("bank table columns differ in length")
+        known = set(self.params.ids)
+        for group in self.enemy_sets:
+            unknown = sorted(group - known)
+            if unknown:
+                raise ValueError(f"enemy set names unknown items: {', '.join(unknown)}")
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def rows_in_domain(self, domain: str) -> np.ndarray:
+        return np.flatnonzero(np.asarray(self.domains) == domain)
+
+    def parameter_table_hash(self) -> str:
+        """SHA-256 of the canonical parameter table (what the committee commits to)."""
+        rows = []
+        for i in range(len(self.params)):
+            spec = self.params.spec(i)
+            pts = [None if np.isnan(p) else float(p) for p in self.points[i]]
+            rows.append(
+                [
+                    spec.item_id,
+                    spec.model,
+                    repr(spec.a),
+                    repr(spec.b),
+                    repr(spec.c),
+                    [repr(s) for s in spec.steps],
+                    self.domains[i],
+                    self.topics[i],
+                    pts,
+                ]
+            )
+        enemies = sorted(sorted(g) for g in self.enemy_sets)
+        blob = json.dumps({"items": rows, "enemies": enemies}, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def default_points(params: ItemParams) -> np.ndarray:
+    """POINTS_CORRECT for a correct dichotomous answer; 1..K+1 for polytomous categories
+    (TKP style: every option earns 1 to 5 points)."""
+    width = params.max_categories
+    pts = np.full((len(params), width), np.nan)
+    dich = params.family == FAMILY_DICHOTOMOUS
+    pts[dich, 0], pts[dich, 1] = 0.0, POINTS_CORRECT
+    for i in np.flatnonzero(~dich):
+        k = int(params.n_categories[i])
+        pts[i, :k] = np.arange(1, k + 1)
+    return pts
+
+
+def make_table(
+    params: ItemParams,
+    domains: Sequence[str],
+    topics: Sequence[str],
+    enemy_sets: Sequence[Sequence[str]] = (),
+    points: np.ndarray | None = None,
+) -> BankTable:
+    """A BankTable with default points unless given."""
+    return BankTable(
+        params,
+        tuple(domains),
+        tuple(topics),
+        default_points(params) if points is None else np.asarray(points, dtype=float),
+        tuple(frozenset(g) for g in enemy_sets),
+    )
