@@ -25,6 +25,7 @@ they never modify their inputs.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -208,68 +209,88 @@ def information(
     return info if cols is None else info[:, cols]
 
 
-def _pick(plan: SectionPlan, info: np.ndarray, cols: np.ndarray, draws: np.ndarray):
+#: Uniform numbers for selection: ``draw(rows, n)`` gives n numbers for each attempt in
+#: ``rows``, and a longer draw extends a shorter one (the SHAKE-256 stream).
+DrawFn = Callable[[np.ndarray, int], np.ndarray]
+
+
+def attempt_draws(seed: bytes, pseudonyms: list[str], section: str, steps: np.ndarray) -> DrawFn:
+    """The selection draws of attempts ``pseudonyms`` at their ``steps``."""
+
+    def draw(rows: np.ndarray, n: int) -> np.ndarray:
+        names = [pseudonyms[int(r)] for r in rows]
+        return randomness.uniforms_many(seed, names, section, steps[rows], "select", n)
+
+    return draw
+
+
+def _ranked(neg: np.ndarray, cols: np.ndarray, hi: int) -> np.ndarray:
+    """The ``hi`` best items of each row, most informative first; equal information
+    falls back to pool order."""
+    b, width = neg.shape
+    if hi < width:
+        top = np.argpartition(neg, hi - 1, axis=1)[:, :hi]
+    else:
+        top = np.tile(np.arange(width), (b, 1))
+    rows = np.arange(b)[:, None]
+    item = cols[top]
+    order = np.lexsort((item, neg[rows, top]), axis=1)
+    return item[rows, order]
+
+
+def _pick(plan: SectionPlan, info: np.ndarray, cols: np.ndarray, draw: DrawFn):
     """Choose one column per row of ``info`` (−inf = not a candidate); ``info`` is used
     up (negated in place).
 
-    Returns the chosen item and, for Sympson–Hetter, the items that faced the exposure
+    Returns the chosen items and, for Sympson–Hetter, every item that faced the exposure
     lottery (for deriving the K_i by simulation).
     """
     exp = plan.config.exposure
     if exp.method == "none":
         return cols[np.argmax(info, 1)], None
     b, width = info.shape
-    rows = np.arange(b)[:, None]
-    k = min(exp.k if exp.method == "randomesque" else exp.candidates, width)
+    everyone = np.arange(b)
     neg = np.negative(info, out=info)
-    if k < width:
-        top = np.argpartition(neg, k - 1, axis=1)[:, :k]
-    else:
-        top = np.tile(np.arange(width), (b, 1))
-    item = cols[top]
-    top_neg = neg[rows, top]
-    # Most informative first; equal information falls back to pool order.
-    order = np.lexsort((item, top_neg), axis=1)
-    item = item[rows, order]
-    k_eff = np.minimum(np.isfinite(top_neg).sum(1), k)
+    n_valid = np.isfinite(neg).sum(1)
     if exp.method == "randomesque":
-        pos = np.minimum((draws[:, 0] * k_eff).astype(np.int64), k_eff - 1)
-        return item[rows[:, 0], pos], None
-    # Sympson–Hetter: walk down the list, administer item i with probability K_i. When
-    # the whole list is refused, take the most informative item whose K_i is 1 (never
-    # restricted), as walking on down the full list would; failing that, the list's
-    # item with the largest K_i.
-    valid = np.arange(k) < k_eff[:, None]
-    accept = valid & (draws[:, :k] < plan.sh_k[item])
-    accepted = accept.any(1)
-    first = np.argmax(accept, 1)
-    chosen = item[rows[:, 0], first]
-    refused = np.flatnonzero(~accepted)
-    if refused.size:
-        free = np.where(plan.sh_k[cols] >= 1.0, neg[refused], np.inf)
-        best = np.argmin(free, 1)
-        has_free = np.isfinite(free[np.arange(refused.size), best])
-        in_list = item[
-            refused, np.argmax(np.where(valid[refused], plan.sh_k[item[refused]], -1), 1)
-        ]
-        chosen[refused] = np.where(has_free, cols[best], in_list)
-    faced = valid & (np.arange(k) <= np.where(accepted, first, k - 1)[:, None])
-    # A fallback item also faced (and passed) its lottery, with K_i = 1.
-    beyond = np.where(accepted | (item == chosen[:, None]).any(1), -1, chosen)
-    return chosen, np.column_stack([np.where(faced, item, -1), beyond])
+        k = min(exp.k, width)
+        ranked = _ranked(neg, cols, k)
+        k_eff = np.minimum(n_valid, k)
+        pos = np.minimum((draw(everyone, 1)[:, 0] * k_eff).astype(np.int64), k_eff - 1)
+        return ranked[everyone, pos], None
+    # Sympson–Hetter: walk down the ranked list, giving item i with probability K_i,
+    # block by block of ``candidates`` items; when every item is refused, the most
+    # informative one is given.
+    m = min(exp.candidates, width)
+    chosen = np.full(b, -1, dtype=np.int64)
+    faced: list[np.ndarray] = []
+    pending, block = everyone, 0
+    while pending.size:
+        lo, hi = block * m, min((block + 1) * m, width)
+        ranked = _ranked(neg[pending], cols, hi)
+        items = ranked[:, lo:hi]
+        valid = np.arange(lo, hi) < n_valid[pending][:, None]
+        accept = valid & (draw(pending, hi)[:, lo:hi] < plan.sh_k[items])
+        took = accept.any(1)
+        first = np.argmax(accept, 1)
+        walked = np.where(took, first, hi - lo - 1)
+        faced.append(items[valid & (np.arange(hi - lo) <= walked[:, None])])
+        chosen[pending[took]] = items[took, first[took]]
+        exhausted = ~took & (hi >= n_valid[pending])
+        chosen[pending[exhausted]] = ranked[exhausted, 0]
+        pending = pending[~took & ~exhausted]
+        block += 1
+    return chosen, np.concatenate(faced)
 
 
 def select_items(
     plan: SectionPlan,
     st: EngineState,
-    draws: np.ndarray,
+    draw: DrawFn,
     want_faced: bool = False,
     scratch: Scratch | None = None,
 ):
-    """The next pool item of every attempt of an adaptive section.
-
-    ``draws`` is (B, M) uniform numbers from ``exam.randomness``.
-    """
+    """The next pool item of every attempt of an adaptive section."""
     mask = candidate_mask(plan, st)
     if st.batch == 1:
         cols = np.flatnonzero(mask[0])
@@ -282,7 +303,7 @@ def select_items(
         cols = np.arange(plan.size)
         info = information(plan, st.theta, scratch=scratch)
         np.copyto(info, -np.inf, where=~mask)
-    item, faced = _pick(plan, info, cols, draws)
+    item, faced = _pick(plan, info, cols, draw)
     return (item, faced) if want_faced else item
 
 
@@ -311,22 +332,6 @@ def record(plan: SectionPlan, st: EngineState, items: np.ndarray, responses: np.
         newly = enemies[st.eligible[b, enemies]]
         st.eligible[b, newly] = False
         np.subtract.at(st.avail[b], plan.topic_of[newly], 1)
-
-
-def draws_per_step(plan: SectionPlan) -> int:
-    """How many uniforms a selection uses: one for randomesque, one per candidate for
-    Sympson–Hetter."""
-    exp = plan.config.exposure
-    return exp.candidates if exp.method == "sympson-hetter" else 1
-
-
-def batch_draws(
-    plan: SectionPlan, seed: bytes, pseudonyms: list[str], steps: np.ndarray
-) -> np.ndarray:
-    """The selection uniforms of every attempt at its step, (B, M)."""
-    return randomness.uniforms_many(
-        seed, pseudonyms, plan.config.name, steps, "select", draws_per_step(plan)
-    )
 
 
 # -- fixed forms ------------------------------------------------------------------------
@@ -419,9 +424,8 @@ def decide(
     if plan.config.kind == "fixed":
         item = int(st.form[0, step])
     else:
-        m = draws_per_step(plan)
-        draws = randomness.uniforms(seed, pseudonym, plan.config.name, step, "select", m)
-        item = int(select_items(plan, st, draws[None, :])[0])
+        draw = attempt_draws(seed, [pseudonym], plan.config.name, st.n)
+        item = int(select_items(plan, st, draw)[0])
     return Decision(item, plan.ids[item], None)
 
 

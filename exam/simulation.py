@@ -157,10 +157,10 @@ def _run_batch(
         if plan.config.kind == "fixed":
             items = st.form[rows, st.n]
         else:
-            draws = engine.batch_draws(plan, seed, list(names[ids]), st.n)
-            items, faced = engine.select_items(plan, st, draws, True, scratch)
+            draw = engine.attempt_draws(seed, list(names[ids]), plan.config.name, st.n)
+            items, faced = engine.select_items(plan, st, draw, True, scratch)
             if want_faced:
-                np.add.at(faced_counts, faced[faced >= 0], 1)
+                np.add.at(faced_counts, faced, 1)
         u = splitmix_uniforms(answer_seed, first + ids, plan.rows[items])
         responses = simulated_responses(plan, theta[ids], items, u)
         engine.record(plan, st, items, responses)

@@ -1,0 +1,197 @@
+"""The ``seleksi`` command line (CONTRACTS.md): exit 0 on success, 1 when the checked
+thing does not hold, 2 on bad input or usage, with a message naming file, line and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from exam.blueprint import ExposureConfig, SectionConfig
+from exam.plan import InfeasibleError, compile_section
+from exam.simulation import simulate as run_simulation
+from exam.simulation import with_exposure_parameters
+from itembank.synthetic import synthetic_bank
+from itembank.table import make_table
+from scoring.ability import METHODS, estimate
+from scoring.files import InputError, read_params_csv, read_responses_csv
+
+log = logging.getLogger("seleksi")
+
+
+class BadInput(click.ClickException):
+    """Bad input: exit code 2."""
+
+    exit_code = 2
+
+    def format_message(self) -> str:
+        return self.message
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="seleksi")
+def main() -> None:
+    """Seleksi: online recruitment exams with adaptive testing and a public audit log."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _out(path: str | None):
+    return open(path, "w", newline="", encoding="utf-8") if path else sys.stdout
+
+
+@main.command()
+@click.argument("responses", type=click.Path(dir_okay=False))
+@click.option(
+    "--params",
+    "params_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Parameters CSV (item_id,model,a,b,c or b1..bK).",
+)
+@click.option("--method", type=click.Choice(METHODS), default="eap", show_default=True)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Write person_id,theta,se here instead of standard output.",
+)
+def score(responses: str, params_path: str, method: str, out_path: str | None) -> None:
+    """Ability estimates with standard errors from a responses CSV."""
+    try:
+        params = read_params_csv(params_path)
+        persons, matrix, used = read_responses_csv(responses, params)
+    except InputError as exc:
+        raise BadInput(str(exc)) from None
+    results = estimate(used, matrix, method)
+    fh = _out(out_path)
+    try:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["person_id", "theta", "se"])
+        for person, est in zip(persons, results, strict=True):
+            if est.reason:
+                log.warning("person %s: %s", person, est.reason)
+            writer.writerow([person, f"{est.theta:.6f}", f"{est.se:.6f}"])
+    finally:
+        if out_path:
+            fh.close()
+
+
+@main.command()
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False),
+    help="Parameters CSV of the bank to simulate on.",
+)
+@click.option(
+    "--synthetic",
+    type=click.IntRange(min=1),
+    help="Simulate on a synthetic 3PL bank of N items instead.",
+)
+@click.option("--examinees", required=True, type=click.IntRange(min=1))
+@click.option("--max-items", default=30, show_default=True, type=click.IntRange(min=1))
+@click.option("--min-items", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--se-target",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop once the SE reaches this (after --min-items).",
+)
+@click.option(
+    "--exposure",
+    type=click.Choice(["none", "randomesque", "sympson-hetter"]),
+    default="sympson-hetter",
+    show_default=True,
+)
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON.")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    help="Draw conditional bias/RMSE/SE and item exposure to a .png or .svg file.",
+)
+@click.option(
+    "--timed",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Simulees also run one by one to time an engine step.",
+)
+def simulate(
+    params_path: str | None,
+    synthetic: int | None,
+    examinees: int,
+    max_items: int,
+    min_items: int,
+    se_target: float | None,
+    exposure: str,
+    seed: int,
+    as_json: bool,
+    plot: str | None,
+    timed: int,
+) -> None:
+    """A CAT simulation study on a bank: precision, test length and item exposure."""
+    if (params_path is None) == (synthetic is None):
+        raise click.UsageError("give exactly one of --params or --synthetic")
+    if min_items > max_items:
+        raise click.UsageError("--min-items is larger than --max-items")
+    if plot and Path(plot).suffix.lower() not in (".png", ".svg"):
+        raise click.UsageError("--plot must name a .png or .svg file")
+    if synthetic is not None:
+        bank = synthetic_bank(synthetic, seed=seed, domain="SIM", topics=1)
+    else:
+        try:
+            params = read_params_csv(params_path)
+        except InputError as exc:
+            raise BadInput(str(exc)) from None
+        bank = make_table(params, ["SIM"] * len(params), ["*"] * len(params))
+    config = SectionConfig(
+        name="SIM",
+        domain="SIM",
+        min_items=min_items,
+        max_items=min(max_items, len(bank)),
+        se_target=se_target,
+        exposure=ExposureConfig(method=exposure),
+    )
+    try:
+        config = with_exposure_parameters(config, bank, seed=seed, progress=None)
+        plan = compile_section(config, bank)
+    except InfeasibleError as exc:
+        raise BadInput(str(exc)) from None
+    theta = np.random.default_rng(seed).standard_normal(examinees)
+    exam_seed = hashlib.sha256(f"seleksi-simulate-{seed}".encode()).digest()
+    result = run_simulation(
+        plan, theta, exam_seed, answer_seed=seed, timed=min(timed, examinees), progress=None
+    )
+    summary = result.summary()
+    if plot:
+        from exam.plots import simulation_figure  # noqa: PLC0415 (matplotlib loads only when asked)
+
+        simulation_figure(result, plot)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"examinees      {summary['examinees']}")
+    click.echo(f"bank size      {summary['bank_size']}")
+    click.echo(f"mean length    {summary['mean_length']:.2f}")
+    click.echo(f"bias           {summary['bias']:+.4f}")
+    click.echo(f"RMSE           {summary['rmse']:.4f}")
+    click.echo(f"max exposure   {summary['max_exposure']:.3f}")
+    click.echo(f"overlap rate   {summary['overlap_rate']:.3f}")
+    if summary["step_us_median"] is not None:
+        click.echo(
+            f"engine step    median {summary['step_us_median']:.0f} µs, "
+            f"p99 {summary['step_us_p99']:.0f} µs"
+        )
+    click.echo("θ bin           n     RMSE   mean SE")
+    for b in summary["csem"]:
+        click.echo(
+            f"[{b['theta_low']:+.1f}, {b['theta_high']:+.1f})  {b['n']:6d}  "
+            f"{b['rmse']:.3f}   {b['mean_se']:.3f}"
+        )

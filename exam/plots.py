@@ -1,0 +1,38 @@
+"""Figures for simulation studies (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from exam.simulation import SimulationResult
+
+
+def simulation_figure(result: SimulationResult, path: str) -> None:
+    """Conditional bias, RMSE and mean SE by true θ, and the item exposure distribution."""
+    bins = result.csem()
+    mids = [(b["theta_low"] + b["theta_high"]) / 2 for b in bins]
+    bias = []
+    for b in bins:
+        sel = (result.true_theta >= b["theta_low"]) & (result.true_theta < b["theta_high"])
+        err = result.theta[sel] - result.true_theta[sel]
+        bias.append(float(err.mean()) if sel.any() else np.nan)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    left.plot(mids, [b["rmse"] for b in bins], "o-", label="RMSE")
+    left.plot(mids, [b["mean_se"] for b in bins], "s--", label="mean SE")
+    left.plot(mids, bias, "^:", label="bias")
+    left.axhline(0, color="grey", lw=0.8)
+    left.set_xlabel("true θ")
+    left.set_title("Conditional precision")
+    left.legend()
+    rates = np.sort(result.exposure_rates)[::-1]
+    right.plot(np.arange(1, rates.size + 1), rates, lw=1.5)
+    right.set_xlabel("items, most exposed first")
+    right.set_ylabel("exposure rate")
+    right.set_title(f"Item exposure (max {rates[0]:.3f})" if rates.size else "Item exposure")
+    fig.savefig(path)
+    plt.close(fig)

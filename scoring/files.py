@@ -1,0 +1,208 @@
+"""Reading and writing the contract's CSV files: parameters and responses.
+
+Every problem is reported as an ``InputError`` naming the file, the line and the field,
+so a committee member can fix the file without a developer. Nothing is returned from a
+file with any problem in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scoring.params import (
+    DICHOTOMOUS_MODELS,
+    MODELS,
+    ItemParams,
+    ItemSpec,
+    ParamsError,
+)
+
+
+@dataclass
+class InputError(ValueError):
+    """A problem in an input file, at a line (1-based, the header is line 1) and field."""
+
+    path: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path + (f":{self.line}" if self.line is not None else "")
+        return f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            for number, row in enumerate(csv.reader(fh), start=1):
+                if any(cell.strip() for cell in row):
+                    yield number, [cell.strip() for cell in row]
+    except FileNotFoundError as exc:
+        raise InputError(str(path), None, None, "file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), None, None, "not UTF-8 text") from exc
+    except csv.Error as exc:
+        raise InputError(str(path), None, None, f"not valid CSV ({exc})") from exc
+
+
+def _number(text: str, path: str, line: int, field: str, default: float | None = None) -> float:
+    if text == "" and default is not None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(path, line, field, f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InputError(path, line, field, f"{text!r} is not a finite number")
+    return value
+
+
+def read_params_csv(path: str | Path) -> ItemParams:
+    """Parameters CSV: ``item_id,model,a,b,c`` and/or ``…,b1,…,bK`` (CONTRACTS.md)."""
+    path = Path(path)
+    name = str(path)
+    rows = list(_rows(path))
+    if not rows:
+        raise InputError(name, 1, None, "empty file: expected the header item_id,model,a,…")
+    line, header = rows[0]
+    for required in ("item_id", "model", "a"):
+        if required not in header:
+            raise InputError(name, line, required, "missing column in the header")
+    unknown = [
+        h
+        for h in header
+        if h not in ("item_id", "model", "a", "b", "c")
+        and not (h.startswith("b") and h[1:].isdigit())
+    ]
+    if unknown:
+        raise InputError(name, line, unknown[0], "unknown column in the header")
+    if len(set(header)) != len(header):
+        raise InputError(name, line, None, "a column appears twice in the header")
+    col = {h: i for i, h in enumerate(header)}
+    step_cols = sorted(
+        (h for h in header if h.startswith("b") and h[1:].isdigit()), key=lambda h: int(h[1:])
+    )
+    specs: list[ItemSpec] = []
+    seen: dict[str, int] = {}
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise InputError(name, line, None, f"{len(row)} fields, the header has {len(header)}")
+        item_id = row[col["item_id"]]
+        if not item_id:
+            raise InputError(name, line, "item_id", "empty item id")
+        if item_id in seen:
+            raise InputError(name, line, "item_id", f"duplicate of line {seen[item_id]}")
+        seen[item_id] = line
+        model = row[col["model"]].lower()
+        if model not in MODELS:
+            raise InputError(name, line, "model", f"{model!r} is not one of {', '.join(MODELS)}")
+        a = _number(row[col["a"]], name, line, "a", 1.0 if model == "rasch" else None)
+        if model in DICHOTOMOUS_MODELS:
+            if "b" not in col:
+                raise InputError(name, line, "b", f"a {model} item needs a b column")
+            b = _number(row[col["b"]], name, line, "b")
+            c = _number(row[col["c"]], name, line, "c", 0.0) if "c" in col else 0.0
+            spec = ItemSpec(item_id, model, a, b, c)
+        else:
+            steps = []
+            for h in step_cols:
+                if row[col[h]] != "":
+                    steps.append(_number(row[col[h]], name, line, h))
+            if not steps:
+                raise InputError(name, line, "b1", f"a {model} item needs step parameters b1…bK")
+            spec = ItemSpec(item_id, model, a, steps=tuple(steps))
+        try:
+            spec.validate()
+        except ParamsError as exc:
+            raise InputError(name, line, None, str(exc)) from None
+        specs.append(spec)
+    if not specs:
+        raise InputError(name, line, None, "no items after the header")
+    return ItemParams.from_specs(specs)
+
+
+def write_params_csv(params: ItemParams, path: str | Path) -> None:
+    """Write a table in the contract's format (dichotomous, polytomous or both)."""
+    dich = [params.models[i] in DICHOTOMOUS_MODELS for i in range(len(params))]
+    width = max((len(params.spec(i).steps) for i in range(len(params))), default=0)
+    header = ["item_id", "model", "a"]
+    if any(dich):
+        header += ["b", "c"]
+    header += [f"b{k + 1}" for k in range(width)]
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(header)
+        for i in range(len(params)):
+            spec = params.spec(i)
+            row = [spec.item_id, spec.model, _fmt(spec.a)]
+            if any(dich):
+                row += [_fmt(spec.b), _fmt(spec.c)] if dich[i] else ["", ""]
+            row += [_fmt(s) for s in spec.steps] + [""] * (width - len(spec.steps))
+            out.writerow(row)
+
+
+def _fmt(x: float) -> str:
+    return repr(float(x))
+
+
+def read_responses_csv(
+    path: str | Path, params: ItemParams
+) -> tuple[list[str], np.ndarray, ItemParams]:
+    """Responses CSV: ``person_id,<item_id>,…``; cells 0/1 or 0..K, empty = not presented.
+
+    Returns the person ids, the response matrix (−1 = not presented) and the parameter
+    table restricted to the file's item columns, in the file's order.
+    """
+    path = Path(path)
+    name = str(path)
+    rows = list(_rows(path))
+    if not rows:
+        raise InputError(name, 1, None, "empty file: expected the header person_id,<item_id>,…")
+    line, header = rows[0]
+    if not header or header[0] != "person_id":
+        raise InputError(
+            name, line, header[0] if header else None, "the header must start with person_id"
+        )
+    items = header[1:]
+    if not items:
+        raise InputError(name, line, None, "no item columns in the header")
+    if len(set(items)) != len(items):
+        dup = next(i for i in items if items.count(i) > 1)
+        raise InputError(name, line, dup, "item column appears twice")
+    index = params.index()
+    for item in items:
+        if item not in index:
+            raise InputError(name, line, item, "unknown item (not in the parameters file)")
+    cols = np.array([index[i] for i in items], dtype=np.int64)
+    n_cat = params.n_categories[cols]
+    persons: list[str] = []
+    seen: dict[str, int] = {}
+    matrix = np.full((len(rows) - 1, len(items)), -1, dtype=np.int64)
+    for r, (line, row) in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise InputError(name, line, None, f"{len(row)} fields, the header has {len(header)}")
+        person = row[0]
+        if not person:
+            raise InputError(name, line, "person_id", "empty person id")
+        if person in seen:
+            raise InputError(name, line, "person_id", f"duplicate of line {seen[person]}")
+        seen[person] = line
+        persons.append(person)
+        for j, cell in enumerate(row[1:]):
+            if cell == "":
+                continue
+            top = int(n_cat[j]) - 1
+            if not cell.isdigit() or int(cell) > top:
+                allowed = "0 or 1" if top == 1 else f"0..{top}"
+                raise InputError(name, line, items[j], f"{cell!r} is not {allowed}")
+            matrix[r, j] = int(cell)
+    if not persons:
+        raise InputError(name, line, None, "no persons after the header")
+    return persons, matrix, params.subset(cols)
