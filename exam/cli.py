@@ -15,6 +15,7 @@ import click
 import numpy as np
 
 from exam.blueprint import ExposureConfig, SectionConfig
+from exam.feasibility import check_section
 from exam.plan import InfeasibleError, compile_section
 from exam.simulation import simulate as run_simulation
 from exam.simulation import with_exposure_parameters
@@ -160,6 +161,7 @@ def simulate(
         exposure=ExposureConfig(method=exposure),
     )
     try:
+        check_section(config, bank)
         config = with_exposure_parameters(config, bank, seed=seed, progress=None)
         plan = compile_section(config, bank)
     except InfeasibleError as exc:

@@ -392,7 +392,8 @@ def start(
 ) -> EngineState:
     """A fresh attempt of one section; ``excluded`` item ids are never served."""
     exposure = plan.config.exposure
-    if exposure.method == "sympson-hetter" and not exposure.derived:
+    adaptive = plan.config.kind == "adaptive"
+    if adaptive and exposure.method == "sympson-hetter" and not exposure.derived:
         raise InfeasibleError(
             [
                 f"section {plan.config.name}: Sympson-Hetter exposure parameters have not been "

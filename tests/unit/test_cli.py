@@ -1,0 +1,204 @@
+"""The score and simulate commands, including their bad-input messages (exit 2)."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from exam.cli import main
+from scoring.files import read_params_csv, write_params_csv
+from scoring.params import ItemParams, ItemSpec
+
+
+@pytest.fixture
+def files(tmp_path):
+    params = ItemParams.from_specs(
+        [
+            ItemSpec("q1", "2pl", 1.2, -0.5),
+            ItemSpec("q2", "3pl", 0.9, 0.4, 0.2),
+            ItemSpec("q3", "rasch", 1.0, 0.0),
+            ItemSpec("t1", "gpcm", 1.0, steps=(-1.0, 0.0, 0.5, 1.5)),
+        ]
+    )
+    p = tmp_path / "params.csv"
+    write_params_csv(params, p)
+    r = tmp_path / "responses.csv"
+    r.write_text("person_id,q1,q2,q3,t1\nA,1,0,1,3\nB,0,0,0,0\nC,1,,1,4\n")
+    return tmp_path, p, r
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_score_writes_person_theta_se(files):
+    tmp, params, responses = files
+    out = tmp / "out.csv"
+    result = run("score", str(responses), "--params", str(params), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [r["person_id"] for r in rows] == ["A", "B", "C"]
+    assert float(rows[1]["theta"]) < float(rows[0]["theta"])
+    assert all(float(r["se"]) > 0 for r in rows)
+
+
+def test_score_mle_logs_the_fallback_reason(files, caplog):
+    _, params, responses = files
+    result = run("score", str(responses), "--params", str(params), "--method", "mle")
+    assert result.exit_code == 0
+    assert "person B: all responses in the bottom category" in caplog.text
+    assert "person A" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ("person_id,q1,q9\nA,1,0\n", "responses.csv:1: q9: unknown item"),
+        ("person_id,q1,q2\nA,1,2\n", "responses.csv:2: q2: '2' is not 0 or 1"),
+        ("person_id,q1,t1\nA,1,x\n", "responses.csv:2: t1: 'x' is not 0..4"),
+        ("q1,q2\n1,0\n", "responses.csv:1: q1: the header must start with person_id"),
+        ("", "responses.csv:1: empty file"),
+        ("person_id,q1,q2\nA,1\n", "responses.csv:2: 2 fields, the header has 3"),
+        ("person_id,q1\nA,1\nA,0\n", "responses.csv:3: person_id: duplicate of line 2"),
+    ],
+)
+def test_bad_responses_exit_2_naming_file_line_field(files, content, expected):
+    tmp, params, responses = files
+    responses.write_text(content)
+    result = run("score", str(responses), "--params", str(params))
+    assert result.exit_code == 2
+    assert expected in result.output
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ("item_id,model,a,b,c\nq1,2pl,1.2,abc,\n", "params.csv:2: b: 'abc' is not a number"),
+        ("item_id,model,a,b,c\nq1,2pl,x,0,\n", "params.csv:2: a: 'x' is not a number"),
+        ("item_id,model,b\nq1,2pl,0\n", "params.csv:1: a: missing column"),
+        ("item_id,model,a,b,c\nq1,4pl,1,0,\n", "params.csv:2: model: '4pl' is not one of"),
+        ("item_id,model,a,b,c\nq1,2pl,1,0,\nq1,2pl,1,0,\n", "params.csv:3: item_id: duplicate"),
+        ("item_id,model,a,b,c\nq1,2pl,-1,0,\n", "params.csv:2: item q1: discrimination a must"),
+        ("item_id,model,a,b,c\nq1,3pl,1,0,nan\n", "params.csv:2: c: 'nan' is not a finite"),
+    ],
+)
+def test_bad_params_exit_2(files, content, expected):
+    _, params, responses = files
+    params.write_text(content)
+    result = run("score", str(responses), "--params", str(params))
+    assert result.exit_code == 2
+    assert expected in result.output
+
+
+def test_params_csv_round_trip(files):
+    _, params, _ = files
+    table = read_params_csv(params)
+    again = params.parent / "again.csv"
+    write_params_csv(table, again)
+    assert again.read_text() == params.read_text()
+    assert table.ids == ("q1", "q2", "q3", "t1")
+    assert table.spec(3).steps == (-1.0, 0.0, 0.5, 1.5)
+
+
+def test_simulate_json_keys(tmp_path):
+    plot = tmp_path / "sim.svg"
+    result = run(
+        "simulate",
+        "--synthetic",
+        "200",
+        "--examinees",
+        "300",
+        "--max-items",
+        "10",
+        "--exposure",
+        "randomesque",
+        "--json",
+        "--plot",
+        str(plot),
+        "--timed",
+        "5",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{") :])
+    assert set(data) == {
+        "examinees",
+        "bank_size",
+        "mean_length",
+        "bias",
+        "rmse",
+        "max_exposure",
+        "overlap_rate",
+        "step_us_median",
+        "step_us_p99",
+        "csem",
+    }
+    assert data["examinees"] == 300 and data["bank_size"] == 200
+    assert data["mean_length"] == 10
+    assert 0 < data["rmse"] < 1
+    assert sum(b["n"] for b in data["csem"]) == 300
+    assert set(data["csem"][0]) == {"theta_low", "theta_high", "n", "rmse", "mean_se"}
+    assert plot.read_text().lstrip().startswith("<?xml")
+
+
+def test_simulate_on_a_params_file_with_se_stop(files):
+    _, params, _ = files
+    rng = np.random.default_rng(0)
+    big = params.parent / "bank.csv"
+    write_params_csv(ItemParams.three_pl(rng.uniform(0.8, 2, 150), rng.normal(0, 1, 150)), big)
+    result = run(
+        "simulate",
+        "--params",
+        str(big),
+        "--examinees",
+        "200",
+        "--max-items",
+        "30",
+        "--min-items",
+        "5",
+        "--se-target",
+        "0.4",
+        "--exposure",
+        "none",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{") :])
+    assert 5 <= data["mean_length"] < 30
+
+
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        (["simulate", "--examinees", "10"], 2),
+        (["simulate", "--synthetic", "10", "--params", "x.csv", "--examinees", "10"], 2),
+        (["simulate", "--synthetic", "10", "--examinees", "10", "--plot", "x.pdf"], 2),
+        (
+            [
+                "simulate",
+                "--synthetic",
+                "50",
+                "--examinees",
+                "10",
+                "--min-items",
+                "9",
+                "--max-items",
+                "5",
+            ],
+            2,
+        ),
+        (["simulate", "--params", "/nonexistent.csv", "--examinees", "10"], 2),
+    ],
+)
+def test_simulate_usage_errors_exit_2(args, code):
+    assert run(*args).exit_code == code
+
+
+def test_console_script_help_works_without_a_server():
+    out = subprocess.run(
+        [sys.executable, "-m", "exam", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "simulate" in out.stdout and "score" in out.stdout

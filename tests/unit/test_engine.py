@@ -1,0 +1,251 @@
+"""The adaptive engine: determinism, constraints, stopping and fixed forms."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from exam import engine
+from exam.blueprint import ContentRule, ExposureConfig, SectionConfig
+from exam.feasibility import check_section, section_problems
+from exam.outcome import section_result
+from exam.plan import InfeasibleError, compile_section
+from exam.replay import replay_section
+from exam.simulation import simulate, splitmix_uniforms, with_exposure_parameters
+from itembank.synthetic import synthetic_bank
+from itembank.table import make_table
+from scoring.params import ItemParams, ItemSpec
+from tests.unit.conftest import SEED, answers
+
+
+def run_attempt(plan, pseudonym, respond, seed=SEED, excluded=()):
+    st = engine.start(plan, seed, pseudonym, excluded)
+    while (d := engine.decide(plan, st, seed, pseudonym)).item is not None:
+        st = engine.answer(plan, st, d.item, respond())
+    return st, d.stop_reason
+
+
+def test_same_inputs_give_the_same_attempt_byte_for_byte(bank, blueprint):
+    plan = compile_section(blueprint, bank)
+    a, _ = run_attempt(plan, "P-001", answers(1))
+    b, _ = run_attempt(plan, "P-001", answers(1))
+    ra, rb = section_result(plan, a), section_result(plan, b)
+    assert ra == rb
+    assert np.array_equal(a.thetas, b.thetas, equal_nan=True)
+    assert a.thetas.tobytes() == b.thetas.tobytes()
+
+
+def test_replay_reproduces_the_attempt(bank, blueprint):
+    plan = compile_section(blueprint, bank)
+    st, reason = run_attempt(plan, "P-002", answers(2))
+    live = section_result(plan, st)
+    replayed = replay_section(plan, SEED, "P-002", live.responses)
+    assert replayed.result == live
+    assert replayed.next_item is None and replayed.stop_reason == reason
+
+
+def test_different_pseudonyms_get_different_randomesque_picks(bank, blueprint):
+    plan = compile_section(blueprint, bank)
+    firsts = {
+        engine.decide(plan, engine.start(plan, SEED, f"P{i}"), SEED, f"P{i}").item_id
+        for i in range(60)
+    }
+    assert len(firsts) >= 4  # k = 5: the first item varies between applicants
+
+
+def test_a_different_seed_changes_the_picks(bank, blueprint):
+    plan = compile_section(blueprint, bank)
+    a, _ = run_attempt(plan, "P-003", answers(3))
+    b, _ = run_attempt(plan, "P-003", answers(3), seed=b"another seed")
+    assert not np.array_equal(a.items, b.items)
+
+
+def test_constraints_hold_over_thousands_of_attempts(bank, blueprint):
+    plan = compile_section(blueprint, bank)
+    n = 3000
+    rng = np.random.default_rng(5)
+    excluded = [rng.choice(plan.size, 30, replace=False) for _ in range(n)]
+    st = engine.initial_state(plan, n, excluded)
+    names = [f"S{i}" for i in range(n)]
+    theta = rng.normal(0, 1, n)
+    for _ in range(blueprint.max_items):
+        assert (engine.stop_codes(plan, st) == 0).all()
+        draw = engine.attempt_draws(SEED, names, plan.config.name, st.n)
+        items = engine.select_items(plan, st, draw)
+        p = plan.params
+        prob = p.c[items] + (1 - p.c[items]) / (1 + np.exp(-p.a[items] * (theta - p.b[items])))
+        engine.record(plan, st, items, (rng.random(n) < prob).astype(np.int64))
+    assert (engine.stop_codes(plan, st) > 0).all()
+    enemy_pairs = {(i, int(j)) for i in range(plan.size) for j in plan.enemies_of(i)}
+    for b in range(n):
+        given = st.items[b, : st.n[b]]
+        assert len(set(given.tolist())) == given.size  # never the same item twice
+        counts = np.bincount(plan.topic_of[given], minlength=4)
+        assert (counts >= plan.topic_min).all() and (counts <= plan.topic_max).all()
+        assert not set(given.tolist()) & set(excluded[b].tolist())
+        assert not any((int(i), int(j)) in enemy_pairs for i in given for j in given)
+
+
+def test_batch_and_single_attempt_agree(bank, blueprint):
+    plan = compile_section(blueprint, bank)
+    # simulate() re-runs the first simulees one by one and raises if they disagree.
+    result = simulate(plan, np.linspace(-2, 2, 40), SEED, answer_seed=3, timed=40)
+    assert result.step_us.size == 40 * blueprint.max_items
+
+
+def test_infeasible_topic_minimum_is_reported(bank, blueprint):
+    rules = (*blueprint.content[:3], ContentRule("T4", 150, 150))
+    config = dataclasses.replace(blueprint, max_items=170, content=rules)
+    with pytest.raises(InfeasibleError) as err:
+        check_section(config, bank)
+    assert any(
+        "topic T4 has 100 items, fewer than its minimum 150" in p for p in err.value.problems
+    )
+
+
+def test_enemies_can_make_a_blueprint_infeasible():
+    # Topic A has 3 items, all enemies of each other; the blueprint wants 2 of A.
+    params = ItemParams.from_specs([ItemSpec(f"i{k}", "2pl", 1.0, 0.0) for k in range(8)])
+    bank = make_table(params, ["D"] * 8, ["A"] * 3 + ["B"] * 5, [("i0", "i1", "i2")])
+    config = SectionConfig(
+        "D",
+        "D",
+        max_items=4,
+        content=(ContentRule("A", 2, 2), ContentRule("B", 2, 2)),
+        exposure=ExposureConfig("none"),
+    )
+    plan = compile_section(config, bank)
+    problems = section_problems(plan)
+    assert problems and "enemy" in problems[0]
+    # Without the enemy set it is feasible.
+    free = make_table(params, ["D"] * 8, ["A"] * 3 + ["B"] * 5)
+    assert section_problems(compile_section(config, free)) == []
+    # And the engine refuses to break the rule at run time rather than dropping it.
+    with pytest.raises(InfeasibleError):
+        run_attempt(plan, "P", answers(0))
+
+
+def test_one_item_section(bank):
+    config = SectionConfig("TIU", "TIU", max_items=1, exposure=ExposureConfig("none"))
+    plan = compile_section(config, bank)
+    st, reason = run_attempt(plan, "P", lambda: 1)
+    assert int(st.n[0]) == 1 and reason == engine.STOP_MAX_ITEMS
+    result = section_result(plan, st)
+    assert result.n_items == 1 and result.theta > 0
+
+
+def test_se_target_stops_early_but_not_before_min_items(bank):
+    config = SectionConfig(
+        "TIU", "TIU", min_items=8, max_items=40, se_target=0.45, exposure=ExposureConfig("none")
+    )
+    plan = compile_section(config, bank)
+    st, reason = run_attempt(plan, "P", answers(4))
+    assert reason == engine.STOP_SE_TARGET
+    assert 8 <= int(st.n[0]) < 40 and st.se[0] <= 0.45
+
+
+def test_section_time_stops(bank, blueprint):
+    config = dataclasses.replace(blueprint, time_limit_s=600)
+    plan = compile_section(config, bank)
+    st = engine.start(plan, SEED, "P")
+    assert engine.decide(plan, st, SEED, "P", elapsed_s=599).item is not None
+    assert engine.decide(plan, st, SEED, "P", elapsed_s=600).stop_reason == engine.STOP_TIME
+
+
+def test_exposure_none_gives_everyone_the_same_first_item(bank, blueprint):
+    plan = compile_section(dataclasses.replace(blueprint, exposure=ExposureConfig("none")), bank)
+    firsts = {
+        engine.decide(plan, engine.start(plan, SEED, f"P{i}"), SEED, f"P{i}").item
+        for i in range(20)
+    }
+    assert len(firsts) == 1
+
+
+def test_sympson_hetter_needs_derived_parameters(bank, blueprint):
+    config = dataclasses.replace(blueprint, exposure=ExposureConfig())
+    with pytest.raises(InfeasibleError, match="not been derived"):
+        engine.start(compile_section(config, bank), SEED, "P")
+
+
+def test_default_exposure_control_limits_exposure():
+    bank = synthetic_bank(300, seed=2, domain="TIU", topics=1)
+    config = SectionConfig("TIU", "TIU", max_items=15)  # default: Sympson–Hetter
+    derived = with_exposure_parameters(config, bank, seed=1)
+    assert derived.exposure.derived and derived.exposure.parameters
+    plan = compile_section(derived, bank)
+    result = simulate(plan, np.random.default_rng(9).standard_normal(1500), SEED)
+    assert result.exposure_rates.max() <= 0.3
+    assert len(set(result.items[:, 0].tolist())) > 5  # not everyone starts alike
+
+
+def test_fixed_form_follows_the_blueprint(bank):
+    config = SectionConfig(
+        "TIU",
+        "TIU",
+        kind="fixed",
+        max_items=12,
+        content=(
+            ContentRule("T1", 3, 3),
+            ContentRule("T2", 3, 3),
+            ContentRule("T3", 3, 3),
+            ContentRule("T4", 3, 3),
+        ),
+    )
+    plan = compile_section(config, bank)
+    forms = []
+    for i in range(30):
+        st, reason = run_attempt(plan, f"P{i}", lambda: 1)
+        assert reason == engine.STOP_FORM_COMPLETE
+        given = st.items[0, : st.n[0]]
+        assert np.bincount(plan.topic_of[given], minlength=4).tolist() == [3, 3, 3, 3]
+        forms.append(tuple(given))
+        result = section_result(plan, st)
+        assert result.points == 12 * 5  # every answer right: 5 points each
+    assert len(set(forms)) == 30  # a random form per applicant
+
+
+def test_polytomous_fixed_section_scores_option_points():
+    bank = synthetic_bank(40, seed=3, domain="TKP", topics=1, polytomous=True)
+    plan = compile_section(SectionConfig("TKP", "TKP", kind="fixed", max_items=10), bank)
+    st, _ = run_attempt(plan, "P", lambda: 4)  # the best option each time: 5 points
+    assert section_result(plan, st).points == 50
+    st, _ = run_attempt(plan, "P", lambda: 0)  # the weakest option: 1 point
+    assert section_result(plan, st).points == 10
+
+
+def test_adaptive_section_reports_on_the_reference_form_scale(bank):
+    reference = tuple(bank.params.ids[:30])
+    config = SectionConfig(
+        "TIU", "TIU", max_items=15, reference_form=reference, exposure=ExposureConfig("randomesque")
+    )
+    plan = compile_section(config, bank)
+    high, _ = run_attempt(plan, "P", lambda: 1)
+    low, _ = run_attempt(plan, "P", lambda: 0)
+    hi, lo = section_result(plan, high), section_result(plan, low)
+    assert 0 <= lo.points < hi.points <= 150
+    # A 3PL floor: even the lowest ability expects about c × 150 points by guessing.
+    assert lo.points_exact > 0.15 * 150
+
+
+def test_answer_leaves_the_input_state_untouched(bank, blueprint):
+    plan = compile_section(blueprint, bank)
+    st = engine.start(plan, SEED, "P")
+    before = st.copy()
+    d = engine.decide(plan, st, SEED, "P")
+    engine.answer(plan, st, d.item, 1)
+    for field in dataclasses.fields(st):
+        assert np.array_equal(getattr(st, field.name), getattr(before, field.name), equal_nan=True)
+
+
+def test_answer_refuses_an_impossible_category(bank, blueprint):
+    plan = compile_section(blueprint, bank)
+    st = engine.start(plan, SEED, "P")
+    with pytest.raises(ValueError, match="not a category"):
+        engine.answer(plan, st, 0, 2)
+
+
+def test_splitmix_uniforms_are_uniform_and_stable():
+    u = splitmix_uniforms(1, np.arange(100000), np.zeros(100000, dtype=np.int64))
+    assert 0 <= u.min() and u.max() < 1
+    assert abs(u.mean() - 0.5) < 0.005
+    assert np.array_equal(u[:10], splitmix_uniforms(1, np.arange(10), np.zeros(10, dtype=np.int64)))
