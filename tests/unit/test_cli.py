@@ -67,7 +67,7 @@ def test_score_mle_logs_the_fallback_reason(files, caplog):
     ],
 )
 def test_bad_responses_exit_2_naming_file_line_field(files, content, expected):
-    tmp, params, responses = files
+    _tmp, params, responses = files
     responses.write_text(content)
     result = run("score", str(responses), "--params", str(params))
     assert result.exit_code == 2

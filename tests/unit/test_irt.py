@@ -13,6 +13,8 @@ from scoring.irt import (
     item_information,
     log_prob_table,
     p_3pl,
+)
+from scoring.irt import (
     test_information as total_information,
 )
 from scoring.params import ItemParams, ItemSpec, ParamsError
