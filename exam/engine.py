@@ -203,11 +203,15 @@ def information(
     if p.all_dichotomous:
         if cols is None:
             out = scratch.get((len(theta), p.a.size)) if scratch else None
-            return info_3pl(theta[:, None], p.a, p.b, p.c, out)
-        return info_3pl(theta[:, None], p.a[cols], p.b[cols], p.c[cols])
+            return info_3pl(theta[:, None], p.a, p.b, p.c, out, plan.info_scale)
+        return info_3pl(
+            theta[:, None], p.a[cols], p.b[cols], p.c[cols], scale=plan.info_scale[cols]
+        )
     info = item_information(p, theta)
     return info if cols is None else info[:, cols]
 
+
+_SINGLE_BLOCK = 20
 
 #: Uniform numbers for selection: ``draw(rows, n)`` gives n numbers for each attempt in
 #: ``rows``, and a longer draw extends a shorter one (the SHAKE-256 stream).
@@ -226,21 +230,26 @@ def attempt_draws(seed: bytes, pseudonyms: list[str], section: str, steps: np.nd
 
 def _ranked(neg: np.ndarray, cols: np.ndarray, hi: int) -> np.ndarray:
     """The ``hi`` best items of each row, most informative first; equal information
-    falls back to pool order."""
+    falls back to pool order, also where a tie straddles the cut, so the ranking is a
+    function of the values alone (not of the partition algorithm)."""
     b, width = neg.shape
+    rows = np.arange(b)[:, None]
     if hi < width:
         top = np.argpartition(neg, hi - 1, axis=1)[:, :hi]
+        kth = neg[rows, top].max(1)
+        crowded = np.isfinite(kth) & ((neg <= kth[:, None]).sum(1) > hi)
+        for r in np.flatnonzero(crowded):
+            top[r] = np.lexsort((cols, neg[r]))[:hi]
     else:
         top = np.tile(np.arange(width), (b, 1))
-    rows = np.arange(b)[:, None]
     item = cols[top]
     order = np.lexsort((item, neg[rows, top]), axis=1)
     return item[rows, order]
 
 
-def _pick(plan: SectionPlan, info: np.ndarray, cols: np.ndarray, draw: DrawFn):
-    """Choose one column per row of ``info`` (−inf = not a candidate); ``info`` is used
-    up (negated in place).
+def _pick(plan: SectionPlan, info: np.ndarray, cols: np.ndarray, n_valid: np.ndarray, draw: DrawFn):
+    """Choose one column per row of ``info`` (−inf = not a candidate; ``n_valid`` per row
+    are candidates); ``info`` is used up (negated in place).
 
     Returns the chosen items and, for Sympson–Hetter, every item that faced the exposure
     lottery (for deriving the K_i by simulation).
@@ -251,17 +260,17 @@ def _pick(plan: SectionPlan, info: np.ndarray, cols: np.ndarray, draw: DrawFn):
     b, width = info.shape
     everyone = np.arange(b)
     neg = np.negative(info, out=info)
-    n_valid = np.isfinite(neg).sum(1)
     if exp.method == "randomesque":
         k = min(exp.k, width)
         ranked = _ranked(neg, cols, k)
         k_eff = np.minimum(n_valid, k)
         pos = np.minimum((draw(everyone, 1)[:, 0] * k_eff).astype(np.int64), k_eff - 1)
         return ranked[everyone, pos], None
-    # Sympson–Hetter: walk down the ranked list, giving item i with probability K_i,
-    # block by block of ``candidates`` items; when every item is refused, the most
-    # informative one is given.
-    m = min(exp.candidates, width)
+    # Sympson–Hetter: walk down the ranked list, giving item i with probability K_i;
+    # when every item is refused, the most informative one is given. The list is ranked
+    # block by block (position j always uses uniform j, so the block size changes the
+    # work, never the result); one attempt alone rarely walks far.
+    m = min(exp.candidates if b > 1 else _SINGLE_BLOCK, width)
     chosen = np.full(b, -1, dtype=np.int64)
     faced: list[np.ndarray] = []
     pending, block = everyone, 0
@@ -294,16 +303,16 @@ def select_items(
     mask = candidate_mask(plan, st)
     if st.batch == 1:
         cols = np.flatnonzero(mask[0])
-        if cols.size == 0:
-            raise InfeasibleError([f"section {plan.config.name}: no eligible item to select"])
+        n_valid = np.array([cols.size])
         info = information(plan, st.theta, cols)
     else:
-        if not mask.any(1).all():
-            raise InfeasibleError([f"section {plan.config.name}: no eligible item to select"])
         cols = np.arange(plan.size)
+        n_valid = mask.sum(1)
         info = information(plan, st.theta, scratch=scratch)
         np.copyto(info, -np.inf, where=~mask)
-    item, faced = _pick(plan, info, cols, draw)
+    if not n_valid.all():
+        raise InfeasibleError([f"section {plan.config.name}: no eligible item to select"])
+    item, faced = _pick(plan, info, cols, n_valid, draw)
     return (item, faced) if want_faced else item
 
 
@@ -327,7 +336,7 @@ def record(plan: SectionPlan, st: EngineState, items: np.ndarray, responses: np.
         r, t = rows[full], topic[full]
         st.eligible[r] &= plan.topic_of != t[:, None]
         st.avail[r, t] = 0
-    for b in np.flatnonzero(plan.enemy_ptr[items + 1] > plan.enemy_ptr[items]):
+    for b in np.flatnonzero(plan.has_enemy[items]):
         enemies = plan.enemies_of(int(items[b]))
         newly = enemies[st.eligible[b, enemies]]
         st.eligible[b, newly] = False

@@ -54,6 +54,13 @@ class SectionPlan:
     ref_params: ItemParams
     ref_points: np.ndarray
     ref_factor: float
+    has_enemy: np.ndarray = dataclasses.field(init=False)
+    info_scale: np.ndarray = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "has_enemy", np.diff(self.enemy_ptr) > 0)
+        p = self.params
+        object.__setattr__(self, "info_scale", p.a * p.a * (1.0 - p.c))
 
     @property
     def size(self) -> int:

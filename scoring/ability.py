@@ -51,6 +51,10 @@ class Quadrature:
         return cls(pts, log_prior - np.log(np.exp(log_prior).sum()), mean, sd)
 
     @property
+    def points_sq(self) -> np.ndarray:
+        return self.__dict__.setdefault("_points_sq", self.points * self.points)
+
+    @property
     def lo(self) -> float:
         return float(self.points[0])
 
@@ -75,13 +79,14 @@ class Estimate:
 
 def eap_from_loglik(loglik: np.ndarray, quad: Quadrature) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and SD from log-likelihoods on the grid, shape (..., Q) → (...)."""
-    log_post = loglik + quad.log_prior
-    w = np.exp(log_post - log_post.max(-1, keepdims=True))
+    w = loglik + quad.log_prior
+    w -= w.max(-1, keepdims=True)
+    np.exp(w, out=w)
     total = w.sum(-1)
     # Row-wise sums rather than a matrix product: the result of one row then does not
     # depend on how many rows are computed together, so a batch and a replay agree.
     theta = (w * quad.points).sum(-1) / total
-    second = (w * (quad.points * quad.points)).sum(-1) / total
+    second = (w * quad.points_sq).sum(-1) / total
     return theta, np.sqrt(np.maximum(second - theta * theta, 0.0))
 
 

@@ -39,6 +39,7 @@ def info_3pl(
     b: np.ndarray,
     c: np.ndarray,
     out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fisher information of 3PL items: a² (Q/P) ((P − c)/(1 − c))² (Lord 1980, ch. 5;
     Hambleton, Swaminathan & Rogers 1991, ch. 6); it equals a² P Q for the 2PL.
@@ -46,7 +47,8 @@ def info_3pl(
     With e = exp(−a(θ − b)): P = (1 + ce)/(1 + e) and Q = (1 − c)e/(1 + e), so
     I = a²(1 − c) e / ((1 + e)² (1 + ce)). This is the engine's hot loop, so it is written
     in place; ``out`` may supply three scratch arrays of the result's shape (the result
-    is the first), which spares a large batch the cost of fresh pages on every call.
+    is the first), which spares a large batch the cost of fresh pages on every call;
+    ``scale`` may supply a²(1 − c) precomputed.
     """
     if out is None:
         e = np.subtract(theta, b)
@@ -62,7 +64,7 @@ def info_3pl(
     np.multiply(e, c, out=tmp)
     tmp += 1.0
     den *= tmp
-    e *= a * a * (1.0 - c)
+    e *= a * a * (1.0 - c) if scale is None else scale
     e /= den
     return e
 
