@@ -7,7 +7,7 @@ not presented. Every estimator works for the mixed dichotomous/polytomous tables
 - EAP (Bock & Mislevy 1982, Applied Psychological Measurement 6): the posterior mean on a
   fixed quadrature grid; its SE is the posterior standard deviation. The log-likelihood on
   the grid is a sum over answers, so adding an answer costs O(Q) (``Quadrature``).
-- MAP (Mislevy & Bock 1982; Baker & Kim 2004, ch. 7): the posterior mode, SE =
+- MAP (Baker & Kim 2004, ch. 7): the posterior mode, SE =
   1 / sqrt(I(θ) + 1/σ²).
 - MLE (Lord 1980, ch. 4): the likelihood maximum, SE = 1 / sqrt(I(θ)). All-correct and
   all-wrong patterns have no finite MLE; they fall back to MAP and say so in ``reason``.
