@@ -141,8 +141,8 @@ def stop_codes(
     if cfg.kind == "fixed":
         code[st.n >= (st.form >= 0).sum(1)] = _CODE[STOP_FORM_COMPLETE]
     else:
-        left = np.where(st.counts < plan.topic_max, st.avail, 0).sum(1)
-        dry = (left == 0) & (st.n < cfg.max_items)
+        # ``avail`` is kept at 0 for topics at their maximum (see ``record``).
+        dry = (st.avail.sum(1) == 0) & (st.n < cfg.max_items)
         if dry.any():
             stuck = np.flatnonzero(dry & (need > 0))
             if stuck.size:
@@ -169,7 +169,7 @@ def candidate_mask(plan: SectionPlan, st: EngineState) -> np.ndarray:
         return st.eligible
     remaining = plan.config.max_items - st.n
     need = np.maximum(plan.topic_min - st.counts, 0)
-    usable = (st.avail > 0) & (st.counts < plan.topic_max)
+    usable = st.avail > 0  # 0 also for topics at their maximum
     share = st.counts / np.maximum(st.n, 1)[:, None]
     deficit = np.where(usable, plan.target - share, -np.inf)
     allowed = np.zeros_like(usable)
@@ -222,6 +222,10 @@ def attempt_draws(seed: bytes, pseudonyms: list[str], section: str, steps: np.nd
     """The selection draws of attempts ``pseudonyms`` at their ``steps``."""
 
     def draw(rows: np.ndarray, n: int) -> np.ndarray:
+        if len(pseudonyms) == 1:
+            return randomness.uniforms(seed, pseudonyms[0], section, int(steps[0]), "select", n)[
+                None, :
+            ]
         names = [pseudonyms[int(r)] for r in rows]
         return randomness.uniforms_many(seed, names, section, steps[rows], "select", n)
 
@@ -235,9 +239,11 @@ def _ranked(neg: np.ndarray, cols: np.ndarray, hi: int) -> np.ndarray:
     b, width = neg.shape
     rows = np.arange(b)[:, None]
     if hi < width:
-        top = np.argpartition(neg, hi - 1, axis=1)[:, :hi]
+        part = np.argpartition(neg, hi, axis=1)
+        top = part[:, :hi]
+        # The (hi+1)-th best equal to the hi-th best: a tie straddles the cut.
         kth = neg[rows, top].max(1)
-        crowded = np.isfinite(kth) & ((neg <= kth[:, None]).sum(1) > hi)
+        crowded = (neg[rows[:, 0], part[:, hi]] == kth) & np.isfinite(kth)
         for r in np.flatnonzero(crowded):
             top[r] = np.lexsort((cols, neg[r]))[:hi]
     else:
@@ -247,7 +253,14 @@ def _ranked(neg: np.ndarray, cols: np.ndarray, hi: int) -> np.ndarray:
     return item[rows, order]
 
 
-def _pick(plan: SectionPlan, info: np.ndarray, cols: np.ndarray, n_valid: np.ndarray, draw: DrawFn):
+def _pick(
+    plan: SectionPlan,
+    info: np.ndarray,
+    cols: np.ndarray,
+    n_valid: np.ndarray,
+    draw: DrawFn,
+    want_faced: bool = False,
+):
     """Choose one column per row of ``info`` (−inf = not a candidate; ``n_valid`` per row
     are candidates); ``info`` is used up (negated in place).
 
@@ -272,24 +285,28 @@ def _pick(plan: SectionPlan, info: np.ndarray, cols: np.ndarray, n_valid: np.nda
     # work, never the result); one attempt alone rarely walks far.
     m = min(exp.candidates if b > 1 else _SINGLE_BLOCK, width)
     chosen = np.full(b, -1, dtype=np.int64)
-    faced: list[np.ndarray] = []
+    faced: list[np.ndarray] | None = [] if want_faced else None
     pending, block = everyone, 0
     while pending.size:
         lo, hi = block * m, min((block + 1) * m, width)
-        ranked = _ranked(neg[pending], cols, hi)
+        ranked = _ranked(neg if block == 0 else neg[pending], cols, hi)
         items = ranked[:, lo:hi]
         valid = np.arange(lo, hi) < n_valid[pending][:, None]
         accept = valid & (draw(pending, hi)[:, lo:hi] < plan.sh_k[items])
         took = accept.any(1)
         first = np.argmax(accept, 1)
-        walked = np.where(took, first, hi - lo - 1)
-        faced.append(items[valid & (np.arange(hi - lo) <= walked[:, None])])
+        if faced is not None:
+            walked = np.where(took, first, hi - lo - 1)
+            faced.append(items[valid & (np.arange(hi - lo) <= walked[:, None])])
+        if took.all():
+            chosen[pending] = items[everyone[: took.size], first]
+            break
         chosen[pending[took]] = items[took, first[took]]
         exhausted = ~took & (hi >= n_valid[pending])
         chosen[pending[exhausted]] = ranked[exhausted, 0]
         pending = pending[~took & ~exhausted]
         block += 1
-    return chosen, np.concatenate(faced)
+    return chosen, None if faced is None else np.concatenate(faced)
 
 
 def select_items(
@@ -312,7 +329,7 @@ def select_items(
         np.copyto(info, -np.inf, where=~mask)
     if not n_valid.all():
         raise InfeasibleError([f"section {plan.config.name}: no eligible item to select"])
-    item, faced = _pick(plan, info, cols, n_valid, draw)
+    item, faced = _pick(plan, info, cols, n_valid, draw, want_faced)
     return (item, faced) if want_faced else item
 
 

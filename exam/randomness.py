@@ -31,7 +31,7 @@ def derive_key(seed: bytes, pseudonym: str, section: str, step: int, purpose: st
 
 def _to_uniforms(blob: bytes, shape: tuple[int, ...]) -> np.ndarray:
     words = np.frombuffer(blob, dtype=">u8").reshape(shape)
-    return (words >> np.uint64(11)).astype(np.float64) * _SCALE
+    return (words >> np.uint64(11)) * _SCALE  # 53-bit integers: exact in float64
 
 
 def uniforms(

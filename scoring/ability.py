@@ -51,8 +51,12 @@ class Quadrature:
         return cls(pts, log_prior - np.log(np.exp(log_prior).sum()), mean, sd)
 
     @property
-    def points_sq(self) -> np.ndarray:
-        return self.__dict__.setdefault("_points_sq", self.points * self.points)
+    def moments(self) -> np.ndarray:
+        """The columns 1, θ, θ² of the grid, shape (Q, 3)."""
+        if "_moments" not in self.__dict__:
+            pts = self.points
+            self.__dict__["_moments"] = np.stack([np.ones_like(pts), pts, pts * pts], -1)
+        return self.__dict__["_moments"]
 
     @property
     def lo(self) -> float:
@@ -82,12 +86,13 @@ def eap_from_loglik(loglik: np.ndarray, quad: Quadrature) -> tuple[np.ndarray, n
     w = loglik + quad.log_prior
     w -= w.max(-1, keepdims=True)
     np.exp(w, out=w)
-    total = w.sum(-1)
-    # Row-wise sums rather than a matrix product: the result of one row then does not
-    # depend on how many rows are computed together, so a batch and a replay agree.
-    theta = (w * quad.points).sum(-1) / total
-    second = (w * quad.points_sq).sum(-1) / total
-    return theta, np.sqrt(np.maximum(second - theta * theta, 0.0))
+    # Σ w, Σ wθ, Σ wθ² as one sum over the grid axis rather than a matrix product: one
+    # row's result then does not depend on how many rows are computed together, so a
+    # batch and a replay agree.
+    m = (w[..., None] * quad.moments).sum(-2)
+    total = m[..., 0]
+    theta = m[..., 1] / total
+    return theta, np.sqrt(np.maximum(m[..., 2] / total - theta * theta, 0.0))
 
 
 def loglik_on_grid(params: ItemParams, responses: np.ndarray, quad: Quadrature) -> np.ndarray:
