@@ -63,6 +63,26 @@ class ExposureConfig:
 
 
 @dataclass(frozen=True)
+class Classification:
+    """A classification stop against a cut score on the θ scale: the sequential
+    probability ratio test of H0: θ = cut − delta against H1: θ = cut + delta with error
+    rates alpha and beta (Wald 1947; Reckase 1983; Eggen 1999, Applied Psychological
+    Measurement 23). The section stops, after ``min_items`` and the topic minimums, once
+    the log likelihood ratio leaves (ln(β/(1 − α)), ln((1 − β)/α))."""
+
+    cut: float
+    delta: float = 0.3
+    alpha: float = 0.05
+    beta: float = 0.05
+
+    def validate(self) -> None:
+        if not self.delta > 0:
+            raise BlueprintError("classification delta must be > 0")
+        if not (0 < self.alpha < 0.5 and 0 < self.beta < 0.5):
+            raise BlueprintError("classification alpha and beta must be in (0, 0.5)")
+
+
+@dataclass(frozen=True)
 class SectionConfig:
     """One exam section: an adaptive test or a fixed form drawn from the blueprint."""
 
@@ -80,6 +100,7 @@ class SectionConfig:
     prior_sd: float = 1.0
     reference_form: tuple[str, ...] = ()
     passing_grade: float | None = None
+    classification: Classification | None = None
 
     def validate(self) -> None:
         if not self.name:
@@ -107,6 +128,8 @@ class SectionConfig:
         if self.content and sum(r.max for r in self.content) < self.min_items:
             raise BlueprintError(f"{where}: the topic maximums add up to less than min_items")
         self.exposure.validate()
+        if self.classification is not None:
+            self.classification.validate()
 
     @property
     def length(self) -> int:
@@ -151,6 +174,8 @@ def section_from_dict(data: dict[str, Any]) -> SectionConfig:
     exposure["parameters"] = tuple((str(i), float(k)) for i, k in exposure.get("parameters", ()))
     data["exposure"] = ExposureConfig(**exposure)
     data["reference_form"] = tuple(data.get("reference_form", ()))
+    if data.get("classification") is not None:
+        data["classification"] = Classification(**data["classification"])
     try:
         return SectionConfig(**data)
     except TypeError as exc:

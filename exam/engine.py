@@ -42,6 +42,7 @@ STOP_SE_TARGET = "se_target"
 STOP_TIME = "time_limit"
 STOP_FORM_COMPLETE = "form_complete"
 STOP_POOL_EXHAUSTED = "pool_exhausted"
+STOP_CLASSIFIED = "classified"
 #: Stop reasons by code; code 0 means the attempt goes on.
 STOP_REASONS = (
     "",
@@ -50,6 +51,7 @@ STOP_REASONS = (
     STOP_TIME,
     STOP_FORM_COMPLETE,
     STOP_POOL_EXHAUSTED,
+    STOP_CLASSIFIED,
 )
 _CODE = {name: i for i, name in enumerate(STOP_REASONS)}
 
@@ -70,6 +72,7 @@ class EngineState:
     thetas: np.ndarray  # (B, L) estimate after each answer
     ses: np.ndarray  # (B, L)
     form: np.ndarray  # (B, L) the drawn form of a fixed section, −1 for adaptive
+    llr: np.ndarray  # (B,) log likelihood ratio of the classification test
 
     @property
     def batch(self) -> int:
@@ -124,6 +127,7 @@ def initial_state(
         thetas=np.full((batch, length), np.nan),
         ses=np.full((batch, length), np.nan),
         form=np.full((batch, length), -1, dtype=np.int64),
+        llr=np.zeros(batch),
     )
 
 
@@ -157,6 +161,12 @@ def stop_codes(
         if cfg.se_target is not None:
             precise = (st.n >= cfg.min_items) & (st.se <= cfg.se_target) & (need == 0)
             code[precise] = _CODE[STOP_SE_TARGET]
+        rule = cfg.classification
+        if rule is not None:
+            upper = np.log((1 - rule.beta) / rule.alpha)
+            lower = np.log(rule.beta / (1 - rule.alpha))
+            outside = (st.llr >= upper) | (st.llr <= lower)
+            code[(st.n >= cfg.min_items) & (need == 0) & outside] = _CODE[STOP_CLASSIFIED]
         code[st.n >= cfg.max_items] = _CODE[STOP_MAX_ITEMS]
     if cfg.time_limit_s is not None and elapsed_s is not None:
         code[np.asarray(elapsed_s) >= cfg.time_limit_s] = _CODE[STOP_TIME]
@@ -337,6 +347,8 @@ def record(plan: SectionPlan, st: EngineState, items: np.ndarray, responses: np.
     """Add one answer to every attempt, in place: ability, history and eligibility."""
     rows = np.arange(st.batch)
     st.loglik += plan.logp[items, :, responses]
+    if plan.sprt_logp is not None:
+        st.llr += plan.sprt_logp[items, responses]
     st.theta, st.se = eap_from_loglik(st.loglik, plan.quad)
     pos = st.n
     st.items[rows, pos] = items

@@ -54,6 +54,7 @@ class SectionPlan:
     ref_params: ItemParams
     ref_points: np.ndarray
     ref_factor: float
+    sprt_logp: np.ndarray | None
     has_enemy: np.ndarray = dataclasses.field(init=False)
     info_scale: np.ndarray = dataclasses.field(init=False)
 
@@ -92,6 +93,16 @@ def _enemy_csr(bank: BankTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     ptr[1:] = np.cumsum([len(s) for s in neighbours])
     idx = np.array([j for s in neighbours for j in sorted(s)], dtype=np.int64)
     return ptr, idx
+
+
+def _sprt_table(config: SectionConfig, params: ItemParams) -> np.ndarray | None:
+    """log P_k(cut + δ) − log P_k(cut − δ) per item and category, (N, C): one answer's
+    contribution to the classification test's log likelihood ratio."""
+    rule = config.classification
+    if rule is None:
+        return None
+    table = log_prob_table(params, np.array([rule.cut - rule.delta, rule.cut + rule.delta]))
+    return np.nan_to_num(table[:, 1, :] - table[:, 0, :])
 
 
 def compile_section(
@@ -158,4 +169,5 @@ def compile_section(
         ref_params=bank.params.subset(ref_rows),
         ref_points=bank.points[ref_rows],
         ref_factor=ref_factor,
+        sprt_logp=_sprt_table(config, params),
     )

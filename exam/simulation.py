@@ -168,20 +168,7 @@ def _run_batch(
             on_step(int(st.batch))
 
 
-_FIELDS = (
-    "loglik",
-    "theta",
-    "se",
-    "n",
-    "counts",
-    "avail",
-    "eligible",
-    "items",
-    "responses",
-    "thetas",
-    "ses",
-    "form",
-)
+_FIELDS = tuple(f.name for f in dataclasses.fields(engine.EngineState))
 
 
 def time_single_attempts(
@@ -215,12 +202,13 @@ def simulate(
     answer_seed: int = 0,
     batch_size: int = 2000,
     timed: int = 0,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> SimulationResult:
     """Run every simulee in ``true_theta`` through the engine.
 
     ``timed`` simulees are also run one by one through the single-attempt API to time
-    a step and to cross-check the batch run.
+    a step and to cross-check the batch run. ``progress``: False for no bar, True for a
+    bar, None for a bar only on a terminal.
     """
     true_theta = np.asarray(true_theta, dtype=float)
     k, length = len(true_theta), plan.config.max_items
@@ -229,8 +217,14 @@ def simulate(
     items = np.full((k, length), -1, dtype=np.int64)
     faced = np.zeros(plan.size, dtype=np.int64)
     bar = None
-    if progress:
-        bar = tqdm(total=k * length, unit="step", desc=f"simulating {plan.config.name}")
+    if progress is not False:
+        bar = tqdm(
+            total=k * length,
+            unit="step",
+            desc=f"simulating {plan.config.name}",
+            disable=None if progress is None else False,
+            leave=False,
+        )
     first_batch = None
     for first in range(0, k, batch_size):
         chunk = true_theta[first : first + batch_size]
@@ -269,7 +263,7 @@ def derive_sympson_hetter(
     iterations: int = 25,
     seed: int = 0,
     tolerance: float = 0.05,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> np.ndarray:
     """Exposure parameters K_i by the iterative simulation of Sympson & Hetter (1985):
     simulate N(0, 1) simulees with the current K, estimate P(S_i), the rate at which
@@ -281,8 +275,14 @@ def derive_sympson_hetter(
     current = plan.with_exposure_parameters(np.ones(plan.size))
     sim_seed = rng.bytes(32)
     steps = range(iterations)
-    if progress:
-        steps = tqdm(steps, desc=f"exposure parameters {plan.config.name}", unit="round")
+    if progress is not False:
+        steps = tqdm(
+            steps,
+            desc=f"exposure parameters {plan.config.name}",
+            unit="round",
+            disable=None if progress is None else False,
+            leave=False,
+        )
     for _ in steps:
         theta = rng.standard_normal(examinees)
         result = simulate(current, theta, sim_seed, int(rng.integers(2**63)))
@@ -295,7 +295,7 @@ def derive_sympson_hetter(
 
 
 def with_exposure_parameters(
-    config: SectionConfig, bank: BankTable, seed: int = 0, progress: bool = False
+    config: SectionConfig, bank: BankTable, seed: int = 0, progress: bool | None = False
 ) -> SectionConfig:
     """``config`` with derived Sympson–Hetter parameters (unchanged for other methods or
     when already derived). The parameters become part of the exam definition, so the

@@ -249,3 +249,68 @@ def test_splitmix_uniforms_are_uniform_and_stable():
     assert u.min() >= 0 and u.max() < 1
     assert abs(u.mean() - 0.5) < 0.005
     assert np.array_equal(u[:10], splitmix_uniforms(1, np.arange(10), np.zeros(10, dtype=np.int64)))
+
+
+def test_classification_stop_decides_clear_cases_early(bank):
+    from exam.blueprint import Classification
+
+    config = SectionConfig(
+        "TIU",
+        "TIU",
+        min_items=5,
+        max_items=40,
+        classification=Classification(cut=0.0),
+        exposure=ExposureConfig("none"),
+    )
+    plan = compile_section(config, bank)
+    high, reason_high = run_attempt(plan, "P", lambda: 1)
+    low, reason_low = run_attempt(plan, "P", lambda: 0)
+    assert reason_high == reason_low == engine.STOP_CLASSIFIED
+    assert 5 <= int(high.n[0]) < 40 and 5 <= int(low.n[0]) < 40
+    assert high.llr[0] > 0 > low.llr[0]
+    # An applicant at the cut is not classified early: the test runs to its maximum.
+    rng = np.random.default_rng(0)
+    st = engine.start(plan, SEED, "Q")
+    while (d := engine.decide(plan, st, SEED, "Q")).item is not None:
+        p = plan.params
+        i = d.item
+        prob = p.c[i] + (1 - p.c[i]) / (1 + np.exp(-p.a[i] * (0.0 - p.b[i])))
+        st = engine.answer(plan, st, i, int(rng.random() < prob))
+    assert d.stop_reason in (engine.STOP_CLASSIFIED, engine.STOP_MAX_ITEMS)
+
+
+def test_replay_of_a_whole_exam(bank):
+    from exam.blueprint import ExamConfig
+    from exam.replay import replay_exam
+    from itembank.table import BankTable
+
+    tkp = synthetic_bank(60, seed=4, domain="TKP", topics=1, polytomous=True)
+    both = BankTable(
+        ItemParams.from_specs(
+            [bank.params.spec(i) for i in range(len(bank))]
+            + [tkp.params.spec(i) for i in range(len(tkp))]
+        ),
+        bank.domains + tkp.domains,
+        bank.topics + tkp.topics,
+        np.vstack([np.pad(bank.points, ((0, 0), (0, 3)), constant_values=np.nan), tkp.points]),
+        bank.enemy_sets,
+    )
+    exam = ExamConfig(
+        "DEMO",
+        "Demo",
+        (
+            SectionConfig("TIU", "TIU", max_items=10, exposure=ExposureConfig("randomesque")),
+            SectionConfig("TKP", "TKP", kind="fixed", max_items=8),
+        ),
+        duration_s=3600,
+    )
+    exam.validate()
+    live = {}
+    for section in exam.sections:
+        plan = compile_section(section, both)
+        st, _ = run_attempt(plan, "P-9", answers(9) if section.kind == "adaptive" else lambda: 3)
+        live[section.name] = section_result(plan, st)
+    replayed = replay_exam(exam, both, SEED, "P-9", {name: r.responses for name, r in live.items()})
+    assert {n: r.result for n, r in replayed.items()} == live
+    assert live["TKP"].points == 8 * 4
+    assert ExamConfig.from_dict(exam.to_dict()) == exam
