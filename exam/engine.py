@@ -245,9 +245,9 @@ def attempt_draws(seed: bytes, pseudonyms: list[str], section: str, steps: np.nd
 
 def _ranked(neg: np.ndarray, cols: np.ndarray, hi: int) -> np.ndarray:
     """The ``hi`` best items of each row (``cols``, ascending, names the columns), most
-    informative first; equal information
-    falls back to pool order, also where a tie straddles the cut, so the ranking is a
-    function of the values alone (not of the partition algorithm)."""
+    informative first. Equal information falls back to pool order, also where a tie
+    straddles the cut, so the ranking is a function of the values alone, not of the
+    partition algorithm."""
     b, width = neg.shape
     if b == 1 and width <= _SORT_WHOLE_ROW:
         # ``cols`` ascends, so a stable sort gives the same order, faster on short rows.
