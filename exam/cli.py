@@ -14,13 +14,17 @@ from pathlib import Path
 import click
 import numpy as np
 
+from exam import database, migrate
 from exam.blueprint import ExposureConfig, SectionConfig
 from exam.feasibility import check_section
 from exam.plan import InfeasibleError, compile_section
 from exam.simulation import simulate as run_simulation
 from exam.simulation import with_exposure_parameters
+from itembank import repository
+from itembank.content import STATUSES, BankInputError
 from itembank.synthetic import synthetic_bank
 from itembank.table import make_table
+from itembank.transfer import read_bank_file, write_bank
 from scoring.ability import METHODS, estimate
 from scoring.files import InputError, read_params_csv, read_responses_csv
 
@@ -197,3 +201,69 @@ def simulate(
             f"[{b['theta_low']:+.1f}, {b['theta_high']:+.1f})  {b['n']:6d}  "
             f"{b['rmse']:.3f}   {b['mean_se']:.3f}"
         )
+
+
+@main.group()
+def db() -> None:
+    """The database (SQLite in the data folder, or SELEKSI_DATABASE_URL)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations (Alembic)."""
+    engine = database.sync_engine()
+    migrate.upgrade(engine)
+    click.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@main.group()
+def bank() -> None:
+    """The item bank: import and export (.csv, .json, .zip for IMS QTI 2.1/3.0)."""
+
+
+@bank.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+def bank_import(path: str) -> None:
+    """Import items; every problem is listed and nothing is imported if there is one."""
+    engine = database.sync_engine()
+    migrate.upgrade(engine)
+    with database.session_factory(engine)() as session, session.begin():
+        try:
+            located = read_bank_file(path, repository.known_item_ids(session))
+            report = repository.import_items(session, located)
+        except BankInputError as exc:
+            raise BadInput(
+                f"{exc}\nnothing was imported ({len(exc.problems)} problem(s))"
+            ) from None
+    click.echo(f"{path}: {report.summary()}")
+
+
+@bank.command("export")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--domain", "domains", multiple=True, help="Only these domains (repeatable).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(STATUSES),
+    help="Only items with these statuses (repeatable).",
+)
+@click.option(
+    "--qti-version",
+    type=click.Choice(["2.1", "3.0"]),
+    default="3.0",
+    show_default=True,
+    help="QTI version of a .zip export.",
+)
+def bank_export(
+    path: str, domains: tuple[str, ...], statuses: tuple[str, ...], qti_version: str
+) -> None:
+    """Export the current version of every item."""
+    if Path(path).suffix.lower() not in (".csv", ".json", ".zip"):
+        raise click.UsageError("PATH must end in .csv, .json or .zip")
+    engine = database.sync_engine()
+    migrate.upgrade(engine)
+    with database.session_factory(engine)() as session:
+        items = repository.current_items(session, domains or None, statuses or None)
+    write_bank(items, path, qti_version)
+    click.echo(f"{path}: {len(items)} items")

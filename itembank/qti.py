@@ -1,0 +1,487 @@
+"""IMS QTI 2.1 and 3.0 content packages: read and write single-choice items.
+
+A package is a zip with ``imsmanifest.xml`` listing item resources
+(``imsqti_item_xmlv2p1`` or ``imsqti_item_xmlv3p0``). Seleksi reads choice interactions
+with one response: a ``correctResponse`` makes a keyed item, a ``mapping`` with per-option
+points a TKP-style item. Anything else — other interaction types, several responses,
+images or formulas in the text — is reported with its file and XML path, never dropped.
+
+QTI has no element for IRT parameters or the exam domain, so Seleksi keeps them in the
+manifest's resource ``<metadata>`` under its own namespace (allowed by IMS Content
+Packaging); a package from another tool imports as draft items of domain ``UNSORTED``.
+XML is parsed with defusedxml (no entity expansion, no external entities).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree as ET  # writing only; parsing goes through defusedxml
+
+from defusedxml import ElementTree as SafeET
+
+from itembank.content import OPTION_KEYS, BankInputError, ItemContent, Option, Problem
+
+META_NS = "urn:seleksi:qti-metadata:1"
+Located = tuple[ItemContent, str, str | None]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    version: str
+    item_ns: str
+    cp_ns: str
+    resource_type: str
+    names: dict[str, str]
+
+    def q(self, name: str) -> str:
+        return f"{{{self.item_ns}}}{self.names[name]}"
+
+
+_NAMES_21 = {
+    "item": "assessmentItem",
+    "decl": "responseDeclaration",
+    "correct": "correctResponse",
+    "value": "value",
+    "mapping": "mapping",
+    "entry": "mapEntry",
+    "body": "itemBody",
+    "choice": "choiceInteraction",
+    "prompt": "prompt",
+    "simple": "simpleChoice",
+    "map_key": "mapKey",
+    "mapped": "mappedValue",
+    "resp_id": "responseIdentifier",
+    "max_choices": "maxChoices",
+    "outcome": "outcomeDeclaration",
+    "base_type": "baseType",
+    "default_attr": "defaultValue",
+    "time_dependent": "timeDependent",
+}
+_NAMES_30 = {
+    "item": "qti-assessment-item",
+    "decl": "qti-response-declaration",
+    "correct": "qti-correct-response",
+    "value": "qti-value",
+    "mapping": "qti-mapping",
+    "entry": "qti-map-entry",
+    "body": "qti-item-body",
+    "choice": "qti-choice-interaction",
+    "prompt": "qti-prompt",
+    "simple": "qti-simple-choice",
+    "map_key": "map-key",
+    "mapped": "mapped-value",
+    "resp_id": "response-identifier",
+    "max_choices": "max-choices",
+    "outcome": "qti-outcome-declaration",
+    "base_type": "base-type",
+    "default_attr": "default-value",
+    "time_dependent": "time-dependent",
+}
+DIALECTS = {
+    "2.1": Dialect(
+        "2.1",
+        "http://www.imsglobal.org/xsd/imsqti_v2p1",
+        "http://www.imsglobal.org/xsd/imscp_v1p1",
+        "imsqti_item_xmlv2p1",
+        _NAMES_21,
+    ),
+    "3.0": Dialect(
+        "3.0",
+        "http://www.imsglobal.org/xsd/imsqtiasi_v3p0",
+        "http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1",
+        "imsqti_item_xmlv3p0",
+        _NAMES_30,
+    ),
+}
+_BY_TYPE = {d.resource_type: d for d in DIALECTS.values()}
+_UNSUPPORTED_CONTENT = {
+    "img",
+    "object",
+    "math",
+    "audio",
+    "video",
+    "iframe",
+    "qti-media-interaction",
+}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _text(elem: ET.Element) -> str:
+    return re.sub(r"\s+", " ", "".join(elem.itertext())).strip()
+
+
+def _path(elem: ET.Element, parents: dict, href: str) -> str:
+    parts = []
+    node: ET.Element | None = elem
+    while node is not None:
+        parts.append(_local(node.tag))
+        node = parents.get(node)
+    return f"{href}:/" + "/".join(reversed(parts))
+
+
+def _stem_paragraphs(container: ET.Element, choice: ET.Element) -> list[str]:
+    """Text of the item body outside the choice interaction, one entry per block."""
+    out = [container.text.strip()] if container.text and container.text.strip() else []
+    for child in container:
+        if any(e is choice for e in child.iter()):
+            if child is not choice:
+                out += _stem_paragraphs(child, choice)
+        else:
+            out.append(_text(child))
+        if child.tail and child.tail.strip():
+            out.append(child.tail.strip())
+    return out
+
+
+def _is_interaction(name: str) -> bool:
+    return name.endswith("Interaction") or (
+        name.startswith("qti-") and name.endswith("-interaction")
+    )
+
+
+def _parse_xml(data: bytes, source: str, href: str) -> ET.Element:
+    try:
+        return SafeET.fromstring(data)
+    except ET.ParseError as exc:
+        line, _col = exc.position
+        raise BankInputError(
+            [
+                Problem(
+                    source,
+                    f"{href}:{line}",
+                    None,
+                    f"malformed XML: {exc}",
+                )
+            ]
+        ) from None
+    except Exception as exc:  # defusedxml refuses entities, DTDs and the like
+        raise BankInputError([Problem(source, href, None, f"refused XML: {exc}")]) from None
+
+
+def _metadata(resource: ET.Element) -> dict[str, str]:
+    for elem in resource.iter(f"{{{META_NS}}}item"):
+        return dict(elem.attrib)
+    return {}
+
+
+def _floats(text: str, source: str, where: str, fld: str, problems: list[Problem]):
+    out = []
+    for part in [p for p in text.split() if p]:
+        try:
+            out.append(float(part))
+        except ValueError:
+            problems.append(Problem(source, where, fld, f"{part!r} is not a number"))
+    return out
+
+
+def _read_item(
+    root: ET.Element,
+    d: Dialect,
+    meta: dict[str, str],
+    source: str,
+    href: str,
+    problems: list[Problem],
+) -> ItemContent | None:
+    before = len(problems)
+    parents = {child: parent for parent in root.iter() for child in parent}
+    where = _path(root, parents, href)
+    if root.tag != d.q("item"):
+        problems.append(
+            Problem(source, where, None, f"expected a QTI {d.version} {d.names['item']} element")
+        )
+        return None
+    body = root.find(d.q("body"))
+    if body is None:
+        problems.append(Problem(source, where, None, f"no {d.names['body']}"))
+        return None
+    interactions = [e for e in body.iter() if _is_interaction(_local(e.tag))]
+    for e in interactions:
+        if e.tag != d.q("choice"):
+            problems.append(
+                Problem(
+                    source,
+                    _path(e, parents, href),
+                    None,
+                    f"unsupported interaction type {_local(e.tag)}: only "
+                    f"{d.names['choice']} with one answer is supported",
+                )
+            )
+    for e in body.iter():
+        if _local(e.tag) in _UNSUPPORTED_CONTENT:
+            problems.append(
+                Problem(
+                    source,
+                    _path(e, parents, href),
+                    None,
+                    f"unsupported content {_local(e.tag)}: items are plain text",
+                )
+            )
+    choices = [e for e in interactions if e.tag == d.q("choice")]
+    if len(problems) > before:
+        return None
+    if len(choices) != 1:
+        problems.append(
+            Problem(source, where, None, f"expected one {d.names['choice']}, found {len(choices)}")
+        )
+        return None
+    choice = choices[0]
+    cpath = _path(choice, parents, href)
+    if choice.get(d.names["max_choices"], "1") != "1":
+        problems.append(
+            Problem(source, cpath, d.names["max_choices"], "only single-answer items are supported")
+        )
+    simple = choice.findall(d.q("simple"))
+    if len(simple) > len(OPTION_KEYS):
+        problems.append(
+            Problem(
+                source,
+                cpath,
+                None,
+                f"{len(simple)} options; at most {len(OPTION_KEYS)} are supported",
+            )
+        )
+        return None
+    idents = [s.get("identifier", "") for s in simple]
+    keys = list(OPTION_KEYS[: len(simple)])
+    to_key = dict(zip(idents, keys, strict=True))
+    options = tuple(Option(k, _text(s)) for k, s in zip(keys, simple, strict=True))
+    prompt = choice.find(d.q("prompt"))
+    stem_parts = _stem_paragraphs(body, choice)
+    if prompt is not None:
+        stem_parts.append(_text(prompt))
+    stem = "\n".join(p for p in stem_parts if p)
+    resp_id = choice.get(d.names["resp_id"], "RESPONSE")
+    decl = next((e for e in root.findall(d.q("decl")) if e.get("identifier") == resp_id), None)
+    correct, points = None, []
+    if decl is None:
+        problems.append(
+            Problem(source, where, None, f"no {d.names['decl']} for response {resp_id!r}")
+        )
+        return None
+    dpath = _path(decl, parents, href)
+    corr = decl.find(d.q("correct"))
+    if corr is not None:
+        values = [v.text.strip() for v in corr.findall(d.q("value")) if v.text]
+        if len(values) != 1 or values[0] not in to_key:
+            problems.append(
+                Problem(
+                    source,
+                    dpath,
+                    d.names["correct"],
+                    f"expected one option identifier, got {values}",
+                )
+            )
+        else:
+            correct = to_key[values[0]]
+    mapping = decl.find(d.q("mapping"))
+    if mapping is not None:
+        for entry in mapping.findall(d.q("entry")):
+            key, value = entry.get(d.names["map_key"]), entry.get(d.names["mapped"], "")
+            if key not in to_key:
+                problems.append(
+                    Problem(
+                        source, dpath, d.names["map_key"], f"{key!r} is not an option identifier"
+                    )
+                )
+                continue
+            try:
+                pts = float(value)
+            except ValueError:
+                pts = -1.0
+            if pts < 0 or pts != int(pts):
+                problems.append(
+                    Problem(source, dpath, d.names["mapped"], f"{value!r} is not whole points >= 0")
+                )
+                continue
+            points.append((to_key[key], int(pts)))
+    keyed_mapping = points and sorted(p for _, p in points) == [0] * (len(points) - 1) + [1]
+    if keyed_mapping and correct is None:
+        correct = next(k for k, p in points if p == 1)
+    if keyed_mapping or (points and correct is not None and len(points) < len(options)):
+        points = []
+    if points:
+        correct = None
+    if correct is None and not points and len(problems) == before:
+        problems.append(
+            Problem(source, dpath, None, "no correct response and no per-option points")
+        )
+    if len(problems) > before:
+        return None
+    steps = _floats(meta.get("steps", ""), source, where, "steps", problems)
+
+    def num(name: str) -> float | None:
+        text = meta.get(name, "")
+        if text == "":
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            problems.append(Problem(source, where, name, f"{text!r} is not a number"))
+            return None
+
+    return ItemContent(
+        item_id=meta.get("id") or root.get("identifier", ""),
+        domain=meta.get("domain", "UNSORTED"),
+        topic=meta.get("topic", "unsorted"),
+        stem=stem,
+        options=options,
+        correct=correct,
+        points=tuple(points),
+        model=meta.get("model") or None,
+        a=num("a"),
+        b=num("b"),
+        c=num("c"),
+        steps=tuple(steps),
+        tags=tuple(t for t in meta.get("tags", "").split(";") if t),
+        status=meta.get("status", "draft"),
+        enemies=tuple(e for e in meta.get("enemies", "").split(";") if e),
+    )
+
+
+def read(data: bytes, source: str) -> tuple[list[Located], list[Problem]]:
+    """Read a QTI 2.1 or 3.0 content package; raises BankInputError with every problem."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise BankInputError([Problem(source, None, None, "not a zip file")]) from None
+    names = set(archive.namelist())
+    if "imsmanifest.xml" not in names:
+        raise BankInputError(
+            [Problem(source, None, None, "no imsmanifest.xml at the top of the package")]
+        )
+    manifest = _parse_xml(archive.read("imsmanifest.xml"), source, "imsmanifest.xml")
+    problems: list[Problem] = []
+    out: list[Located] = []
+    resources = [e for e in manifest.iter() if _local(e.tag) == "resource"]
+    item_resources = [r for r in resources if r.get("type", "").startswith("imsqti_item_")]
+    for res in item_resources:
+        rtype = res.get("type", "")
+        dialect = _BY_TYPE.get(rtype)
+        ident = res.get("identifier", "?")
+        if dialect is None:
+            problems.append(
+                Problem(
+                    source,
+                    f"imsmanifest.xml:resource[{ident}]",
+                    "type",
+                    f"unsupported resource type {rtype} (QTI 2.1 or 3.0 items)",
+                )
+            )
+            continue
+        href = res.get("href", "")
+        if href not in names:
+            problems.append(
+                Problem(
+                    source,
+                    f"imsmanifest.xml:resource[{ident}]",
+                    "href",
+                    f"{href!r} is not in the package",
+                )
+            )
+            continue
+        try:
+            root = _parse_xml(archive.read(href), source, href)
+        except BankInputError as exc:
+            problems += exc.problems
+            continue
+        item = _read_item(root, dialect, _metadata(res), source, href, problems)
+        if item is not None:
+            out.append((item, source, href))
+    if not item_resources and not problems:
+        problems.append(Problem(source, "imsmanifest.xml", None, "the package lists no items"))
+    return out, problems
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+def _item_xml(item: ItemContent, d: Dialect) -> bytes:
+    n = d.names
+    ET.register_namespace("", d.item_ns)
+    root = ET.Element(
+        d.q("item"),
+        {
+            "identifier": item.item_id,
+            "title": item.item_id,
+            "adaptive": "false",
+            n["time_dependent"]: "false",
+        },
+    )
+    decl = ET.SubElement(
+        root,
+        d.q("decl"),
+        {"identifier": "RESPONSE", "cardinality": "single", n["base_type"]: "identifier"},
+    )
+    if item.polytomous:
+        mapping = ET.SubElement(decl, d.q("mapping"), {n["default_attr"]: "0"})
+        for key, pts in item.points:
+            ET.SubElement(mapping, d.q("entry"), {n["map_key"]: key, n["mapped"]: str(pts)})
+    else:
+        corr = ET.SubElement(decl, d.q("correct"))
+        ET.SubElement(corr, d.q("value")).text = item.correct
+    ET.SubElement(
+        root,
+        d.q("outcome"),
+        {"identifier": "SCORE", "cardinality": "single", n["base_type"]: "float"},
+    )
+    body = ET.SubElement(root, d.q("body"))
+    for para in item.stem.split("\n"):
+        ET.SubElement(body, f"{{{d.item_ns}}}p").text = para
+    choice = ET.SubElement(
+        body, d.q("choice"), {n["resp_id"]: "RESPONSE", "shuffle": "false", n["max_choices"]: "1"}
+    )
+    for opt in item.options:
+        ET.SubElement(choice, d.q("simple"), {"identifier": opt.key}).text = opt.text
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _meta_attrs(item: ItemContent) -> dict[str, str]:
+    def fmt(x: float | None) -> str:
+        return "" if x is None else repr(float(x))
+
+    return {
+        "id": item.item_id,
+        "domain": item.domain,
+        "topic": item.topic,
+        "status": item.status,
+        "model": item.model or "",
+        "a": fmt(item.a),
+        "b": fmt(item.b),
+        "c": fmt(item.c),
+        "steps": " ".join(repr(float(s)) for s in item.steps),
+        "tags": ";".join(item.tags),
+        "enemies": ";".join(sorted(item.enemies)),
+    }
+
+
+def write(items: list[ItemContent], path: Path, version: str = "3.0") -> None:
+    """Write a content package with one item resource per item."""
+    d = DIALECTS[version]
+    ET.register_namespace("", d.cp_ns)
+    ET.register_namespace("sk", META_NS)
+    manifest = ET.Element(f"{{{d.cp_ns}}}manifest", {"identifier": "seleksi-bank"})
+    ET.SubElement(manifest, f"{{{d.cp_ns}}}organizations")
+    resources = ET.SubElement(manifest, f"{{{d.cp_ns}}}resources")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in items:
+            href = f"items/{item.item_id}.xml"
+            res = ET.SubElement(
+                resources,
+                f"{{{d.cp_ns}}}resource",
+                {"identifier": item.item_id, "type": d.resource_type, "href": href},
+            )
+            meta = ET.SubElement(res, f"{{{d.cp_ns}}}metadata")
+            ET.SubElement(meta, f"{{{META_NS}}}item", _meta_attrs(item))
+            ET.SubElement(res, f"{{{d.cp_ns}}}file", {"href": href})
+            archive.writestr(href, _item_xml(item, d))
+        ET.register_namespace("", d.cp_ns)
+        archive.writestr(
+            "imsmanifest.xml", ET.tostring(manifest, encoding="utf-8", xml_declaration=True)
+        )

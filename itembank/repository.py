@@ -1,0 +1,152 @@
+"""The item bank in the database: import (all or nothing), export, and the engine's view.
+
+Import is idempotent by content hash: an unchanged item is left alone, a changed one gets
+a new version (the old one stays, for replay and audit), a new one is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from itembank.content import BankInputError, ItemContent, Problem
+from itembank.models import Item, ItemEnemy, ItemVersion
+from itembank.table import BankTable
+from scoring.params import ItemParams
+
+Located = tuple[ItemContent, str, str | None]
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    new_versions: list[str] = field(default_factory=list)
+    status_changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    enemy_pairs_added: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.created)} new, {len(self.new_versions)} new versions, "
+            f"{len(self.status_changed)} status changes, {len(self.unchanged)} unchanged, "
+            f"{self.enemy_pairs_added} enemy pairs added"
+        )
+
+
+def known_item_ids(session: Session) -> set[str]:
+    return set(session.scalars(select(Item.id)))
+
+
+def import_items(session: Session, located: Sequence[Located]) -> ImportReport:
+    """Apply validated items in the caller's transaction; raises BankInputError (and the
+    caller rolls back) if an item conflicts with the bank, e.g. a changed domain."""
+    report = ImportReport()
+    ids = [item.item_id for item, _, _ in located]
+    existing = {
+        i.id: i
+        for i in session.scalars(
+            select(Item).where(Item.id.in_(ids)).options(selectinload(Item.versions))
+        )
+    }
+    problems = [
+        Problem(
+            source,
+            where,
+            "domain",
+            f"item {item.item_id} is {existing[item.item_id].domain} in the bank; a domain "
+            "cannot change (use a new id)",
+        )
+        for item, source, where in located
+        if item.item_id in existing and existing[item.item_id].domain != item.domain
+    ]
+    known = set(ids) | set(session.scalars(select(Item.id)))
+    problems += [
+        Problem(source, where, "enemies", f"unknown item {enemy}")
+        for item, source, where in located
+        for enemy in item.enemies
+        if enemy not in known
+    ]
+    if problems:
+        raise BankInputError(problems)
+    for item, _, _ in located:
+        row = existing.get(item.item_id)
+        digest = item.content_hash()
+        if row is None:
+            row = Item(id=item.item_id, domain=item.domain, status=item.status, current_version=1)
+            row.versions.append(ItemVersion.from_content(item, 1))
+            session.add(row)
+            report.created.append(item.item_id)
+            continue
+        current = row.versions[-1]
+        if current.content_hash != digest:
+            version = current.version + 1
+            row.versions.append(ItemVersion.from_content(item, version))
+            row.current_version = version
+            report.new_versions.append(item.item_id)
+        elif row.status == item.status:
+            report.unchanged.append(item.item_id)
+        if row.status != item.status:
+            row.status = item.status
+            report.status_changed.append(item.item_id)
+    session.flush()
+    have = {(e.item_a, e.item_b) for e in session.scalars(select(ItemEnemy))}
+    for item, _, _ in located:
+        for enemy in item.enemies:
+            pair = tuple(sorted((item.item_id, enemy)))
+            if pair not in have:
+                session.add(ItemEnemy(item_a=pair[0], item_b=pair[1]))
+                have.add(pair)
+                report.enemy_pairs_added += 1
+    session.flush()
+    return report
+
+
+def enemies_by_item(session: Session) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for e in session.scalars(select(ItemEnemy)):
+        out.setdefault(e.item_a, set()).add(e.item_b)
+        out.setdefault(e.item_b, set()).add(e.item_a)
+    return out
+
+
+def current_items(
+    session: Session,
+    domains: Iterable[str] | None = None,
+    statuses: Iterable[str] | None = None,
+) -> list[ItemContent]:
+    """The current version of every item (optionally filtered), in id order."""
+    query = select(ItemVersion).join(Item).where(ItemVersion.version == Item.current_version)
+    if domains is not None:
+        query = query.where(Item.domain.in_(list(domains)))
+    if statuses is not None:
+        query = query.where(Item.status.in_(list(statuses)))
+    query = query.options(selectinload(ItemVersion.item)).order_by(Item.id)
+    enemies = enemies_by_item(session)
+    return [
+        v.content(v.item.status, tuple(sorted(enemies.get(v.item_id, ()))))
+        for v in session.scalars(query)
+    ]
+
+
+def bank_table(items: Sequence[ItemContent], points_correct: float = 5) -> BankTable:
+    """The engine's view of items that have IRT parameters."""
+    usable = [i for i in items if i.has_params]
+    params = ItemParams.from_specs([i.spec() for i in usable])
+    width = params.max_categories if usable else 2
+    points = np.full((len(usable), width), np.nan)
+    for row, item in enumerate(usable):
+        cats = item.category_points(points_correct)
+        points[row, : len(cats)] = cats
+    ids = {i.item_id for i in usable}
+    pairs = {tuple(sorted((i.item_id, e))) for i in usable for e in i.enemies if e in ids}
+    return BankTable(
+        params,
+        tuple(i.domain for i in usable),
+        tuple(i.topic for i in usable),
+        points,
+        tuple(frozenset(p) for p in sorted(pairs)),
+    )
