@@ -15,7 +15,7 @@ import click
 import numpy as np
 
 from exam import database, migrate
-from exam.blueprint import ExposureConfig, SectionConfig
+from exam.blueprint import BlueprintError, ExposureConfig, SectionConfig
 from exam.feasibility import check_section
 from exam.plan import InfeasibleError, compile_section
 from exam.simulation import simulate as run_simulation
@@ -48,7 +48,10 @@ def main() -> None:
 
 
 def _out(path: str | None):
-    return open(path, "w", newline="", encoding="utf-8") if path else sys.stdout
+    try:
+        return open(path, "w", newline="", encoding="utf-8") if path else sys.stdout
+    except OSError as exc:
+        raise BadInput(f"{path}: {exc.strerror or exc}") from None
 
 
 @main.command()
@@ -114,7 +117,7 @@ def score(responses: str, params_path: str, method: str, out_path: str | None) -
     default="sympson-hetter",
     show_default=True,
 )
-@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--seed", default=1, show_default=True, type=click.IntRange(min=0))
 @click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON.")
 @click.option(
     "--plot",
@@ -146,6 +149,8 @@ def simulate(
         raise click.UsageError("give exactly one of --params or --synthetic")
     if min_items > max_items:
         raise click.UsageError("--min-items is larger than --max-items")
+    if synthetic is not None and synthetic < max_items:
+        raise click.UsageError(f"--max-items {max_items} is larger than the bank ({synthetic})")
     if plot and Path(plot).suffix.lower() not in (".png", ".svg"):
         raise click.UsageError("--plot must name a .png or .svg file")
     if synthetic is not None:
@@ -156,11 +161,15 @@ def simulate(
         except InputError as exc:
             raise BadInput(str(exc)) from None
         bank = make_table(params, ["SIM"] * len(params), ["*"] * len(params))
+        if len(params) < max_items:
+            raise BadInput(
+                f"{params_path}: {len(params)} items, fewer than --max-items {max_items}"
+            )
     config = SectionConfig(
         name="SIM",
         domain="SIM",
         min_items=min_items,
-        max_items=min(max_items, len(bank)),
+        max_items=max_items,
         se_target=se_target,
         exposure=ExposureConfig(method=exposure),
     )
@@ -168,7 +177,7 @@ def simulate(
         check_section(config, bank)
         config = with_exposure_parameters(config, bank, seed=seed, progress=None)
         plan = compile_section(config, bank)
-    except InfeasibleError as exc:
+    except (InfeasibleError, BlueprintError) as exc:
         raise BadInput(str(exc)) from None
     theta = np.random.default_rng(seed).standard_normal(examinees)
     exam_seed = hashlib.sha256(f"seleksi-simulate-{seed}".encode()).digest()

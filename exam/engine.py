@@ -112,6 +112,10 @@ def initial_state(
         rows = np.unique(np.asarray(given, dtype=np.int64))
         eligible[b, rows] = False
         avail[b] -= np.bincount(plan.topic_of[rows], minlength=plan.n_topics)
+    closed = plan.topic_max == 0  # a topic the blueprint excludes
+    if closed.any():
+        eligible[:, closed[plan.topic_of]] = False
+        avail[:, closed] = 0
     loglik = np.zeros((batch, q))
     theta, se = eap_from_loglik(loglik, plan.quad)
     return EngineState(
@@ -142,13 +146,16 @@ def stop_codes(
     cfg = plan.config
     code = np.zeros(st.batch, dtype=np.int8)
     need = np.maximum(plan.topic_min - st.counts, 0).sum(1)
+    timed_out = np.zeros(st.batch, dtype=bool)
+    if cfg.time_limit_s is not None and elapsed_s is not None:
+        timed_out = np.asarray(elapsed_s) >= cfg.time_limit_s
     if cfg.kind == "fixed":
         code[st.n >= (st.form >= 0).sum(1)] = _CODE[STOP_FORM_COMPLETE]
     else:
         # ``avail`` is kept at 0 for topics at their maximum (see ``record``).
         dry = (st.avail.sum(1) == 0) & (st.n < cfg.max_items)
         if dry.any():
-            stuck = np.flatnonzero(dry & (need > 0))
+            stuck = np.flatnonzero(dry & (need > 0) & ~timed_out)
             if stuck.size:
                 b = int(stuck[0])
                 raise InfeasibleError(
@@ -168,8 +175,7 @@ def stop_codes(
             outside = (st.llr >= upper) | (st.llr <= lower)
             code[(st.n >= cfg.min_items) & (need == 0) & outside] = _CODE[STOP_CLASSIFIED]
         code[st.n >= cfg.max_items] = _CODE[STOP_MAX_ITEMS]
-    if cfg.time_limit_s is not None and elapsed_s is not None:
-        code[np.asarray(elapsed_s) >= cfg.time_limit_s] = _CODE[STOP_TIME]
+    code[timed_out] = _CODE[STOP_TIME]
     return code
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from exam.engine import EngineState
 from exam.plan import SectionPlan
-from scoring.ability import eap_from_loglik, estimate, estimate_one
+from scoring.ability import Estimate, eap_from_loglik, estimate
 from scoring.irt import expected_points
 
 
@@ -61,12 +61,8 @@ def section_result(plan: SectionPlan, st: EngineState, b: int = 0) -> SectionRes
     items = st.items[b, :n]
     responses = st.responses[b, :n]
     cfg = plan.config
-    if cfg.estimator == "eap" or n == 0:
-        theta, se = (float(x[0]) for x in eap_from_loglik(st.loglik[b : b + 1], plan.quad))
-        method, reason = "eap", None
-    else:
-        est = estimate_one(plan.params, items, responses, cfg.estimator, plan.quad)
-        theta, se, method, reason = est.theta, est.se, est.method, est.reason
+    [est] = final_estimates(plan, st.take(np.array([b])))
+    theta, se, method, reason = est.theta, est.se, est.method, est.reason
     if cfg.kind == "fixed":
         exact = float(np.nansum(plan.points[items, responses]))
     else:
@@ -86,13 +82,14 @@ def section_result(plan: SectionPlan, st: EngineState, b: int = 0) -> SectionRes
     )
 
 
-def final_estimates(plan: SectionPlan, st: EngineState) -> tuple[np.ndarray, np.ndarray]:
-    """θ and SE of every attempt in ``st`` with the section's estimator (batch form of
-    the estimate in ``section_result``)."""
+def final_estimates(plan: SectionPlan, st: EngineState) -> list[Estimate]:
+    """The final estimate of every attempt in ``st`` with the section's estimator; one
+    function for a single attempt and a simulated batch, so both give the same numbers.
+    EAP comes from the running grid log-likelihood, the others from the responses."""
     if plan.config.estimator == "eap":
-        return eap_from_loglik(st.loglik, plan.quad)
+        theta, se = eap_from_loglik(st.loglik, plan.quad)
+        return [Estimate(float(t), float(s), "eap") for t, s in zip(theta, se, strict=True)]
     matrix = np.full((st.batch, plan.size), -1, dtype=np.int64)
     rows, cols = np.nonzero(st.items >= 0)
     matrix[rows, st.items[rows, cols]] = st.responses[rows, cols]
-    ests = estimate(plan.params, matrix, plan.config.estimator, plan.quad)
-    return np.array([e.theta for e in ests]), np.array([e.se for e in ests])
+    return estimate(plan.params, matrix, plan.config.estimator, plan.quad)

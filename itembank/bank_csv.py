@@ -68,7 +68,7 @@ def _row_item(row: dict[str, str], line: str, source: str, problems: list[Proble
     for key, col in zip(OPTION_KEYS, POINT_COLS, strict=True):
         cell = row.get(col, "")
         if cell:
-            if not cell.isdigit():
+            if not (cell.isascii() and cell.isdigit()):
                 problems.append(Problem(source, line, col, f"{cell!r} is not a whole number"))
             else:
                 points.append((key, int(cell)))

@@ -124,11 +124,11 @@ def _derivatives(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per person at its own θ: d lnL/dθ, test information I and Warm's J."""
     probs, d1, d2 = category_functions(params, theta, 2)  # (P, N, C)
+    exists = np.arange(probs.shape[-1]) < params.n_categories[:, None]
     safe = np.maximum(probs, P_FLOOR)
     score = np.sum(onehot * d1 / safe, axis=(1, 2))
-    valid = probs > 0
-    info_terms = np.where(valid, d1 * d1 / safe, 0.0).sum(-1)
-    j_terms = np.where(valid, d1 * d2 / safe, 0.0).sum(-1)
+    info_terms = np.where(exists, d1 * d1 / safe, 0.0).sum(-1)
+    j_terms = np.where(exists, d1 * d2 / safe, 0.0).sum(-1)
     return score, (info_terms * presented).sum(-1), (j_terms * presented).sum(-1)
 
 
@@ -146,12 +146,12 @@ def _estimating_function(
 def _grid_functions(params: ItemParams, quad: Quadrature, onehot, presented) -> dict:
     """Log-likelihood, information and J for every person on the whole grid, (P, Q)."""
     probs, d1, d2 = category_functions(params, quad.points, 2)  # (Q, N, C)
+    exists = np.arange(probs.shape[-1]) < params.n_categories[:, None]  # (N, C)
     safe = np.maximum(probs, P_FLOOR)
-    valid = probs > 0
-    logp = np.where(valid, np.log(safe), 0.0)
-    info_item = np.where(valid, d1 * d1 / safe, 0.0).sum(-1)  # (Q, N)
-    j_item = np.where(valid, d1 * d2 / safe, 0.0).sum(-1)
-    score = np.einsum("pnc,qnc->pq", onehot, np.where(valid, d1 / safe, 0.0))
+    logp = np.where(exists, np.log(safe), 0.0)
+    info_item = np.where(exists, d1 * d1 / safe, 0.0).sum(-1)  # (Q, N)
+    j_item = np.where(exists, d1 * d2 / safe, 0.0).sum(-1)
+    score = np.einsum("pnc,qnc->pq", onehot, np.where(exists, d1 / safe, 0.0))
     return {
         "loglik": np.einsum("pnc,qnc->pq", onehot, logp),
         "info": presented @ info_item.T,
@@ -236,10 +236,11 @@ def estimate(
 
     result_method = np.full(responses.shape[0], method, dtype=object)
     reasons: list[str | None] = [None] * responses.shape[0]
-    if method == "mle":
-        for p, why in enumerate(_extreme_reason(params, responses)):
-            if why is not None:
-                result_method[p], reasons[p] = "map", f"{why}; used MAP"
+    for p, why in enumerate(_extreme_reason(params, responses)):
+        # Without responses every estimator is the prior's; MLE also has no finite
+        # estimate for all-top or all-bottom patterns (WLE does).
+        if why is not None and (method == "mle" or why == "no responses"):
+            result_method[p], reasons[p] = "map", f"{why}; used MAP"
     _idx, interior = _bracket(method, grid, quad)
     for p in np.flatnonzero(~interior & (result_method == method)):
         if method == "mle":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from scoring.params import (
     ItemSpec,
     ParamsError,
 )
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass
@@ -41,11 +44,16 @@ class InputError(ValueError):
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            for number, row in enumerate(csv.reader(fh), start=1):
+            reader = csv.reader(fh)
+            start = 1
+            for row in reader:
                 if any(cell.strip() for cell in row):
-                    yield number, [cell.strip() for cell in row]
+                    yield start, [cell.strip() for cell in row]
+                start = reader.line_num + 1
     except FileNotFoundError as exc:
         raise InputError(str(path), None, None, "file not found") from exc
+    except OSError as exc:
+        raise InputError(str(path), None, None, exc.strerror or str(exc)) from exc
     except UnicodeDecodeError as exc:
         raise InputError(str(path), None, None, "not UTF-8 text") from exc
     except csv.Error as exc:
@@ -111,10 +119,14 @@ def read_params_csv(path: str | Path) -> ItemParams:
             c = _number(row[col["c"]], name, line, "c", 0.0) if "c" in col else 0.0
             spec = ItemSpec(item_id, model, a, b, c)
         else:
-            steps = []
-            for h in step_cols:
-                if row[col[h]] != "":
-                    steps.append(_number(row[col[h]], name, line, h))
+            cells = [row[col[h]] for h in step_cols]
+            used = len(cells) - next((i for i, c in enumerate(reversed(cells)) if c), len(cells))
+            gap = next((h for h, c in zip(step_cols[:used], cells, strict=False) if c == ""), None)
+            if gap:
+                raise InputError(name, line, gap, "empty step parameter before a later one")
+            steps = [
+                _number(c, name, line, h) for h, c in zip(step_cols, cells[:used], strict=False)
+            ]
             if not steps:
                 raise InputError(name, line, "b1", f"a {model} item needs step parameters b1…bK")
             spec = ItemSpec(item_id, model, a, steps=tuple(steps))
@@ -199,7 +211,7 @@ def read_responses_csv(
             if cell == "":
                 continue
             top = int(n_cat[j]) - 1
-            if not cell.isdigit() or int(cell) > top:
+            if not _DIGITS.fullmatch(cell) or int(cell) > top:
                 allowed = "0 or 1" if top == 1 else f"0..{top}"
                 raise InputError(name, line, items[j], f"{cell!r} is not {allowed}")
             matrix[r, j] = int(cell)

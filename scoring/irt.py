@@ -74,16 +74,18 @@ def _as_theta(theta: np.ndarray | float) -> np.ndarray:
 
 
 def _dichotomous(th: np.ndarray, a, b, c, order: int) -> tuple[np.ndarray, ...]:
-    ell = expit(a * (th - b))
-    p = c + (1.0 - c) * ell
-    probs = np.stack([1.0 - p, p], axis=-1)
+    # ℓ and 1 − ℓ both from expit, so a probability near 0 keeps its digits instead of
+    # cancelling to exactly 0 (1 − 0.999… = 0 for a steep item far below the ability).
+    x = a * (th - b)
+    ell, rest = expit(x), expit(-x)
+    probs = np.stack([(1.0 - c) * rest, c + (1.0 - c) * ell], axis=-1)
     if order == 0:
         return (probs,)
-    dp = a * (1.0 - c) * ell * (1.0 - ell)
+    dp = a * (1.0 - c) * ell * rest
     d1 = np.stack([-dp, dp], axis=-1)
     if order == 1:
         return probs, d1
-    d2p = a * a * (1.0 - c) * ell * (1.0 - ell) * (1.0 - 2.0 * ell)
+    d2p = a * dp * (rest - ell)
     return probs, d1, np.stack([-d2p, d2p], axis=-1)
 
 
@@ -108,20 +110,26 @@ def _gpcm(th: np.ndarray, a, steps, order: int) -> tuple[np.ndarray, ...]:
 
 def _grm(th: np.ndarray, a, thresholds, order: int) -> tuple[np.ndarray, ...]:
     aa = a[:, None]
-    star = expit(aa * (th[..., None] - thresholds))
-    star = np.where(np.isnan(thresholds), 0.0, star)
-    ones = np.ones((*star.shape[:-1], 1))
-    zeros = np.zeros_like(ones)
-    cum = np.concatenate([ones, star, zeros], -1)  # P*_0 .. P*_{K+1}
-    probs = cum[..., :-1] - cum[..., 1:]
+    x = aa * (th[..., None] - thresholds)
+    x = np.where(np.isnan(thresholds), -np.inf, x)  # past the last threshold: P* = 0
+    inf = np.full((*x.shape[:-1], 1), np.inf)
+    xs = np.concatenate([inf, x, -inf], -1)  # x_0 = +inf (P*_0 = 1) … x_{K+1} = −inf
+    lo, hi = xs[..., :-1], xs[..., 1:]
+    # P_k = σ(x_k) − σ(x_{k+1}) = σ(x_k) σ(−x_{k+1}) (1 − e^{x_{k+1} − x_k}): no cancellation
+    # when both cumulative probabilities are close to 1.
+    with np.errstate(invalid="ignore"):
+        gap = -np.expm1(hi - lo)
+    probs = np.nan_to_num(expit(lo) * expit(-hi) * gap)
     if order == 0:
         return (probs,)
-    ds = aa * star * (1.0 - star)
+    star, rest = expit(x), expit(-x)
+    zeros = np.zeros((*x.shape[:-1], 1))
+    ds = aa * star * rest
     dcum = np.concatenate([zeros, ds, zeros], -1)
     d1 = dcum[..., :-1] - dcum[..., 1:]
     if order == 1:
         return probs, d1
-    d2s = aa * ds * (1.0 - 2.0 * star)
+    d2s = aa * ds * (rest - star)
     d2cum = np.concatenate([zeros, d2s, zeros], -1)
     return probs, d1, d2cum[..., :-1] - d2cum[..., 1:]
 

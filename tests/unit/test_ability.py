@@ -54,6 +54,39 @@ def patterns(params, n, seed):
     return np.minimum((np.cumsum(probs, -1) <= u[..., None]).sum(-1), params.n_categories - 1)
 
 
+def test_steep_items_far_from_the_ability_keep_their_probability():
+    # 1 − P rounds to 0 in a naive 2PL at the top of the grid; it must not count as 1.
+    params = ItemParams.from_specs(
+        [
+            ItemSpec("h", "2pl", 4.0, -3.5),
+            ItemSpec("x1", "2pl", 1, 0),
+            ItemSpec("x2", "2pl", 1, 0.5),
+            ItemSpec("x3", "grm", 4.0, steps=(-3.5, 4.0)),
+        ]
+    )
+    resp = np.array([[0, 1, 1, 2]])
+    fine = np.linspace(-8, 8, 40001)
+    post = np.exp(log_likelihood(params, resp[0], fine)) * np.exp(-(fine**2) / 2)
+    mean = trapezoid(fine * post, fine) / trapezoid(post, fine)
+    assert estimate(params, resp, "eap")[0].theta == pytest.approx(mean, abs=1e-4)
+    res = minimize_scalar(
+        lambda t: -log_likelihood(params, resp[0], t)[0],
+        bounds=(-6, 6),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    mle = estimate(params, resp, "mle")[0]
+    assert mle.method == "mle" and mle.theta == pytest.approx(res.x, abs=1e-5)
+
+
+def test_no_responses_give_the_prior_for_every_method():
+    params = ItemParams.from_specs([ItemSpec("r", "2pl", 1.0, 0.0)])
+    for method in ("map", "mle", "wle"):
+        est = estimate(params, np.array([[-1]]), method)[0]
+        assert est.theta == pytest.approx(0.0, abs=1e-9) and est.se == pytest.approx(1.0)
+        assert est.reason == "no responses; used MAP"
+
+
 def test_eap_matches_brute_force_fine_grid(mixed):
     fine = np.linspace(-8, 8, 40001)
     for resp in patterns(mixed, 20, seed=1):

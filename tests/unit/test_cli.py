@@ -64,6 +64,9 @@ def test_score_mle_logs_the_fallback_reason(files, caplog):
         ("", "responses.csv:1: empty file"),
         ("person_id,q1,q2\nA,1\n", "responses.csv:2: 2 fields, the header has 3"),
         ("person_id,q1\nA,1\nA,0\n", "responses.csv:3: person_id: duplicate of line 2"),
+        ("person_id,q1\nA,\u00b2\n", "responses.csv:2: q1: '\u00b2' is not 0 or 1"),
+        ("person_id,q1\nA,\u0661\n", "responses.csv:2: q1: '\u0661' is not 0 or 1"),
+        ('person_id,q1\n"A\nB",1\nC,7\n', "responses.csv:4: q1: '7' is not 0 or 1"),
     ],
 )
 def test_bad_responses_exit_2_naming_file_line_field(files, content, expected):
@@ -84,6 +87,7 @@ def test_bad_responses_exit_2_naming_file_line_field(files, content, expected):
         ("item_id,model,a,b,c\nq1,2pl,1,0,\nq1,2pl,1,0,\n", "params.csv:3: item_id: duplicate"),
         ("item_id,model,a,b,c\nq1,2pl,-1,0,\n", "params.csv:2: item q1: discrimination a must"),
         ("item_id,model,a,b,c\nq1,3pl,1,0,nan\n", "params.csv:2: c: 'nan' is not a finite"),
+        ("item_id,model,a,b1,b2\nq1,gpcm,1,,0.5\n", "params.csv:2: b1: empty step parameter"),
     ],
 )
 def test_bad_params_exit_2(files, content, expected):
@@ -191,10 +195,31 @@ def test_simulate_on_a_params_file_with_se_stop(files):
             2,
         ),
         (["simulate", "--params", "/nonexistent.csv", "--examinees", "10"], 2),
+        (
+            [
+                "simulate",
+                "--synthetic",
+                "3",
+                "--examinees",
+                "10",
+                "--min-items",
+                "5",
+                "--max-items",
+                "5",
+            ],
+            2,
+        ),
+        (["simulate", "--synthetic", "30", "--examinees", "10", "--seed", "-1"], 2),
     ],
 )
 def test_simulate_usage_errors_exit_2(args, code):
     assert run(*args).exit_code == code
+
+
+def test_score_out_in_a_missing_folder_exits_2(files):
+    _, params, responses = files
+    result = run("score", str(responses), "--params", str(params), "--out", "/no/such/dir/x.csv")
+    assert result.exit_code == 2 and "No such file or directory" in result.output
 
 
 def test_console_script_help_works_without_a_server():

@@ -86,11 +86,46 @@ def test_constraints_hold_over_thousands_of_attempts(bank, blueprint):
         assert not any((int(i), int(j)) in enemy_pairs for i in given for j in given)
 
 
-def test_batch_and_single_attempt_agree(bank, blueprint):
-    plan = compile_section(blueprint, bank)
-    # simulate() re-runs the first simulees one by one and raises if they disagree.
-    result = simulate(plan, np.linspace(-2, 2, 40), SEED, answer_seed=3, timed=40)
-    assert result.step_us.size == 40 * blueprint.max_items
+@pytest.mark.parametrize("method", ["randomesque", "sympson-hetter", "none"])
+@pytest.mark.parametrize("estimator", ["eap", "mle", "wle"])
+def test_batch_and_single_attempt_agree(bank, blueprint, method, estimator):
+    config = dataclasses.replace(
+        blueprint, estimator=estimator, exposure=ExposureConfig(method, derived=True)
+    )
+    plan = compile_section(config, bank)
+    if method == "sympson-hetter":
+        plan = plan.with_exposure_parameters(np.linspace(0.2, 1.0, plan.size))
+    theta = np.linspace(-2, 2, 30)
+    # simulate() re-runs the simulees one by one and raises unless items and θ after
+    # every answer agree to the last bit; batches of 7 make several batches.
+    result = simulate(plan, theta, SEED, answer_seed=3, timed=30, batch_size=7)
+    assert result.step_us.size == 30 * blueprint.max_items
+    for i in (0, 13, 29):
+        st = engine.start(plan, SEED, f"sim{i:07d}")
+        for item, resp in zip(result.items[i], result.items[i], strict=True):
+            del resp
+            u = splitmix_uniforms(3, np.array([i]), plan.rows[[item]])
+            from exam.simulation import simulated_responses
+
+            r = int(simulated_responses(plan, theta[[i]], np.array([item]), u)[0])
+            st = engine.answer(plan, st, int(item), r)
+        single = section_result(plan, st)
+        assert single.theta == result.theta[i] and single.se == result.se[i]
+
+
+def test_a_topic_with_maximum_zero_is_never_served(bank):
+    config = SectionConfig(
+        "TIU",
+        "TIU",
+        max_items=10,
+        content=(ContentRule("T1", 2, 10), ContentRule("T2", 0, 0)),
+        exposure=ExposureConfig("none"),
+    )
+    plan = compile_section(config, bank)
+    for i in range(20):
+        st, _ = run_attempt(plan, f"P{i}", answers(i))
+        given = st.items[0, : st.n[0]]
+        assert (plan.topic_of[given] == 0).all()
 
 
 def test_infeasible_topic_minimum_is_reported(bank, blueprint):
@@ -142,6 +177,26 @@ def test_se_target_stops_early_but_not_before_min_items(bank):
     st, reason = run_attempt(plan, "P", answers(4))
     assert reason == engine.STOP_SE_TARGET
     assert 8 <= int(st.n[0]) < 40 and st.se[0] <= 0.45
+
+
+def test_time_stops_even_an_attempt_that_ran_out_of_items():
+    params = ItemParams.from_specs([ItemSpec(f"i{k}", "2pl", 1.0, 0.0) for k in range(4)])
+    bank = make_table(params, ["D"] * 4, ["A", "A", "B", "B"], [("i0", "i1")])
+    config = SectionConfig(
+        "D",
+        "D",
+        max_items=4,
+        time_limit_s=60,
+        content=(ContentRule("A", 2, 2), ContentRule("B", 2, 2)),
+        exposure=ExposureConfig("none"),
+    )
+    plan = compile_section(config, bank)
+    st = engine.start(plan, SEED, "P")
+    for _ in range(3):  # i0, then B twice: i1 (topic A) is i0's enemy
+        st = engine.answer(plan, st, engine.decide(plan, st, SEED, "P").item, 1)
+    with pytest.raises(InfeasibleError):
+        engine.decide(plan, st, SEED, "P", elapsed_s=10)
+    assert engine.decide(plan, st, SEED, "P", elapsed_s=60).stop_reason == engine.STOP_TIME
 
 
 def test_section_time_stops(bank, blueprint):
@@ -268,15 +323,17 @@ def test_classification_stop_decides_clear_cases_early(bank):
     assert reason_high == reason_low == engine.STOP_CLASSIFIED
     assert 5 <= int(high.n[0]) < 40 and 5 <= int(low.n[0]) < 40
     assert high.llr[0] > 0 > low.llr[0]
-    # An applicant at the cut is not classified early: the test runs to its maximum.
-    rng = np.random.default_rng(0)
-    st = engine.start(plan, SEED, "Q")
-    while (d := engine.decide(plan, st, SEED, "Q")).item is not None:
-        p = plan.params
-        i = d.item
-        prob = p.c[i] + (1 - p.c[i]) / (1 + np.exp(-p.a[i] * (0.0 - p.b[i])))
-        st = engine.answer(plan, st, i, int(rng.random() < prob))
-    assert d.stop_reason in (engine.STOP_CLASSIFIED, engine.STOP_MAX_ITEMS)
+    # Applicants at the cut need longer tests than clear cases: the test keeps asking.
+    lengths = []
+    for k in range(20):
+        rng = np.random.default_rng(k)
+        st = engine.start(plan, SEED, f"Q{k}")
+        while (d := engine.decide(plan, st, SEED, f"Q{k}")).item is not None:
+            p, i = plan.params, d.item
+            prob = p.c[i] + (1 - p.c[i]) / (1 + np.exp(-p.a[i] * (0.0 - p.b[i])))
+            st = engine.answer(plan, st, i, int(rng.random() < prob))
+        lengths.append(int(st.n[0]))
+    assert np.median(lengths) > max(int(high.n[0]), int(low.n[0]))
 
 
 def test_replay_of_a_whole_exam(bank):
