@@ -102,6 +102,8 @@ class SectionConfig:
     reference_form: tuple[str, ...] = ()
     passing_grade: float | None = None
     classification: Classification | None = None
+    pilot_items: tuple[str, ...] = ()
+    pilot_rate: float = 0.0
 
     def validate(self) -> None:
         if not self.name:
@@ -131,6 +133,10 @@ class SectionConfig:
         self.exposure.validate()
         if self.classification is not None:
             self.classification.validate()
+        if not 0 <= self.pilot_rate <= 0.5:
+            raise BlueprintError(f"{where}: pilot_rate must be in [0, 0.5]")
+        if len(set(self.pilot_items)) != len(self.pilot_items):
+            raise BlueprintError(f"{where}: a pilot item is listed twice")
 
     @property
     def length(self) -> int:
@@ -175,6 +181,7 @@ def section_from_dict(data: dict[str, Any]) -> SectionConfig:
     exposure["parameters"] = tuple((str(i), float(k)) for i, k in exposure.get("parameters", ()))
     data["exposure"] = ExposureConfig(**exposure)
     data["reference_form"] = tuple(data.get("reference_form", ()))
+    data["pilot_items"] = tuple(data.get("pilot_items", ()))
     if data.get("classification") is not None:
         data["classification"] = Classification(**data["classification"])
     try:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exam import randomness
+from exam.pilots import pilot_count, pilot_schedule
 from exam.plan import InfeasibleError, SectionPlan
 from scoring.ability import eap_from_loglik
 from scoring.irt import info_3pl, item_information
@@ -73,6 +74,10 @@ class EngineState:
     ses: np.ndarray  # (B, L)
     form: np.ndarray  # (B, L) the drawn form of a fixed section, −1 for adaptive
     llr: np.ndarray  # (B,) log likelihood ratio of the classification test
+    pilot_items: np.ndarray  # (B, P) index into config.pilot_items, −1 for none
+    pilot_slots: np.ndarray  # (B, P) operational step before which each pilot comes
+    pilot_responses: np.ndarray  # (B, P) recorded, never scored
+    pilot_n: np.ndarray  # (B,) pilots answered
 
     @property
     def batch(self) -> int:
@@ -91,11 +96,13 @@ _FIELDS = dataclasses.fields(EngineState)
 
 @dataclass(frozen=True)
 class Decision:
-    """The engine's answer to "what next?": an item, or a reason to stop."""
+    """The engine's answer to "what next?": an item, or a reason to stop. A pilot item
+    (``pilot``) is unscored; ``item`` then indexes ``config.pilot_items``."""
 
     item: int | None
     item_id: str | None
     stop_reason: str | None
+    pilot: bool = False
 
 
 # -- batch primitives -------------------------------------------------------------------
@@ -106,6 +113,7 @@ def initial_state(
 ) -> EngineState:
     """B fresh attempts; ``excluded[b]`` lists pool indices attempt b must never see."""
     n, q, length = plan.size, len(plan.quad.points), plan.config.max_items
+    pilots = pilot_count(plan.config)
     eligible = np.ones((batch, n), dtype=bool)
     avail = np.tile(np.bincount(plan.topic_of, minlength=plan.n_topics), (batch, 1))
     for b, given in enumerate(excluded or ()):
@@ -132,6 +140,10 @@ def initial_state(
         ses=np.full((batch, length), np.nan),
         form=np.full((batch, length), -1, dtype=np.int64),
         llr=np.zeros(batch),
+        pilot_items=np.full((batch, pilots), -1, dtype=np.int64),
+        pilot_slots=np.full((batch, pilots), -1, dtype=np.int64),
+        pilot_responses=np.full((batch, pilots), -1, dtype=np.int64),
+        pilot_n=np.zeros(batch, dtype=np.int64),
     )
 
 
@@ -455,6 +467,9 @@ def start(
     if plan.config.kind == "fixed":
         form = draw_form(plan, seed, pseudonym, rows)
         st.form[0, : len(form)] = form
+    chosen, slots = pilot_schedule(plan.config, seed, pseudonym, set(excluded))
+    st.pilot_items[0, : len(chosen)] = chosen
+    st.pilot_slots[0, : len(slots)] = slots
     return st
 
 
@@ -471,12 +486,24 @@ def decide(
     if code:
         return Decision(None, None, STOP_REASONS[code])
     step = int(st.n[0])
+    done = int(st.pilot_n[0])
+    if done < st.pilot_slots.shape[1] and 0 <= st.pilot_slots[0, done] <= step:
+        pilot = int(st.pilot_items[0, done])
+        return Decision(pilot, plan.config.pilot_items[pilot], None, pilot=True)
     if plan.config.kind == "fixed":
         item = int(st.form[0, step])
     else:
         draw = attempt_draws(seed, [pseudonym], plan.config.name, st.n)
         item = int(select_items(plan, st, draw)[0])
     return Decision(item, plan.ids[item], None)
+
+
+def answer_pilot(st: EngineState, response: int) -> EngineState:
+    """A new state with the due pilot item answered (recorded, never scored)."""
+    new = st.copy()
+    new.pilot_responses[0, new.pilot_n[0]] = response
+    new.pilot_n[0] += 1
+    return new
 
 
 def answer(plan: SectionPlan, st: EngineState, item: int, response: int) -> EngineState:

@@ -38,6 +38,9 @@ class SectionResult:
     method_reason: str | None
     points_exact: float
     points: int
+    pilot_items: tuple[str, ...] = ()
+    pilot_slots: tuple[int, ...] = ()
+    pilot_responses: tuple[int, ...] = ()
 
     @property
     def n_items(self) -> int:
@@ -61,6 +64,7 @@ def section_result(plan: SectionPlan, st: EngineState, b: int = 0) -> SectionRes
     items = st.items[b, :n]
     responses = st.responses[b, :n]
     cfg = plan.config
+    pilots = int((st.pilot_items[b] >= 0).sum())
     [est] = final_estimates(plan, st.take(np.array([b])))
     theta, se, method, reason = est.theta, est.se, est.method, est.reason
     if cfg.kind == "fixed":
@@ -79,6 +83,9 @@ def section_result(plan: SectionPlan, st: EngineState, b: int = 0) -> SectionRes
         method_reason=reason,
         points_exact=exact,
         points=round_points(exact),
+        pilot_items=tuple(cfg.pilot_items[i] for i in st.pilot_items[b, :pilots]),
+        pilot_slots=tuple(int(s) for s in st.pilot_slots[b, :pilots]),
+        pilot_responses=tuple(int(r) for r in st.pilot_responses[b, : int(st.pilot_n[b])]),
     )
 
 

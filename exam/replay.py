@@ -31,22 +31,32 @@ def replay_section(
     pseudonym: str,
     responses: Sequence[int],
     excluded: Sequence[str] = (),
+    pilot_responses: Sequence[int] = (),
 ) -> ReplayedSection:
     """Replay one section: serve, answer with the next logged response, repeat.
 
-    ``next_item`` is the item the engine serves after the last response (None when the
-    section stops there), which a log may show as served but unanswered.
+    ``responses`` are the operational answers in order, ``pilot_responses`` the answers
+    to pilot items. ``next_item`` is the item the engine serves after the last response
+    (None when the section stops there), which a log may show as served but unanswered.
     """
     st = engine.start(plan, seed, pseudonym, tuple(excluded))
-    for response in responses:
+    operational, pilots = list(responses), list(pilot_responses)
+    while True:
         decision = engine.decide(plan, st, seed, pseudonym)
         if decision.item is None:
-            raise ValueError(
-                f"section {plan.config.name}: {len(responses)} responses but the engine "
-                f"stopped after {int(st.n[0])} ({decision.stop_reason})"
-            )
-        st = engine.answer(plan, st, decision.item, int(response))
-    decision = engine.decide(plan, st, seed, pseudonym)
+            if operational or pilots:
+                raise ValueError(
+                    f"section {plan.config.name}: the engine stopped after {int(st.n[0])} "
+                    f"answers ({decision.stop_reason}) but the log has more"
+                )
+            break
+        queue = pilots if decision.pilot else operational
+        if not queue:
+            break
+        if decision.pilot:
+            st = engine.answer_pilot(st, int(queue.pop(0)))
+        else:
+            st = engine.answer(plan, st, decision.item, int(queue.pop(0)))
     return ReplayedSection(section_result(plan, st), decision.item_id, decision.stop_reason)
 
 
@@ -57,12 +67,18 @@ def replay_exam(
     pseudonym: str,
     responses: dict[str, Sequence[int]],
     excluded: Sequence[str] = (),
+    pilot_responses: dict[str, Sequence[int]] | None = None,
 ) -> dict[str, ReplayedSection]:
     """Replay every section of an exam for one applicant."""
     out = {}
     for section in config.sections:
         plan = compile_section(section, bank)
         out[section.name] = replay_section(
-            plan, seed, pseudonym, responses.get(section.name, ()), excluded
+            plan,
+            seed,
+            pseudonym,
+            responses.get(section.name, ()),
+            excluded,
+            (pilot_responses or {}).get(section.name, ()),
         )
     return out

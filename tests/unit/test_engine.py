@@ -371,3 +371,44 @@ def test_replay_of_a_whole_exam(bank):
     assert {n: r.result for n, r in replayed.items()} == live
     assert live["TKP"].points == 8 * 4
     assert ExamConfig.from_dict(exam.to_dict()) == exam
+
+
+def run_with_pilots(plan, pseudonym, respond, pilot_answer):
+    st = engine.start(plan, SEED, pseudonym)
+    served = []
+    while (d := engine.decide(plan, st, SEED, pseudonym)).item is not None:
+        served.append((d.item_id, d.pilot))
+        if d.pilot:
+            st = engine.answer_pilot(st, pilot_answer)
+        else:
+            st = engine.answer(plan, st, d.item, respond())
+    return st, served
+
+
+def test_pilot_items_are_placed_by_the_seed_and_never_scored(bank, blueprint):
+    pilots = tuple(f"PILOT-{i}" for i in range(12))
+    config = dataclasses.replace(blueprint, pilot_items=pilots, pilot_rate=0.15)
+    plan = compile_section(config, bank)
+    plain = compile_section(blueprint, bank)
+    st_a, served_a = run_with_pilots(plan, "P-1", answers(1), pilot_answer=1)
+    st_b, served_b = run_with_pilots(plan, "P-1", answers(1), pilot_answer=0)
+    st_0, _ = run_with_pilots(plain, "P-1", answers(1), pilot_answer=0)
+    assert served_a == served_b  # same seed, same pseudonym: same items and positions
+    given_pilots = [i for i, pilot in served_a if pilot]
+    assert len(given_pilots) == 3 and set(given_pilots) <= set(pilots)
+    a, b, without = (section_result(p, s) for p, s in ((plan, st_a), (plan, st_b), (plain, st_0)))
+    # Pilot answers change nothing operational: not the items, θ or the points.
+    assert (a.items, a.thetas, a.points) == (b.items, b.thetas, b.points)
+    assert (a.items, a.thetas, a.points) == (without.items, without.thetas, without.points)
+    assert a.pilot_items == tuple(given_pilots) and a.pilot_responses == (1, 1, 1)
+    assert all(1 <= s < blueprint.max_items for s in a.pilot_slots)
+    # Positions in the served sequence follow the recorded slots.
+    positions = [k for k, (_, pilot) in enumerate(served_a) if pilot]
+    assert positions == [slot + j for j, slot in enumerate(a.pilot_slots)]
+    others = {
+        tuple(i for i, p in run_with_pilots(plan, f"Q{k}", answers(k), 0)[1] if p)
+        for k in range(10)
+    }
+    assert len(others) > 5  # different applicants get different pilots
+    replayed = replay_section(plan, SEED, "P-1", a.responses, pilot_responses=a.pilot_responses)
+    assert replayed.result == a
