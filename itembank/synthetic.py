@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from itembank.content import ItemContent, Option
 from itembank.table import BankTable, make_table
 from scoring.params import ItemParams, ItemSpec
 
@@ -55,3 +56,36 @@ def synthetic_bank(
         picks = rng.choice(n, size=(enemy_pairs, 2), replace=True)
         pairs = [(ids[i], ids[j]) for i, j in picks if i != j]
     return make_table(params, [domain] * n, item_topics, pairs)
+
+
+def synthetic_items(
+    n: int, seed: int = 0, domain: str = "TIU", topics: int = 4, polytomous: bool = False
+) -> list[ItemContent]:
+    """``n`` complete items (text, options, key or points, parameters) for import tests
+    and benchmarks, with the parameters of ``synthetic_bank``."""
+    table = synthetic_bank(n, seed, domain, topics, polytomous=polytomous)
+    rng = np.random.default_rng(seed + 1)
+    keys = "ABCDE"
+    out = []
+    for i in range(n):
+        spec = table.params.spec(i)
+        options = tuple(Option(k, f"Pilihan {k} untuk soal {spec.item_id}") for k in keys)
+        stem = f"Soal sintetis {domain} nomor {i + 1}: pilih jawaban yang paling tepat."
+        common = dict(
+            item_id=spec.item_id,
+            domain=domain,
+            topic=table.topics[i],
+            stem=stem,
+            options=options,
+            status="operational",
+            model=spec.model,
+            a=spec.a,
+        )
+        if polytomous:
+            points = tuple(zip(keys, (int(p) for p in rng.permutation(5) + 1), strict=True))
+            out.append(ItemContent(**common, points=points, steps=spec.steps))
+        else:
+            out.append(
+                ItemContent(**common, correct=keys[int(rng.integers(5))], b=spec.b, c=spec.c)
+            )
+    return out
