@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -21,12 +22,22 @@ from exam.plan import InfeasibleError, compile_section
 from exam.simulation import simulate as run_simulation
 from exam.simulation import with_exposure_parameters
 from itembank import repository
+from itembank.calibration import CalibrationError, fixed_parameter_calibration
+from itembank.calibration import calibrate as run_calibration
 from itembank.content import STATUSES, BankInputError
+from itembank.dif import mantel_haenszel, write_dif_csv
 from itembank.synthetic import synthetic_bank
 from itembank.table import make_table
 from itembank.transfer import read_bank_file, write_bank
 from scoring.ability import METHODS, estimate
-from scoring.files import InputError, read_params_csv, read_responses_csv
+from scoring.files import (
+    InputError,
+    read_groups_csv,
+    read_params_csv,
+    read_response_matrix,
+    read_responses_csv,
+    write_params_csv,
+)
 
 log = logging.getLogger("seleksi")
 
@@ -45,6 +56,14 @@ class BadInput(click.ClickException):
 def main() -> None:
     """Seleksi: online recruitment exams with adaptive testing and a public audit log."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _echo_file(write) -> None:
+    """Print what ``write(path)`` writes to a file (for writers that take a path)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "out.csv"
+        write(path)
+        click.echo(path.read_text(encoding="utf-8"), nl=False)
 
 
 def _out(path: str | None):
@@ -276,3 +295,99 @@ def bank_export(
         items = repository.current_items(session, domains or None, statuses or None)
     write_bank(items, path, qti_version)
     click.echo(f"{path}: {len(items)} items")
+
+
+@main.command()
+@click.argument("responses", type=click.Path(dir_okay=False))
+@click.option("--model", required=True, type=click.Choice(["rasch", "2pl", "3pl", "gpcm", "grm"]))
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Write the parameters CSV here instead of standard output.",
+)
+@click.option(
+    "--anchors",
+    type=click.Path(dir_okay=False),
+    help="Parameters CSV of operational items: keep them fixed and calibrate the "
+    "other columns (pilot items) onto their scale.",
+)
+def calibrate(responses: str, model: str, out_path: str | None, anchors: str | None) -> None:
+    """IRT calibration (girth, marginal maximum likelihood) with item fit."""
+
+    try:
+        persons, items, matrix = read_response_matrix(responses)
+        anchor_params = read_params_csv(anchors) if anchors else None
+    except InputError as exc:
+        raise BadInput(str(exc)) from None
+    del persons
+    try:
+        if anchor_params is not None:
+            params = fixed_parameter_calibration(matrix, items, anchor_params, model=model)
+            fit = []
+        else:
+            result = run_calibration(matrix, items, model, progress=None)
+            params, fit = result.params, result.fit
+    except CalibrationError as exc:
+        raise BadInput(f"{responses}: {exc}") from None
+    if out_path:
+        try:
+            write_params_csv(params, out_path)
+        except OSError as exc:
+            raise BadInput(f"{out_path}: {exc.strerror or exc}") from None
+    else:
+        _echo_file(lambda path: write_params_csv(params, path))
+    if fit:
+        flagged = [f for f in fit if f.flagged]
+        click.echo(
+            f"{len(params)} items calibrated ({model}); {len(flagged)} misfitting "
+            "(infit or outfit outside 0.7 to 1.3)",
+            err=True,
+        )
+        for f in flagged:
+            click.echo(
+                f"  {f.item_id}: infit {f.infit:.2f}, outfit {f.outfit:.2f}, n {f.n}", err=True
+            )
+
+
+@main.command()
+@click.argument("responses", type=click.Path(dir_okay=False))
+@click.option(
+    "--groups",
+    "groups_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="person_id,<attribute>: the group of each person.",
+)
+@click.option("--focal", required=True, help="The attribute value of the focal group.")
+@click.option("--attribute", help="The column to use when GROUPS.csv has several.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False))
+def dif(
+    responses: str, groups_path: str, focal: str, attribute: str | None, out_path: str | None
+) -> None:
+    """Mantel–Haenszel DIF with the ETS A/B/C classes."""
+    try:
+        persons, items, matrix = read_response_matrix(responses)
+        attribute, groups = read_groups_csv(groups_path, persons, attribute)
+    except InputError as exc:
+        raise BadInput(str(exc)) from None
+    values = np.array([g if g is not None else "" for g in groups], dtype=object)
+    is_focal = values == focal
+    if not is_focal.any():
+        raise BadInput(f"{groups_path}: no person has {attribute} = {focal!r}")
+    reference = (values != focal) & (values != "")
+    if not reference.any():
+        raise BadInput(f"{groups_path}: no reference group (everyone is {focal!r})")
+    results = mantel_haenszel(matrix, items, is_focal, reference)
+    if out_path is None:
+        _echo_file(lambda path: write_dif_csv(results, path))
+    else:
+        try:
+            write_dif_csv(results, out_path)
+        except OSError as exc:
+            raise BadInput(f"{out_path}: {exc.strerror or exc}") from None
+    flagged = [r for r in results if r.ets_class in ("C", "CC")]
+    click.echo(
+        f"{len(results)} items; {len(flagged)} in ETS class C ({attribute}: {focal} vs the rest)",
+        err=True,
+    )

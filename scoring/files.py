@@ -218,3 +218,76 @@ def read_responses_csv(
     if not persons:
         raise InputError(name, line, None, "no persons after the header")
     return persons, matrix, params.subset(cols)
+
+
+def read_response_matrix(path: str | Path) -> tuple[list[str], list[str], np.ndarray]:
+    """A responses CSV read without parameters (for calibration): person ids, item ids
+    and the matrix of categories 0..9 (−1 = not presented)."""
+    path = Path(path)
+    name = str(path)
+    rows = list(_rows(path))
+    if not rows:
+        raise InputError(name, 1, None, "empty file: expected the header person_id,<item_id>,…")
+    line, header = rows[0]
+    if header[0] != "person_id":
+        raise InputError(name, line, header[0], "the header must start with person_id")
+    items = header[1:]
+    if not items:
+        raise InputError(name, line, None, "no item columns in the header")
+    dup = next((i for i in items if items.count(i) > 1), None)
+    if dup is not None:
+        raise InputError(name, line, dup, "item column appears twice")
+    persons: list[str] = []
+    seen: dict[str, int] = {}
+    matrix = np.full((len(rows) - 1, len(items)), -1, dtype=np.int64)
+    for r, (line, row) in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise InputError(name, line, None, f"{len(row)} fields, the header has {len(header)}")
+        person = row[0]
+        if not person:
+            raise InputError(name, line, "person_id", "empty person id")
+        if person in seen:
+            raise InputError(name, line, "person_id", f"duplicate of line {seen[person]}")
+        seen[person] = line
+        persons.append(person)
+        for j, cell in enumerate(row[1:]):
+            if cell == "":
+                continue
+            if not _DIGITS.fullmatch(cell) or len(cell) > 1:
+                raise InputError(name, line, items[j], f"{cell!r} is not a category 0..9")
+            matrix[r, j] = int(cell)
+    if not persons:
+        raise InputError(name, line, None, "no persons after the header")
+    return persons, items, matrix
+
+
+def read_groups_csv(
+    path: str | Path, persons: list[str], attribute: str | None = None
+) -> tuple[str, list[str | None]]:
+    """Group membership for DIF: ``person_id,<attribute>[,<attribute>…]``. Returns the
+    attribute used and each person's value (None when the person has none)."""
+    path = Path(path)
+    name = str(path)
+    rows = list(_rows(path))
+    if not rows:
+        raise InputError(name, 1, None, "empty file: expected the header person_id,<attribute>")
+    line, header = rows[0]
+    if header[0] != "person_id" or len(header) < 2:
+        raise InputError(name, line, header[0], "the header must be person_id,<attribute>,…")
+    if attribute is None:
+        if len(header) > 2:
+            raise InputError(
+                name, line, None, f"several attributes ({', '.join(header[1:])}): choose one"
+            )
+        attribute = header[1]
+    if attribute not in header[1:]:
+        raise InputError(name, line, attribute, "no such attribute column")
+    col = header.index(attribute)
+    values: dict[str, str] = {}
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise InputError(name, line, None, f"{len(row)} fields, the header has {len(header)}")
+        if row[0] in values:
+            raise InputError(name, line, "person_id", f"{row[0]} appears twice")
+        values[row[0]] = row[col]
+    return attribute, [values.get(p) or None for p in persons]

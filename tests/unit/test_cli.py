@@ -227,3 +227,72 @@ def test_console_script_help_works_without_a_server():
         [sys.executable, "-m", "exam", "--help"], capture_output=True, text=True, check=True
     )
     assert "simulate" in out.stdout and "score" in out.stdout
+
+
+@pytest.fixture
+def simulated(tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.7, 1.8, 15), rng.normal(0, 1, 15)
+    theta = rng.standard_normal(1500)
+    focal = rng.random(1500) < 0.5
+    shift = np.zeros((1500, 15))
+    shift[focal, 0] = 1.2  # item q0 is harder for the focal group
+    p = 1 / (1 + np.exp(-a * (theta[:, None] - b - shift)))
+    x = (rng.random(p.shape) < p).astype(int)
+    resp = tmp_path / "resp.csv"
+    with resp.open("w") as fh:
+        fh.write("person_id," + ",".join(f"q{i}" for i in range(15)) + "\n")
+        for i in range(1500):
+            fh.write(f"p{i}," + ",".join(map(str, x[i])) + "\n")
+    groups = tmp_path / "groups.csv"
+    groups.write_text(
+        "person_id,gender\n" + "".join(f"p{i},{'P' if focal[i] else 'L'}\n" for i in range(1500))
+    )
+    return tmp_path, resp, groups, a, b
+
+
+def test_calibrate_writes_contract_params_on_the_d1_metric(simulated):
+    tmp, resp, _, a, b = simulated
+    out = tmp / "params.csv"
+    result = run("calibrate", str(resp), "--model", "2pl", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    params = read_params_csv(out)
+    assert params.ids[0] == "q0" and params.models[0] == "2pl"
+    # Items 1..14 have no DIF: their parameters come back close to the generating ones.
+    assert np.sqrt(np.mean((params.b[1:] - b[1:]) ** 2)) < 0.2
+    assert np.sqrt(np.mean((params.a[1:] - a[1:]) ** 2)) < 0.2
+
+
+def test_dif_flags_the_planted_item(simulated):
+    tmp, resp, groups, _, _ = simulated
+    out = tmp / "dif.csv"
+    result = run("dif", str(resp), "--groups", str(groups), "--focal", "P", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["item_id", "mh_odds_ratio", "mh_d_dif", "p_value", "ets_class"]
+    classes = {r["item_id"]: r["ets_class"] for r in rows}
+    assert classes["q0"] == "C"
+    assert sum(c == "C" for c in classes.values()) == 1
+
+
+@pytest.mark.parametrize(
+    "groups,args,expected",
+    [
+        ("person_id,gender\np0,L\n", ["--focal", "X"], "no person has gender = 'X'"),
+        ("person_id,gender,region\np0,L,A\n", ["--focal", "L"], "several attributes"),
+        ("person_id,gender\np0,L\np0,P\n", ["--focal", "L"], "groups.csv:3: person_id"),
+    ],
+)
+def test_dif_bad_groups_exit_2(simulated, groups, args, expected):
+    tmp, resp, _, _, _ = simulated
+    path = tmp / "groups.csv"
+    path.write_text(groups)
+    result = run("dif", str(resp), "--groups", str(path), *args)
+    assert result.exit_code == 2 and expected in result.output
+
+
+def test_calibrate_bad_input_exit_2(tmp_path):
+    resp = tmp_path / "r.csv"
+    resp.write_text("person_id,q1,q2\nA,1,x\n")
+    result = run("calibrate", str(resp), "--model", "2pl")
+    assert result.exit_code == 2 and "r.csv:2: q2: 'x' is not a category" in result.output
