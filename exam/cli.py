@@ -14,11 +14,15 @@ from pathlib import Path
 
 import click
 import numpy as np
+from sqlalchemy import select
 
 from exam import database, migrate
 from exam.blueprint import BlueprintError, ExposureConfig, SectionConfig
 from exam.feasibility import check_section
+from exam.models import ROLES, User
 from exam.plan import InfeasibleError, compile_section
+from exam.security import password_hasher
+from exam.settings import get_settings
 from exam.simulation import simulate as run_simulation
 from exam.simulation import with_exposure_parameters
 from itembank import repository
@@ -391,3 +395,51 @@ def dif(
         f"{len(results)} items; {len(flagged)} in ETS class C ({attribute}: {focal} vs the rest)",
         err=True,
     )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the web application on the configured database."""
+    import uvicorn  # noqa: PLC0415 (the server loads only when serving)
+
+    uvicorn.run(
+        "exam.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@main.group()
+def user() -> None:
+    """Accounts: committee members, observers and applicants."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--name", "display_name", default="", help="The name shown on pages.")
+@click.password_option(help="Asked for when not given.")
+def user_add(username: str, role: str, display_name: str, password: str) -> None:
+    """Create an account (or set the password and role of an existing one)."""
+    settings = get_settings()
+    engine = database.sync_engine(settings)
+    migrate.upgrade(engine)
+    hashed = password_hasher(settings).hash(password)
+    with database.session_factory(engine)() as session, session.begin():
+        account = session.scalar(select(User).where(User.username == username))
+        if account is None:
+            session.add(
+                User(username=username, password_hash=hashed, role=role, display_name=display_name)
+            )
+            click.echo(f"account {username} ({role}) created")
+        else:
+            account.password_hash, account.role = hashed, role
+            account.display_name = display_name or account.display_name
+            click.echo(f"account {username} ({role}) updated")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from exam.simulation import SimulationResult
+from scoring.irt import item_information
+from scoring.params import ItemParams, ItemSpec
 
 
 def simulation_figure(result: SimulationResult, path: str) -> None:
@@ -36,3 +40,20 @@ def simulation_figure(result: SimulationResult, path: str) -> None:
     right.set_title(f"Item exposure (max {rates[0]:.3f})" if rates.size else "Item exposure")
     fig.savefig(path)
     plt.close(fig)
+
+
+def information_curve_svg(spec: ItemSpec) -> bytes:
+    """The item information curve I(θ) over θ ∈ [−4, 4] as an SVG image."""
+    params = ItemParams.from_specs([spec])
+    theta = np.linspace(-4, 4, 161)
+    info = item_information(params, theta)[:, 0]
+    fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
+    ax.plot(theta, info, color="#0b5394", lw=2)
+    ax.set_xlabel("θ")
+    ax.set_ylabel("I(θ)")
+    ax.set_title(f"{spec.item_id} ({spec.model})")
+    ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    return buf.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +23,27 @@ class Settings(BaseSettings):
     )
     points_correct: int = Field(5, description="Points for a correct TWK/TIU answer")
     sqlite_busy_timeout_ms: int = 10_000
+    secret_key: str | None = Field(
+        None, description="Secret for CSRF tokens; default: generated once in the data folder"
+    )
+    argon2_time_cost: int = Field(3, description="argon2id passes (tests use 1)")
+    argon2_memory_kib: int = Field(65536, description="argon2id memory in KiB (tests use 8)")
+    login_attempts_per_minute: int = Field(10, description="Login attempts per client per minute")
+    session_max_age_s: int = Field(12 * 3600, description="Web session lifetime")
+    secure_cookies: bool = Field(False, description="Send cookies only over HTTPS")
+    language: str = Field("id", description="Default language: id or en")
+
+    def resolved_secret(self) -> str:
+        """The configured secret, or one generated at first use and kept in the data
+        folder (readable by the owner only)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,10 +3,11 @@
 from alembic import context
 
 from exam.database import sync_engine, sync_url
+from exam.models import WebSession
 from exam.settings import get_settings
 from itembank.models import Base
 
-target_metadata = Base.metadata
+target_metadata = [Base.metadata, WebSession.metadata]
 
 
 def run_migrations_offline() -> None:

@@ -1,0 +1,119 @@
+"""The web application: ``create_app`` builds Litestar with everything it needs.
+
+Sessions live in the database (a restart logs nobody out), every state-changing request
+carries a CSRF token, logins are rate-limited per client, and every route names its guard.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+)
+from litestar.openapi.config import OpenAPIConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.security.session_auth import SessionAuth
+from litestar.static_files import create_static_files_router
+from litestar.stores.memory import MemoryStore
+from litestar.template.config import TemplateConfig
+
+from exam import database, i18n, migrate
+from exam.models import WebSession
+from exam.security import CurrentUser, password_hasher, user_from_session
+from exam.settings import Settings, get_settings
+from exam.web import auth, committee_bank
+from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLIC_PATHS = ["/login", "/static", "/schema", "/lang", "/api/v1/auth/login", "/healthz"]
+
+
+def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
+    """Pages send an anonymous browser to the login page; the JSON API answers 401."""
+    if "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
+        "/api/"
+    ):
+        return Redirect("/login", status_code=303)
+    return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
+
+
+def _template_globals(engine: JinjaTemplateEngine) -> None:
+    engine.engine.globals["t"] = i18n.t
+    engine.engine.globals["lang_of"] = i18n.lang_of
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    db = SQLAlchemyAsyncConfig(
+        engine_instance=database.async_engine(settings),
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit",
+        create_all=False,
+    )
+    session_auth = SessionAuth[CurrentUser, ServerSideSessionBackend](
+        retrieve_user_handler=user_from_session,
+        session_backend_config=SessionConfig(
+            key=SESSION_COOKIE,
+            max_age=settings.session_max_age_s,
+            secure=settings.secure_cookies,
+            httponly=True,
+            samesite="lax",
+        ),
+        exclude=PUBLIC_PATHS,
+    )
+
+    async def upgrade_database() -> None:
+        engine = database.sync_engine(settings)
+        await anyio.to_thread.run_sync(migrate.upgrade, engine)
+        engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            *auth.ROUTES,
+            auth.login_router(settings.login_attempts_per_minute),
+            committee_bank.CommitteeBank,
+            create_static_files_router(path="/static", directories=[ROOT / "static"]),
+        ],
+        plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
+        on_app_init=[session_auth.on_app_init],
+        on_startup=[upgrade_database],
+        stores={
+            SESSION_STORE: SQLAlchemyStore(db, model=WebSession, namespace="sessions"),
+            "login-rate-limit": MemoryStore(),
+        },
+        csrf_config=CSRFConfig(
+            secret=settings.resolved_secret(),
+            cookie_name="csrftoken",
+            header_name="x-csrftoken",
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="lax",
+        ),
+        template_config=TemplateConfig(
+            directory=ROOT / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=_template_globals,
+        ),
+        exception_handlers={NotAuthorizedException: _not_authorized},
+        openapi_config=OpenAPIConfig(title="Seleksi", version="0.1.0", path="/schema"),
+        state=State(
+            {
+                "settings": settings,
+                "hasher": password_hasher(settings),
+                "language": settings.language,
+            }
+        ),
+    )

@@ -1,0 +1,110 @@
+"""Interface texts in Indonesian (the default) and English.
+
+A small catalogue: the exam's pages have a few dozen texts, and keeping both languages
+side by side makes a missing translation visible in review. ``t`` is a Jinja global.
+"""
+
+from __future__ import annotations
+
+from jinja2 import pass_context
+
+LANGUAGES = ("id", "en")
+LANG_COOKIE = "lang"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # key: (Indonesian, English)
+    "app.name": ("Seleksi", "Seleksi"),
+    "app.tagline": (
+        "Seleksi berbasis komputer yang terbuka dan dapat diperiksa",
+        "An open, checkable computer-based selection",
+    ),
+    "nav.logout": ("Keluar", "Log out"),
+    "nav.bank": ("Bank soal", "Item bank"),
+    "nav.import": ("Impor soal", "Import items"),
+    "nav.language": ("English", "Bahasa Indonesia"),
+    "login.title": ("Masuk", "Log in"),
+    "login.username": ("Nomor peserta atau nama pengguna", "Registration number or username"),
+    "login.password": ("Kata sandi", "Password"),
+    "login.submit": ("Masuk", "Log in"),
+    "login.failed": ("Nomor peserta atau kata sandi salah.", "Wrong username or password."),
+    "login.limited": (
+        "Terlalu banyak percobaan. Tunggu satu menit.",
+        "Too many attempts. Wait a minute.",
+    ),
+    "bank.title": ("Bank soal", "Item bank"),
+    "bank.search": ("Cari (kode atau isi soal)", "Search (id or text)"),
+    "bank.domain": ("Bagian", "Section"),
+    "bank.topic": ("Topik", "Topic"),
+    "bank.status": ("Status", "Status"),
+    "bank.any": ("Semua", "All"),
+    "bank.filter": ("Saring", "Filter"),
+    "bank.count": ("soal", "items"),
+    "bank.id": ("Kode", "Id"),
+    "bank.model": ("Model", "Model"),
+    "bank.params": ("Parameter", "Parameters"),
+    "bank.version": ("Versi", "Version"),
+    "bank.exposure": ("Paparan", "Exposure"),
+    "bank.dif": ("DIF", "DIF"),
+    "bank.none": ("Tidak ada soal yang cocok.", "No matching items."),
+    "bank.more": ("Halaman berikutnya", "Next page"),
+    "item.stem": ("Soal", "Stem"),
+    "item.options": ("Pilihan", "Options"),
+    "item.key": ("Kunci", "Key"),
+    "item.points": ("Poin", "Points"),
+    "item.curve": ("Kurva informasi butir", "Item information curve"),
+    "item.curve_alt": ("Informasi butir menurut kemampuan θ", "Item information by ability θ"),
+    "item.stats": ("Statistik", "Statistics"),
+    "item.responses": ("Jumlah respons", "Responses"),
+    "item.p_value": ("Tingkat kesukaran (p)", "Difficulty (p-value)"),
+    "item.pbis": ("Daya beda (korelasi point-biserial)", "Point-biserial correlation"),
+    "item.no_data": ("Belum ada respons untuk soal ini.", "No responses to this item yet."),
+    "item.versions": ("Riwayat versi", "Version history"),
+    "item.enemies": (
+        "Soal musuh (tidak boleh muncul bersama)",
+        "Enemy items (never in one attempt)",
+    ),
+    "item.dif": ("Temuan DIF", "DIF findings"),
+    "item.no_params": ("Belum dikalibrasi", "Not calibrated"),
+    "import.title": ("Impor soal", "Import items"),
+    "import.help": (
+        "Unggah berkas .csv, .json, atau paket IMS QTI 2.1/3.0 (.zip). Jika ada "
+        "kesalahan, tidak ada satu soal pun yang diimpor.",
+        "Upload a .csv, .json or IMS QTI 2.1/3.0 package (.zip). If anything is "
+        "wrong, nothing is imported.",
+    ),
+    "import.file": ("Berkas", "File"),
+    "import.submit": ("Impor", "Import"),
+    "import.errors": (
+        "Kesalahan ditemukan; tidak ada soal yang diimpor:",
+        "Problems found; nothing was imported:",
+    ),
+    "import.done": ("Impor berhasil:", "Imported:"),
+    "status.draft": ("draf", "draft"),
+    "status.pilot": ("uji coba", "pilot"),
+    "status.operational": ("operasional", "operational"),
+    "status.retired": ("ditarik", "retired"),
+}
+
+
+def lang_of(request) -> str:
+    lang = request.cookies.get(LANG_COOKIE) if request is not None else None
+    if lang in LANGUAGES:
+        return lang
+    return (
+        getattr(getattr(request, "app", None), "state", {}).get("language", "id")
+        if request is not None
+        else "id"
+    )
+
+
+def translate(lang: str, key: str) -> str:
+    pair = MESSAGES.get(key)
+    if pair is None:
+        return key
+    return pair[LANGUAGES.index(lang) if lang in LANGUAGES else 0]
+
+
+@pass_context
+def t(context, key: str) -> str:
+    """Jinja global: the text ``key`` in the request's language."""
+    return translate(lang_of(context.get("request")), key)

@@ -1,0 +1,100 @@
+"""Passwords, the logged-in user, and the guards that protect every route.
+
+Passwords are hashed with argon2id (argon2-cffi), off the event loop. Guards are tiny
+functions: an anonymous request gets 401 (from the session middleware), a wrong role 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exam.models import User
+from exam.settings import Settings
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The logged-in user as handlers see it (no password hash)."""
+
+    id: int
+    username: str
+    role: str
+    display_name: str
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib, parallelism=1
+    )
+
+
+def hash_password(hasher: PasswordHasher, password: str) -> str:
+    return hasher.hash(password)
+
+
+async def verify_password(hasher: PasswordHasher, stored: str, password: str) -> bool:
+    """True when ``password`` matches; runs in a worker thread (argon2 is slow on purpose)."""
+
+    def check() -> bool:
+        try:
+            return hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await anyio.to_thread.run_sync(check)
+
+
+async def authenticate(
+    session: AsyncSession, hasher: PasswordHasher, username: str, password: str
+) -> CurrentUser | None:
+    user = await session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        # Spend the same time as a real check, so a wrong username is not faster.
+        await verify_password(
+            hasher, _DUMMY_HASHES.setdefault(id(hasher), hasher.hash("x")), password
+        )
+        return None
+    if not await verify_password(hasher, user.password_hash, password):
+        return None
+    return CurrentUser(user.id, user.username, user.role, user.display_name)
+
+
+_DUMMY_HASHES: dict[int, str] = {}
+
+
+def user_from_session(session: dict[str, Any], _connection: ASGIConnection) -> CurrentUser | None:
+    """The session middleware's user lookup: the session holds the user's public fields,
+    written at login, so no query runs on every request."""
+    data = session.get("user")
+    if not data:
+        return None
+    return CurrentUser(**data)
+
+
+def role_guard(*roles: str):
+    """A guard admitting only the given roles."""
+
+    def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+        user = connection.scope.get("user")
+        if not isinstance(user, CurrentUser):
+            raise NotAuthorizedException("login required")
+        if user.role not in roles:
+            raise PermissionDeniedException("not allowed for this account")
+
+    guard.__name__ = f"requires_{'_or_'.join(roles)}"
+    return guard
+
+
+committee_only = role_guard("committee")
+observer_or_committee = role_guard("observer", "committee")
+applicant_only = role_guard("applicant")

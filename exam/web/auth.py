@@ -1,0 +1,137 @@
+"""Login, logout, the language switch and the home redirect."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import Body, FromPath, JSONBody
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+
+from exam.i18n import LANG_COOKIE, LANGUAGES
+from exam.security import CurrentUser, authenticate
+from exam.web.deps import DbSession
+from exam.web.sessions import rotate_session
+
+HOME_BY_ROLE = {"committee": "/committee/bank", "observer": "/observer", "applicant": "/exam"}
+
+
+@dataclass
+class LoginForm:
+    username: str
+    password: str
+
+
+def _is_login_attempt(request: Request) -> bool:
+    return request.method == "POST"
+
+
+def login_rate_limit(per_minute: int) -> RateLimitConfig:
+    """Login attempts per client and minute, counted in their own store."""
+    return RateLimitConfig(
+        rate_limit=("minute", per_minute),
+        store="login-rate-limit",
+        check_throttle_handler=_is_login_attempt,
+    )
+
+
+async def _start_session(request: Request, user: CurrentUser) -> None:
+    await rotate_session(request)
+    request.set_session({"user": asdict(user)})
+
+
+@get("/login", name="login", sync_to_thread=False)
+def login_page(request: Request) -> Template:
+    return Template("login.html", context={"failed": False})
+
+
+@post("/login", name="login-submit", status_code=HTTP_200_OK)
+async def login_submit(
+    request: Request,
+    db_session: DbSession,
+    data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response[Any]:
+    user = await authenticate(db_session, request.app.state.hasher, data.username, data.password)
+    if user is None:
+        return Template(
+            "login.html", context={"failed": True, "username": data.username}, status_code=401
+        )
+    await _start_session(request, user)
+    return Redirect(HOME_BY_ROLE.get(user.role, "/"), status_code=303)
+
+
+@dataclass
+class LoginRequest:
+    username: str
+    password: str
+
+
+@dataclass
+class LoginReply:
+    username: str
+    role: str
+
+
+@post("/api/v1/auth/login", name="api-login", status_code=HTTP_200_OK)
+async def api_login(
+    request: Request, db_session: DbSession, data: JSONBody[LoginRequest]
+) -> LoginReply:
+    """Log in; the reply sets the session cookie (and the CSRF cookie for later calls)."""
+    user = await authenticate(db_session, request.app.state.hasher, data.username, data.password)
+    if user is None:
+        raise NotAuthorizedException("wrong username or password")
+    await _start_session(request, user)
+    return LoginReply(user.username, user.role)
+
+
+@post("/logout", name="logout", status_code=303)
+async def logout(request: Request) -> Redirect:
+    request.clear_session()
+    return Redirect("/login", status_code=303)
+
+
+@post("/api/v1/auth/logout", name="api-logout", status_code=204)
+async def api_logout(request: Request) -> None:
+    request.clear_session()
+
+
+@get("/lang/{code:str}", name="language", sync_to_thread=False)
+def set_language(request: Request, code: FromPath[str]) -> Redirect:
+    target = request.headers.get("referer") or "/"
+    if code not in LANGUAGES:
+        return Redirect(target)
+    return Redirect(
+        target,
+        cookies=[
+            Cookie(key=LANG_COOKIE, value=code, max_age=365 * 86400, samesite="lax", httponly=True)
+        ],
+    )
+
+
+@get("/", name="home", sync_to_thread=False)
+def home(request: Request) -> Redirect:
+    user = request.scope.get("user")
+    return Redirect(HOME_BY_ROLE.get(getattr(user, "role", ""), "/login"))
+
+
+@get("/healthz", name="health", sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+ROUTES = [logout, api_logout, set_language, home, health]
+
+
+def login_router(per_minute: int) -> Router:
+    """The login routes, behind their own rate limit (which counts POSTs only)."""
+    return Router(
+        path="/",
+        route_handlers=[login_page, login_submit, api_login],
+        middleware=[login_rate_limit(per_minute).middleware],
+    )

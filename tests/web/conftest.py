@@ -1,0 +1,62 @@
+"""A running app per database, with a committee member, an observer and an applicant."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from litestar.testing import TestClient
+
+from exam import database
+from exam.app import create_app
+from exam.models import User
+from exam.security import password_hasher
+from exam.settings import Settings
+
+ACCOUNTS = {"komite": "committee", "pengamat": "observer", "peserta01": "applicant"}
+PASSWORD = "rahasia-123"
+
+
+@pytest.fixture
+def web_settings(settings: Settings) -> Settings:
+    fast = settings.model_copy(
+        update={"argon2_time_cost": 1, "argon2_memory_kib": 8, "login_attempts_per_minute": 5}
+    )
+    engine = database.sync_engine(fast)
+    hasher = password_hasher(fast)
+    with database.session_factory(engine)() as session, session.begin():
+        for name, role in ACCOUNTS.items():
+            session.add(User(username=name, password_hash=hasher.hash(PASSWORD), role=role))
+    engine.dispose()
+    return fast
+
+
+@pytest.fixture
+def client(web_settings):
+    with TestClient(app=create_app(web_settings)) as c:
+        yield c
+
+
+def csrf(client: TestClient) -> str:
+    if "csrftoken" not in client.cookies:
+        client.get("/login")
+    return client.cookies["csrftoken"]
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD):
+    return client.post(
+        "/login",
+        data={"username": username, "password": password},
+        headers={"x-csrftoken": csrf(client)},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def committee(client):
+    assert login(client, "komite").status_code == 303
+    return client
+
+
+def problems_in(html: str) -> list[str]:
+    return re.findall(r"<li><code>(.*?)</code>", html)
