@@ -35,7 +35,7 @@ from exam import database, i18n, migrate
 from exam.models import WebSession
 from exam.security import CurrentUser, password_hasher, user_from_session
 from exam.settings import Settings, get_settings
-from exam.web import auth, committee_bank
+from exam.web import auth, committee_bank, committee_dif
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *auth.ROUTES,
             auth.login_router(settings.login_attempts_per_minute),
             committee_bank.CommitteeBank,
+            committee_dif.CommitteeDif,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],

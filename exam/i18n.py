@@ -65,6 +65,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "item.dif": ("Temuan DIF", "DIF findings"),
     "item.no_params": ("Belum dikalibrasi", "Not calibrated"),
+    "item.set_status": ("Ubah status", "Change status"),
     "import.title": ("Impor soal", "Import items"),
     "import.help": (
         "Unggah berkas .csv, .json, atau paket IMS QTI 2.1/3.0 (.zip). Jika ada "
@@ -79,6 +80,38 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Problems found; nothing was imported:",
     ),
     "import.done": ("Impor berhasil:", "Imported:"),
+    "nav.dif": ("DIF", "DIF"),
+    "dif.title": ("Keadilan butir (DIF)", "Item fairness (DIF)"),
+    "dif.help": (
+        "Analisis Mantel–Haenszel menurut atribut kelompok (misalnya jenis kelamin, "
+        "wilayah, kelompok usia). Butir kelas C tidak boleh dipakai dalam ujian "
+        "sebelum panitia mencatat keputusan beserta alasannya.",
+        "Mantel–Haenszel analysis by a group attribute (e.g. gender, region, age "
+        "band). A class C item cannot go into a live exam until the committee "
+        "records a decision with its reason.",
+    ),
+    "dif.responses": (
+        "Berkas respons (person_id,<kode soal>,…)",
+        "Responses file (person_id,<item id>,…)",
+    ),
+    "dif.groups": ("Berkas kelompok (person_id,<atribut>)", "Groups file (person_id,<attribute>)"),
+    "dif.attribute": ("Atribut", "Attribute"),
+    "dif.focal": ("Kelompok fokal", "Focal group"),
+    "dif.run": ("Analisis", "Analyse"),
+    "dif.unresolved": (
+        "Butir kelas C yang menunggu keputusan",
+        "Class C items awaiting a decision",
+    ),
+    "dif.none": (
+        "Tidak ada butir kelas C yang menunggu keputusan.",
+        "No class C item awaits a decision.",
+    ),
+    "dif.recent": ("Temuan terbaru", "Recent findings"),
+    "dif.decision": ("Keputusan", "Decision"),
+    "dif.keep": ("Tetap dipakai (setelah ditelaah)", "Keep (after review)"),
+    "dif.retire": ("Tarik dari bank", "Retire"),
+    "dif.note": ("Alasan", "Reason"),
+    "dif.record": ("Catat keputusan", "Record decision"),
     "status.draft": ("draf", "draft"),
     "status.pilot": ("uji coba", "pilot"),
     "status.operational": ("operasional", "operational"),

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from itembank.content import BankInputError, ItemContent, Problem
-from itembank.models import Item, ItemEnemy, ItemVersion
+from itembank.models import DifFinding, Item, ItemEnemy, ItemVersion, utcnow
 from itembank.table import BankTable
 from scoring.params import ItemParams
 
@@ -150,3 +150,77 @@ def bank_table(items: Sequence[ItemContent], points_correct: float = 5) -> BankT
         points,
         tuple(frozenset(p) for p in sorted(pairs)),
     )
+
+
+DIF_FLAGGED = ("C", "CC")
+DIF_DECISIONS = ("keep", "retire")
+
+
+def record_dif(
+    session: Session, results: Sequence, attribute: str, focal: str, source: str
+) -> list[DifFinding]:
+    """Store Mantel–Haenszel results for the current versions of the bank's items (items
+    not in the bank are skipped)."""
+    ids = [r.item_id for r in results]
+    versions = dict(
+        session.execute(select(Item.id, Item.current_version).where(Item.id.in_(ids))).all()
+    )
+
+    def num(x: float) -> float | None:
+        return None if x is None or np.isnan(x) else float(x)
+
+    rows = [
+        DifFinding(
+            item_id=r.item_id,
+            item_version=versions[r.item_id],
+            attribute=attribute,
+            focal=focal,
+            source=source,
+            mh_odds_ratio=num(r.mh_odds_ratio),
+            mh_d_dif=num(r.mh_d_dif),
+            p_value=num(r.p_value),
+            ets_class=r.ets_class,
+        )
+        for r in results
+        if r.item_id in versions
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def decide_dif(
+    session: Session, finding_id: int, decision: str, note: str, decided_by: str
+) -> DifFinding:
+    """Record the committee's decision on a finding; ``retire`` also retires the item."""
+    if decision not in DIF_DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DIF_DECISIONS)}")
+    if not note.strip():
+        raise ValueError("a decision needs a note giving the reason")
+    finding = session.get(DifFinding, finding_id)
+    if finding is None:
+        raise LookupError(f"no DIF finding {finding_id}")
+    finding.decision, finding.decision_note = decision, note.strip()
+    finding.decided_by, finding.decided_at = decided_by, utcnow()
+    if decision == "retire":
+        session.get(Item, finding.item_id).status = "retired"
+    session.flush()
+    return finding
+
+
+def unresolved_dif(session: Session, item_ids: Iterable[str] | None = None) -> list[DifFinding]:
+    """Class C findings on items' current versions that have no committee decision: such an
+    item may not go into a live exam."""
+    query = (
+        select(DifFinding)
+        .join(Item, Item.id == DifFinding.item_id)
+        .where(
+            DifFinding.ets_class.in_(DIF_FLAGGED),
+            DifFinding.decision.is_(None),
+            DifFinding.item_version == Item.current_version,
+        )
+        .order_by(DifFinding.item_id, DifFinding.id)
+    )
+    if item_ids is not None:
+        query = query.where(DifFinding.item_id.in_(list(item_ids)))
+    return list(session.scalars(query))

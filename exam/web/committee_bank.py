@@ -8,10 +8,10 @@ from typing import Annotated
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,11 @@ PAGE_SIZE = 50
 @dataclass
 class ImportForm:
     file: UploadFile
+
+
+@dataclass
+class StatusForm:
+    status: str
 
 
 class CommitteeBank(Controller):
@@ -146,6 +151,33 @@ class CommitteeBank(Controller):
         return Response(
             svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=86400"}
         )
+
+    @post("/items/{item_id:str}/status", name="bank-item-status", status_code=303)
+    async def set_status(
+        self,
+        db_session: DbSession,
+        item_id: FromPath[str],
+        data: Annotated[StatusForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Redirect:
+        """Change an item's lifecycle status, e.g. promote a calibrated pilot to
+        operational. An operational item must have IRT parameters."""
+        item = await db_session.get(Item, item_id)
+        if item is None:
+            raise NotFoundException(f"no item {item_id}")
+        if data.status not in STATUSES:
+            raise ValidationException(f"status must be one of {', '.join(STATUSES)}")
+        current = await db_session.scalar(
+            select(ItemVersion).where(
+                ItemVersion.item_id == item_id, ItemVersion.version == item.current_version
+            )
+        )
+        if data.status == "operational" and current.model is None:
+            raise ValidationException(
+                "an operational item needs IRT parameters: calibrate it first"
+            )
+        item.status = data.status
+        await db_session.commit()
+        return Redirect(f"/committee/bank/items/{item_id}", status_code=303)
 
     @get("/import", name="bank-import-form")
     async def import_form(self) -> Template:

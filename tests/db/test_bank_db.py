@@ -13,7 +13,7 @@ from exam.plan import compile_section
 from exam.settings import get_settings
 from itembank import repository
 from itembank.content import BankInputError
-from itembank.models import Item, ItemEnemy, ItemVersion
+from itembank.models import DifFinding, Item, ItemEnemy, ItemVersion
 from itembank.transfer import read_bank_file, write_bank
 from tests.unit.test_bank_formats import sample_items
 
@@ -131,3 +131,47 @@ def test_cli_import_of_a_broken_file_exits_2_and_imports_nothing(
     assert runner.invoke(main, ["bank", "export", str(out), "--domain", "TWK"]).exit_code == 0
     assert len(read_bank_file(out)) == 2
     get_settings.cache_clear()
+
+
+def test_a_class_c_item_needs_a_committee_decision(session_maker):
+    from itembank.dif import DifResult
+
+    do_import(session_maker, located(sample_items()))
+    results = [
+        DifResult("TWK-001", 4.9, -3.7, 1e-9, "C"),
+        DifResult("TWK-002", 1.1, -0.2, 0.4, "A"),
+        DifResult("NOT-IN-BANK", 1.0, 0.0, 1.0, "A"),
+    ]
+    with session_maker() as session, session.begin():
+        stored = repository.record_dif(session, results, "gender", "P", "test.csv")
+        assert [f.item_id for f in stored] == ["TWK-001", "TWK-002"]
+    with session_maker() as session, session.begin():
+        blockers = repository.unresolved_dif(session, ["TWK-001", "TWK-002"])
+        assert [f.item_id for f in blockers] == ["TWK-001"]
+        with pytest.raises(ValueError, match="needs a note"):
+            repository.decide_dif(session, blockers[0].id, "keep", "  ", "komite")
+        repository.decide_dif(
+            session, blockers[0].id, "keep", "Reviewed: the content is fair; keep it.", "komite"
+        )
+    with session_maker() as session, session.begin():
+        assert repository.unresolved_dif(session) == []
+        finding = session.scalars(select(DifFinding).where(DifFinding.item_id == "TWK-001")).one()
+        assert finding.decided_by == "komite" and finding.decision == "keep"
+    # A new version of the item makes the old decision moot (and the old finding too).
+    edited = [dataclasses.replace(sample_items()[0], stem="Teks baru")]
+    do_import(session_maker, located(edited))
+    with session_maker() as session:
+        assert repository.unresolved_dif(session) == []
+
+
+def test_retiring_on_dif_retires_the_item(session_maker):
+    from itembank.dif import DifResult
+
+    do_import(session_maker, located(sample_items()))
+    with session_maker() as session, session.begin():
+        [finding] = repository.record_dif(
+            session, [DifResult("TWK-002", 5, -3.8, 1e-9, "C")], "region", "Papua", "x"
+        )
+        repository.decide_dif(session, finding.id, "retire", "Unfair wording.", "komite")
+    with session_maker() as session:
+        assert session.get(Item, "TWK-002").status == "retired"

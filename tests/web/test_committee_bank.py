@@ -115,3 +115,83 @@ def test_login_gives_a_new_session_id(client):
     # The planted id is worthless now.
     client.cookies.set("seleksi_session", planted)
     assert client.get("/committee/bank/", headers={"accept": "application/json"}).status_code == 401
+
+
+def test_promote_a_pilot_and_refuse_an_uncalibrated_item(committee, tmp_path):
+    upload(committee, "bank.json", good_bank(tmp_path))
+    res = committee.post(
+        "/committee/bank/items/TWK-002/status",
+        data={"status": "operational"},
+        headers={"x-csrftoken": csrf(committee)},
+    )
+    assert res.status_code == 200 and "operasional" in res.text
+    refused = committee.post(
+        "/committee/bank/items/TIU-001/status",
+        data={"status": "operational"},
+        headers={"x-csrftoken": csrf(committee)},
+    )
+    assert refused.status_code == 400 and "needs IRT parameters" in refused.text
+
+
+def test_dif_page_flags_and_records_a_decision(committee, tmp_path):
+    import numpy as np
+
+    upload(committee, "bank.json", good_bank(tmp_path))
+    rng = np.random.default_rng(3)
+    theta = rng.standard_normal(3000)
+    focal = rng.random(3000) < 0.5
+    b = rng.normal(0, 1, 20)
+    shift = np.zeros((3000, 20))
+    shift[focal, 0] = 1.5  # TWK-001 is much harder for the focal group
+    x = (rng.random((3000, 20)) < 1 / (1 + np.exp(-(theta[:, None] - b - shift)))).astype(int)
+    names = ["TWK-001", "TWK-002"] + [f"EXTRA-{k}" for k in range(18)]
+    responses = (
+        "person_id,"
+        + ",".join(names)
+        + "\n"
+        + "".join(f"p{i}," + ",".join(map(str, x[i])) + "\n" for i in range(3000))
+    )
+    groups = "person_id,gender\n" + "".join(
+        f"p{i},{'P' if focal[i] else 'L'}\n" for i in range(3000)
+    )
+    res = committee.post(
+        "/committee/bank/dif/",
+        data={"focal": "P", "attribute": ""},
+        files={
+            "responses": ("resp.csv", responses.encode()),
+            "groups": ("groups.csv", groups.encode()),
+        },
+        headers={"x-csrftoken": csrf(committee)},
+    )
+    assert res.status_code == 200, res.text
+    main = res.text[res.text.index("<main") :]
+    assert "2 items analysed" in main and "1 in class C" in main, main[:1500]
+    import re
+
+    finding = int(re.search(r"/committee/bank/dif/(\d+)/decision", res.text).group(1))
+    no_note = committee.post(
+        f"/committee/bank/dif/{finding}/decision",
+        data={"decision": "retire", "note": " "},
+        headers={"x-csrftoken": csrf(committee)},
+    )
+    assert no_note.status_code == 422 and "needs a note" in no_note.text
+    done = committee.post(
+        f"/committee/bank/dif/{finding}/decision",
+        data={"decision": "retire", "note": "Bahasa soal bias."},
+        headers={"x-csrftoken": csrf(committee)},
+    )
+    assert done.status_code == 200 and "Bahasa soal bias." in done.text
+    assert "ditarik" in committee.get("/committee/bank/items/TWK-001").text
+
+
+def test_dif_page_reports_bad_files(committee):
+    res = committee.post(
+        "/committee/bank/dif/",
+        data={"focal": "P"},
+        files={
+            "responses": ("resp.csv", b"person_id,q1\nA,7x\n"),
+            "groups": ("groups.csv", b"person_id,gender\nA,P\n"),
+        },
+        headers={"x-csrftoken": csrf(committee)},
+    )
+    assert res.status_code == 422 and "resp.csv:2: q1: &#39;7x&#39; is not a category" in res.text
