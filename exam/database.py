@@ -53,29 +53,26 @@ def _prepare(settings: Settings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
 
 
-def sync_engine(settings: Settings | None = None) -> Engine:
-    settings = settings or get_settings()
-    _prepare(settings)
-    url = sync_url(settings.resolved_database_url)
-    engine = create_engine(url, pool_pre_ping=True)
-    if url.get_backend_name() == "sqlite":
+def _on_sqlite(engine: Engine, settings: Settings) -> None:
+    if engine.url.get_backend_name() == "sqlite":
         event.listen(
             engine, "connect", lambda c, r: _sqlite_pragmas(c, r, settings.sqlite_busy_timeout_ms)
         )
+
+
+def sync_engine(settings: Settings | None = None) -> Engine:
+    settings = settings or get_settings()
+    _prepare(settings)
+    engine = create_engine(sync_url(settings.resolved_database_url), pool_pre_ping=True)
+    _on_sqlite(engine, settings)
     return engine
 
 
 def async_engine(settings: Settings | None = None) -> AsyncEngine:
     settings = settings or get_settings()
     _prepare(settings)
-    url = async_url(settings.resolved_database_url)
-    engine = create_async_engine(url, pool_pre_ping=True)
-    if url.get_backend_name() == "sqlite":
-        event.listen(
-            engine.sync_engine,
-            "connect",
-            lambda c, r: _sqlite_pragmas(c, r, settings.sqlite_busy_timeout_ms),
-        )
+    engine = create_async_engine(async_url(settings.resolved_database_url), pool_pre_ping=True)
+    _on_sqlite(engine.sync_engine, settings)
     return engine
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +164,50 @@ def _fmt(x: float) -> str:
     return repr(float(x))
 
 
+def _read_matrix(
+    path: Path, check_cell: Callable[[int, str], str | None]
+) -> tuple[list[str], list[str], np.ndarray, int]:
+    """Person ids, item ids and categories of a responses CSV (−1 = not presented), and the
+    header's line. ``check_cell(column, text)`` names what is wrong with a cell, or None."""
+    name = str(path)
+    rows = list(_rows(path))
+    if not rows:
+        raise InputError(name, 1, None, "empty file: expected the header person_id,<item_id>,…")
+    header_line, header = rows[0]
+    if header[0] != "person_id":
+        raise InputError(name, header_line, header[0], "the header must start with person_id")
+    items = header[1:]
+    if not items:
+        raise InputError(name, header_line, None, "no item columns in the header")
+    dup = next((i for i in items if items.count(i) > 1), None)
+    if dup is not None:
+        raise InputError(name, header_line, dup, "item column appears twice")
+    persons: list[str] = []
+    seen: dict[str, int] = {}
+    matrix = np.full((len(rows) - 1, len(items)), -1, dtype=np.int64)
+    line = header_line
+    for r, (line, row) in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise InputError(name, line, None, f"{len(row)} fields, the header has {len(header)}")
+        person = row[0]
+        if not person:
+            raise InputError(name, line, "person_id", "empty person id")
+        if person in seen:
+            raise InputError(name, line, "person_id", f"duplicate of line {seen[person]}")
+        seen[person] = line
+        persons.append(person)
+        for j, cell in enumerate(row[1:]):
+            if cell == "":
+                continue
+            problem = check_cell(j, cell)
+            if problem:
+                raise InputError(name, line, items[j], problem)
+            matrix[r, j] = int(cell)
+    if not persons:
+        raise InputError(name, line, None, "no persons after the header")
+    return persons, items, matrix, header_line
+
+
 def read_responses_csv(
     path: str | Path, params: ItemParams
 ) -> tuple[list[str], np.ndarray, ItemParams]:
@@ -173,91 +217,40 @@ def read_responses_csv(
     table restricted to the file's item columns, in the file's order.
     """
     path = Path(path)
-    name = str(path)
-    rows = list(_rows(path))
-    if not rows:
-        raise InputError(name, 1, None, "empty file: expected the header person_id,<item_id>,…")
-    line, header = rows[0]
-    if not header or header[0] != "person_id":
-        raise InputError(
-            name, line, header[0] if header else None, "the header must start with person_id"
-        )
-    items = header[1:]
-    if not items:
-        raise InputError(name, line, None, "no item columns in the header")
-    if len(set(items)) != len(items):
-        dup = next(i for i in items if items.count(i) > 1)
-        raise InputError(name, line, dup, "item column appears twice")
     index = params.index()
-    for item in items:
-        if item not in index:
-            raise InputError(name, line, item, "unknown item (not in the parameters file)")
-    cols = np.array([index[i] for i in items], dtype=np.int64)
-    n_cat = params.n_categories[cols]
-    persons: list[str] = []
-    seen: dict[str, int] = {}
-    matrix = np.full((len(rows) - 1, len(items)), -1, dtype=np.int64)
-    for r, (line, row) in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise InputError(name, line, None, f"{len(row)} fields, the header has {len(header)}")
-        person = row[0]
-        if not person:
-            raise InputError(name, line, "person_id", "empty person id")
-        if person in seen:
-            raise InputError(name, line, "person_id", f"duplicate of line {seen[person]}")
-        seen[person] = line
-        persons.append(person)
-        for j, cell in enumerate(row[1:]):
-            if cell == "":
-                continue
-            top = int(n_cat[j]) - 1
-            if not _DIGITS.fullmatch(cell) or int(cell) > top:
-                allowed = "0 or 1" if top == 1 else f"0..{top}"
-                raise InputError(name, line, items[j], f"{cell!r} is not {allowed}")
-            matrix[r, j] = int(cell)
-    if not persons:
-        raise InputError(name, line, None, "no persons after the header")
-    return persons, matrix, params.subset(cols)
+    tops: dict[int, int] = {}
+
+    def check(j: int, cell: str) -> str | None:
+        top = tops[j]
+        if not _DIGITS.fullmatch(cell) or int(cell) > top:
+            return f"{cell!r} is not " + ("0 or 1" if top == 1 else f"0..{top}")
+        return None
+
+    # Unknown items are reported before any cell: read the header first.
+    header = next(_rows(path), (1, []))
+    for j, item in enumerate(header[1][1:]):
+        if item not in index and header[1][0] == "person_id":
+            raise InputError(
+                str(path), header[0], item, "unknown item (not in the parameters file)"
+            )
+        if item in index:
+            tops[j] = int(params.n_categories[index[item]]) - 1
+    persons, items, matrix, _ = _read_matrix(path, check)
+    return persons, matrix, params.subset(np.array([index[i] for i in items], dtype=np.int64))
 
 
 def read_response_matrix(path: str | Path) -> tuple[list[str], list[str], np.ndarray]:
     """A responses CSV read without parameters (for calibration): person ids, item ids
     and the matrix of categories 0..9 (−1 = not presented)."""
-    path = Path(path)
-    name = str(path)
-    rows = list(_rows(path))
-    if not rows:
-        raise InputError(name, 1, None, "empty file: expected the header person_id,<item_id>,…")
-    line, header = rows[0]
-    if header[0] != "person_id":
-        raise InputError(name, line, header[0], "the header must start with person_id")
-    items = header[1:]
-    if not items:
-        raise InputError(name, line, None, "no item columns in the header")
-    dup = next((i for i in items if items.count(i) > 1), None)
-    if dup is not None:
-        raise InputError(name, line, dup, "item column appears twice")
-    persons: list[str] = []
-    seen: dict[str, int] = {}
-    matrix = np.full((len(rows) - 1, len(items)), -1, dtype=np.int64)
-    for r, (line, row) in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise InputError(name, line, None, f"{len(row)} fields, the header has {len(header)}")
-        person = row[0]
-        if not person:
-            raise InputError(name, line, "person_id", "empty person id")
-        if person in seen:
-            raise InputError(name, line, "person_id", f"duplicate of line {seen[person]}")
-        seen[person] = line
-        persons.append(person)
-        for j, cell in enumerate(row[1:]):
-            if cell == "":
-                continue
-            if not _DIGITS.fullmatch(cell) or len(cell) > 1:
-                raise InputError(name, line, items[j], f"{cell!r} is not a category 0..9")
-            matrix[r, j] = int(cell)
-    if not persons:
-        raise InputError(name, line, None, "no persons after the header")
+
+    def check(_j: int, cell: str) -> str | None:
+        return (
+            None
+            if _DIGITS.fullmatch(cell) and len(cell) == 1
+            else (f"{cell!r} is not a category 0..9")
+        )
+
+    persons, items, matrix, _ = _read_matrix(Path(path), check)
     return persons, items, matrix
 
 
