@@ -6,8 +6,9 @@ from exam.database import sync_engine, sync_url
 from exam.models import WebSession
 from exam.settings import get_settings
 from itembank.models import Base
+from proctoring.models import LogBase
 
-target_metadata = [Base.metadata, WebSession.metadata]
+target_metadata = [Base.metadata, WebSession.metadata, LogBase.metadata]
 
 
 def run_migrations_offline() -> None:
