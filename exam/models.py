@@ -1,11 +1,21 @@
-"""Database models of accounts and web sessions (exams and attempts join them later)."""
+"""Database models of accounts, web sessions, exams, enrollments, attempts and answers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from advanced_alchemy.extensions.litestar.store import StoreModelMixin
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from itembank.models import Base, utcnow
@@ -31,3 +41,89 @@ class WebSession(StoreModelMixin):
     restart logs nobody out and every worker sees every session."""
 
     __tablename__ = "web_sessions"
+
+
+class Exam(Base):
+    """An exam: its definition (sections, rules), the bank snapshot it runs on, and its
+    secrets — the seed of every random choice (published only after the exam closes)
+    and the key of applicants' pseudonyms."""
+
+    __tablename__ = "exams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    definition: Mapped[dict] = mapped_column(JSON)
+    bank_snapshot: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    seed_hex: Mapped[str] = mapped_column(String(64))
+    pseudonym_key_hex: Mapped[str] = mapped_column(String(64))
+    opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Enrollment(Base):
+    """An applicant registered for an exam, with what fairness analyses group by."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        UniqueConstraint("exam_id", "user_id"),
+        UniqueConstraint("exam_id", "registration_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    registration_number: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    formation: Mapped[str] = mapped_column(String(200), default="")
+    track: Mapped[str] = mapped_column(String(64), default="")
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    extra_time_s: Mapped[int] = mapped_column(Integer, default=0)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Attempt(Base):
+    """One applicant's sitting of an exam. ``state`` is the engine state of the current
+    section; the deadline is kept on the server."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    section_index: Mapped[int] = mapped_column(Integer, default=0)
+    section_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    served_item: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    served_pilot: Mapped[bool] = mapped_column(Boolean, default=False)
+    served_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    results: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Response(Base):
+    """One answer: the step it answers, the item version served, the choice and its
+    category, and the audit-log index that is the applicant's receipt."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("attempt_id", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    section: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    item_version: Mapped[int] = mapped_column(Integer)
+    pilot: Mapped[bool] = mapped_column(Boolean, default=False)
+    choice: Mapped[str] = mapped_column(String(8))
+    category: Mapped[int] = mapped_column(Integer)
+    served_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    log_index: Mapped[int] = mapped_column(BigInteger)

@@ -412,3 +412,15 @@ def test_pilot_items_are_placed_by_the_seed_and_never_scored(bank, blueprint):
     assert len(others) > 5  # different applicants get different pilots
     replayed = replay_section(plan, SEED, "P-1", a.responses, pilot_responses=a.pilot_responses)
     assert replayed.result == a
+
+
+def test_state_round_trips_through_bytes(bank, blueprint):
+    plan = compile_section(dataclasses.replace(blueprint, pilot_items=("X1", "X2"),
+                                               pilot_rate=0.1), bank)
+    st, _ = run_attempt(plan, "P", answers(2))
+    back = engine.loads(engine.dumps(st))
+    for field in dataclasses.fields(st):
+        a, b = getattr(st, field.name), getattr(back, field.name)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert a.tobytes() == b.tobytes()
+    assert back.eligible.flags.writeable
