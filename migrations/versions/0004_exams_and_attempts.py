@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-23 19:59:02.550068
+Create Date: 2026-11-23 19:59:57.161540
 """
 
 from collections.abc import Sequence
@@ -56,8 +56,12 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_enrollments_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollments")),
-        sa.UniqueConstraint("exam_id", "registration_number", name=op.f("uq_enrollments_exam_id")),
-        sa.UniqueConstraint("exam_id", "user_id", name=op.f("uq_enrollments_exam_id")),
+        sa.UniqueConstraint(
+            "exam_id",
+            "registration_number",
+            name=op.f("uq_enrollments_exam_id_registration_number"),
+        ),
+        sa.UniqueConstraint("exam_id", "user_id", name=op.f("uq_enrollments_exam_id_user_id")),
     )
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_enrollments_exam_id"), ["exam_id"], unique=False)
@@ -113,7 +117,7 @@ def upgrade() -> None:
             ["attempt_id"], ["attempts.id"], name=op.f("fk_responses_attempt_id_attempts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_responses")),
-        sa.UniqueConstraint("attempt_id", "step", name=op.f("uq_responses_attempt_id")),
+        sa.UniqueConstraint("attempt_id", "step", name=op.f("uq_responses_attempt_id_step")),
     )
     with op.batch_alter_table("responses", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_responses_attempt_id"), ["attempt_id"], unique=False)
