@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from advanced_alchemy.extensions.litestar.store import StoreModelMixin
+from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -33,7 +33,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16), index=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
 
 class WebSession(StoreModelMixin):
@@ -58,9 +58,9 @@ class Exam(Base):
     bank_snapshot: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     seed_hex: Mapped[str] = mapped_column(String(64))
     pseudonym_key_hex: Mapped[str] = mapped_column(String(64))
-    opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    opens_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    closes_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
 
 class Enrollment(Base):
@@ -94,16 +94,16 @@ class Attempt(Base):
     exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    deadline_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     section_index: Mapped[int] = mapped_column(Integer, default=0)
-    section_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    section_started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     step: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[bytes] = mapped_column(LargeBinary)
     served_item: Mapped[str | None] = mapped_column(String(64), nullable=True)
     served_pilot: Mapped[bool] = mapped_column(Boolean, default=False)
-    served_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    served_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     results: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
@@ -124,6 +124,6 @@ class Response(Base):
     pilot: Mapped[bool] = mapped_column(Boolean, default=False)
     choice: Mapped[str] = mapped_column(String(8))
     category: Mapped[int] = mapped_column(Integer)
-    served_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    served_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    answered_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     log_index: Mapped[int] = mapped_column(BigInteger)

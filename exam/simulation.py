@@ -322,7 +322,7 @@ def with_exposure_parameters(
     when already derived). The parameters become part of the exam definition, so the
     committed definition alone replays every attempt."""
     exposure = config.exposure
-    if exposure.method != "sympson-hetter" or exposure.derived:
+    if config.kind != "adaptive" or exposure.method != "sympson-hetter" or exposure.derived:
         return config
     plan = compile_section(config, bank)
     k = derive_sympson_hetter(plan, seed=seed, progress=progress)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -52,9 +52,9 @@ class Item(Base):
     domain: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True, default="draft")
     current_version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        DateTimeUTC(timezone=True), default=utcnow, onupdate=utcnow
     )
 
     versions: Mapped[list[ItemVersion]] = relationship(
@@ -84,7 +84,7 @@ class ItemVersion(Base):
     c: Mapped[float | None] = mapped_column(Float, nullable=True)
     steps: Mapped[list] = mapped_column(JSON, default=list)
     administered: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
     item: Mapped[Item] = relationship(back_populates="versions")
 
@@ -152,8 +152,8 @@ class DifFinding(Base):
     mh_d_dif: Mapped[float | None] = mapped_column(Float, nullable=True)
     p_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     ets_class: Mapped[str] = mapped_column(String(2))
-    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    computed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
     decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, Text
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BigInteger, Integer, LargeBinary, MetaData, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -27,7 +28,7 @@ class LogEntry(LogBase):
     entry: Mapped[str] = mapped_column(Text)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     appended_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=lambda: datetime.now(UTC)
+        DateTimeUTC(timezone=True), default=lambda: datetime.now(UTC)
     )
 
 

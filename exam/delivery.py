@@ -1,0 +1,521 @@
+"""Exam delivery use cases: open an exam, start or resume an attempt, serve, answer, finish.
+
+Each function takes a database session, the clock reading ``now`` and plain values, calls
+the pure engine, writes the change and appends its events to the audit log in the same
+transaction; the caller commits. The server's clock is the only clock: the deadline, the
+section time and response times are all measured here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from exam import engine
+from exam.blueprint import ExamConfig
+from exam.feasibility import check_exam
+from exam.models import Attempt, Enrollment, Exam, Response
+from exam.outcome import section_result
+from exam.runtime import ExamRuntime, pseudonym, runtime, snapshot_hash
+from exam.simulation import with_exposure_parameters
+from itembank import repository
+from itembank.content import ItemContent
+from itembank.models import Item, ItemVersion
+from proctoring import log
+from proctoring.canonical import decimal
+
+
+class DeliveryError(Exception):
+    """A request the exam's rules refuse; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, reason: str, status: int = 409) -> None:
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+def ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def _event(kind: str, exam: str, now: datetime, **fields) -> dict:
+    return {"type": kind, "exam": exam, "t": ms(now), **fields}
+
+
+# -- opening -----------------------------------------------------------------------------
+
+
+def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float = 5) -> int:
+    """Freeze the bank, check the blueprint, derive exposure parameters and commit to all
+    of it in the log; returns the commitment's log index. Raises DeliveryError listing
+    every problem (infeasible blueprint, class C items without a decision)."""
+    if exam.status != "draft":
+        raise DeliveryError(f"exam {exam.code} is {exam.status}, not draft")
+    config = ExamConfig.from_dict(exam.definition)
+    config.validate()
+    domains = {s.domain for s in config.sections}
+    items = repository.current_items(session, domains, ["operational", "pilot"])
+    problems = [
+        f"item {f.item_id}: DIF class {f.ets_class} ({f.attribute}: {f.focal}) has no "
+        "committee decision"
+        for f in repository.unresolved_dif(session, [i.item_id for i in items])
+    ]
+    operational = [i for i in items if i.status == "operational" and i.has_params]
+    bank = repository.bank_table(operational, points_correct)
+    problems += check_exam(config, bank)
+    if problems:
+        raise DeliveryError("; ".join(problems), status=422)
+    pilots = {
+        d: tuple(i.item_id for i in items if i.status == "pilot" and i.domain == d) for d in domains
+    }
+    sections = []
+    for section in config.sections:
+        with_pilots = (
+            dataclasses.replace(section, pilot_items=pilots[section.domain])
+            if section.pilot_rate > 0
+            else section
+        )
+        sections.append(with_exposure_parameters(with_pilots, bank, seed=exam.id))
+    config = dataclasses.replace(config, sections=tuple(sections))
+    versions = dict(
+        session.execute(
+            select(Item.id, Item.current_version).where(Item.id.in_([i.item_id for i in items]))
+        ).all()
+    )
+    snapshot_items = [dict(i.canonical(), version=versions[i.item_id]) for i in items]
+    exam.definition = config.to_dict()
+    exam.bank_snapshot = {"items": snapshot_items, "hash": snapshot_hash(snapshot_items)}
+    exam.status = "open"
+    exam.opens_at = exam.opens_at or now
+    for item_id, version in versions.items():
+        session.execute(
+            update(ItemVersion)
+            .where(ItemVersion.item_id == item_id, ItemVersion.version == version)
+            .values(administered=True)
+        )
+    rt = runtime(exam, points_correct)
+    [index] = log.append(
+        session,
+        [
+            _event(
+                "exam_committed",
+                exam.code,
+                now,
+                definition_sha256=hashlib.sha256(_canonical(exam.definition).encode()).hexdigest(),
+                bank_parameters_sha256=rt.bank.parameter_table_hash(),
+                bank_snapshot_sha256=exam.bank_snapshot["hash"],
+                engine=engine.ENGINE_VERSION,
+                seed_sha256=hashlib.sha256(rt.seed).hexdigest(),
+            )
+        ],
+    )
+    return index
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def new_exam(session: Session, config: ExamConfig) -> Exam:
+    """A draft exam with fresh secrets (seed and pseudonym key)."""
+    config.validate()
+    exam = Exam(
+        code=config.code,
+        title=config.title,
+        status="draft",
+        definition=config.to_dict(),
+        seed_hex=secrets.token_hex(32),
+        pseudonym_key_hex=secrets.token_hex(32),
+    )
+    session.add(exam)
+    session.flush()
+    return exam
+
+
+def enroll(
+    session: Session,
+    exam: Exam,
+    user_id: int,
+    registration_number: str,
+    name: str,
+    formation: str = "",
+    track: str = "",
+    attributes: dict | None = None,
+    extra_time_s: int = 0,
+) -> Enrollment:
+    row = Enrollment(
+        exam_id=exam.id,
+        user_id=user_id,
+        registration_number=registration_number,
+        name=name,
+        formation=formation,
+        track=track,
+        attributes=attributes or {},
+        extra_time_s=extra_time_s,
+        pseudonym=pseudonym(bytes.fromhex(exam.pseudonym_key_hex), registration_number),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+# -- attempts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What an applicant sees of an item: never the key or the option points."""
+
+    item_id: str
+    stem: str
+    options: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    attempt_id: int
+    status: str
+    section: str | None
+    step: int
+    remaining_seconds: int
+    deadline: datetime
+    item: ItemView | None
+    resumed: bool = False
+
+
+def _item_view(item: ItemContent) -> ItemView:
+    return ItemView(item.item_id, item.stem, tuple((o.key, o.text) for o in item.options))
+
+
+def remaining_seconds(attempt: Attempt, now: datetime) -> int:
+    return max(0, int((attempt.deadline_at - now).total_seconds()))
+
+
+def view(rt: ExamRuntime, attempt: Attempt, now: datetime, resumed: bool = False) -> AttemptView:
+    active = attempt.status == "active" and attempt.served_item is not None
+    section = rt.config.sections[attempt.section_index].name if active else None
+    return AttemptView(
+        attempt.id,
+        attempt.status,
+        section,
+        attempt.step,
+        remaining_seconds(attempt, now),
+        attempt.deadline_at,
+        _item_view(rt.content(attempt.served_item)) if active else None,
+        resumed,
+    )
+
+
+def find_attempt(session: Session, enrollment: Enrollment, lock: bool = False) -> Attempt | None:
+    query = select(Attempt).where(Attempt.enrollment_id == enrollment.id)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def start_attempt(
+    session: Session, rt: ExamRuntime, exam: Exam, enrollment: Enrollment, now: datetime
+) -> AttemptView:
+    """Start the attempt, or resume it: starting twice returns the same attempt."""
+    if exam.status != "open":
+        raise DeliveryError(f"exam {exam.code} is not open")
+    existing = find_attempt(session, enrollment, lock=True)
+    if existing is not None:
+        if existing.status == "active" and now >= existing.deadline_at:
+            _finish(session, rt, existing, enrollment, now, "deadline")
+        else:
+            log.append(
+                session,
+                [
+                    _event(
+                        "attempt_resumed",
+                        rt.code,
+                        now,
+                        pseudonym=enrollment.pseudonym,
+                        step=existing.step,
+                    )
+                ],
+            )
+        return view(rt, existing, now, resumed=True)
+    if exam.closes_at is not None and now >= exam.closes_at:
+        raise DeliveryError(f"exam {exam.code} has closed")
+    duration = rt.config.duration_s + enrollment.extra_time_s
+    plan = rt.plans[0]
+    state = engine.start(plan, rt.seed, enrollment.pseudonym)
+    attempt = Attempt(
+        exam_id=exam.id,
+        enrollment_id=enrollment.id,
+        status="active",
+        started_at=now,
+        deadline_at=now + timedelta(seconds=duration),
+        section_index=0,
+        section_started_at=now,
+        step=0,
+        state=engine.dumps(state),
+    )
+    session.add(attempt)
+    session.flush()
+    events = [
+        _event(
+            "attempt_started",
+            rt.code,
+            now,
+            pseudonym=enrollment.pseudonym,
+            deadline=ms(attempt.deadline_at),
+            extra_time_s=enrollment.extra_time_s,
+        )
+    ]
+    events += _serve_next(session, rt, attempt, enrollment, state, now)
+    log.append(session, events)
+    return view(rt, attempt, now)
+
+
+def _serve_next(
+    session: Session,
+    rt: ExamRuntime,
+    attempt: Attempt,
+    enrollment: Enrollment,
+    state: engine.EngineState,
+    now: datetime,
+) -> list[dict]:
+    """Decide what comes next: an item of this section, the next section, or the end.
+    Updates the attempt and returns the events to log."""
+    events: list[dict] = []
+    while True:
+        plan = rt.plans[attempt.section_index]
+        elapsed = (now - attempt.section_started_at).total_seconds()
+        decision = engine.decide(plan, state, rt.seed, enrollment.pseudonym, elapsed)
+        if decision.item_id is not None:
+            attempt.state = engine.dumps(state)
+            attempt.served_item, attempt.served_pilot = decision.item_id, decision.pilot
+            attempt.served_at = now
+            events.append(
+                _event(
+                    "item_served",
+                    rt.code,
+                    now,
+                    pseudonym=enrollment.pseudonym,
+                    section=plan.config.name,
+                    step=attempt.step,
+                    item=decision.item_id,
+                    item_sha256=rt.content(decision.item_id).content_hash(),
+                )
+            )
+            return events
+        result = section_result(plan, state)
+        results = dict(attempt.results or {})
+        results[plan.config.name] = _result_record(result, decision.stop_reason)
+        attempt.results = results
+        events.append(
+            _event(
+                "section_finished",
+                rt.code,
+                now,
+                pseudonym=enrollment.pseudonym,
+                section=plan.config.name,
+                reason=decision.stop_reason,
+                items=result.n_items,
+                theta=decimal(result.theta),
+                se=decimal(result.se),
+                points=result.points,
+            )
+        )
+        if attempt.section_index + 1 >= len(rt.plans):
+            events += _finish_events(rt, attempt, enrollment, now, "completed")
+            return events
+        attempt.section_index += 1
+        attempt.section_started_at = now
+        state = engine.start(rt.plans[attempt.section_index], rt.seed, enrollment.pseudonym)
+
+
+def _result_record(result, stop_reason: str | None) -> dict:
+    return {
+        "points": result.points,
+        "points_exact": decimal(result.points_exact, 4),
+        "theta": decimal(result.theta),
+        "se": decimal(result.se),
+        "items": result.n_items,
+        "method": result.method,
+        "stop": stop_reason,
+    }
+
+
+def _finish_events(
+    rt: ExamRuntime, attempt: Attempt, enrollment: Enrollment, now: datetime, reason: str
+) -> list[dict]:
+    attempt.status, attempt.finished_at, attempt.finish_reason = "finished", now, reason
+    attempt.served_item, attempt.served_at = None, None
+    results = attempt.results or {}
+    total = sum(r["points"] for r in results.values())
+    return [
+        _event(
+            "attempt_finished",
+            rt.code,
+            now,
+            pseudonym=enrollment.pseudonym,
+            reason=reason,
+            total=total,
+            points={name: r["points"] for name, r in results.items()},
+        )
+    ]
+
+
+def _finish(
+    session: Session,
+    rt: ExamRuntime,
+    attempt: Attempt,
+    enrollment: Enrollment,
+    now: datetime,
+    reason: str,
+) -> int:
+    """End an attempt early (deadline, or the applicant asks): sections not reached score
+    what the answers so far give."""
+    state = engine.loads(attempt.state)
+    results = dict(attempt.results or {})
+    events = []
+    for k in range(attempt.section_index, len(rt.plans)):
+        plan = rt.plans[k]
+        if plan.config.name in results:
+            continue
+        st = (
+            state
+            if k == attempt.section_index
+            else engine.start(plan, rt.seed, enrollment.pseudonym)
+        )
+        result = section_result(plan, st)
+        results[plan.config.name] = _result_record(result, reason)
+        events.append(
+            _event(
+                "section_finished",
+                rt.code,
+                now,
+                pseudonym=enrollment.pseudonym,
+                section=plan.config.name,
+                reason=reason,
+                items=result.n_items,
+                theta=decimal(result.theta),
+                se=decimal(result.se),
+                points=result.points,
+            )
+        )
+    attempt.results = results
+    events += _finish_events(rt, attempt, enrollment, now, reason)
+    return log.append(session, events)[-1]
+
+
+@dataclass(frozen=True)
+class AnswerReply:
+    accepted: bool
+    log_index: int
+    next_step: int | None
+
+
+def submit_answer(
+    session: Session,
+    rt: ExamRuntime,
+    attempt: Attempt,
+    enrollment: Enrollment,
+    step: int,
+    item_id: str,
+    choice: str,
+    now: datetime,
+) -> AnswerReply:
+    """Store one answer, idempotently: the same answer to the same step returns the same
+    reply; a different answer to an answered step, a wrong step or item, or an answer after
+    the deadline is refused (409) with the reason."""
+    previous = session.scalar(
+        select(Response).where(Response.attempt_id == attempt.id, Response.step == step)
+    )
+    if previous is not None:
+        if previous.item_id == item_id and previous.choice == choice:
+            following = (
+                step + 1
+                if _answered_after(session, attempt, step) or (attempt.status == "active")
+                else None
+            )
+            return AnswerReply(True, previous.log_index, following)
+        raise DeliveryError(f"step {step} is already answered with another choice")
+    if attempt.status != "active":
+        raise DeliveryError("the attempt has finished")
+    if now >= attempt.deadline_at:
+        _finish(session, rt, attempt, enrollment, now, "deadline")
+        raise DeliveryError("the time is up: the deadline has passed")
+    if step != attempt.step:
+        raise DeliveryError(f"step {step} is not the current step ({attempt.step})")
+    if item_id != attempt.served_item:
+        raise DeliveryError(f"item {item_id} is not the item served at step {step}")
+    content = rt.content(item_id)
+    if choice not in {o.key for o in content.options}:
+        raise DeliveryError(f"{choice!r} is not an option of item {item_id}", status=422)
+    category = content.category_of(choice)
+    plan = rt.plans[attempt.section_index]
+    state = engine.loads(attempt.state)
+    if attempt.served_pilot:
+        state = engine.answer_pilot(state, category)
+    else:
+        state = engine.answer(plan, state, plan.ids.index(item_id), category)
+    served_at = attempt.served_at or now
+    answer_event = _event(
+        "answer",
+        rt.code,
+        now,
+        pseudonym=enrollment.pseudonym,
+        section=plan.config.name,
+        step=step,
+        item=item_id,
+        choice=choice,
+        pilot=attempt.served_pilot,
+        response_ms=max(0, ms(now) - ms(served_at)),
+    )
+    response = Response(
+        attempt_id=attempt.id,
+        step=step,
+        section=plan.config.name,
+        item_id=item_id,
+        item_version=rt.versions[item_id],
+        pilot=attempt.served_pilot,
+        choice=choice,
+        category=category,
+        served_at=served_at,
+        answered_at=now,
+        log_index=-1,
+    )
+    attempt.step = step + 1
+    events = [answer_event, *_serve_next(session, rt, attempt, enrollment, state, now)]
+    indices = log.append(session, events)
+    response.log_index = indices[0]
+    session.add(response)
+    session.flush()
+    return AnswerReply(True, indices[0], attempt.step if attempt.status == "active" else None)
+
+
+def _answered_after(session: Session, attempt: Attempt, step: int) -> bool:
+    return (
+        session.scalar(
+            select(Response.id)
+            .where(Response.attempt_id == attempt.id, Response.step > step)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def finish_attempt(
+    session: Session, rt: ExamRuntime, attempt: Attempt, enrollment: Enrollment, now: datetime
+) -> int:
+    """The applicant ends the exam before the deadline."""
+    if attempt.status != "active":
+        raise DeliveryError("the attempt has finished")
+    return _finish(session, rt, attempt, enrollment, now, "submitted")
+
+
+def receipts(session: Session, attempt: Attempt) -> list[dict]:
+    """The log index of every answer (inclusion proofs come with the signed log)."""
+    rows = session.scalars(
+        select(Response).where(Response.attempt_id == attempt.id).order_by(Response.step)
+    )
+    return [{"step": r.step, "item_id": r.item_id, "log_index": r.log_index} for r in rows]

@@ -1,0 +1,91 @@
+"""An open exam, compiled once: its definition, the bank snapshot it runs on, the section
+plans and its secrets. Built from the exam's database row; cached per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+from exam.blueprint import ExamConfig
+from exam.plan import SectionPlan, compile_section
+from itembank.bank_json import item_from_dict
+from itembank.content import ItemContent
+from itembank.repository import bank_table
+from itembank.table import BankTable
+
+
+@dataclass(frozen=True, eq=False)
+class ExamRuntime:
+    exam_id: int
+    code: str
+    config: ExamConfig
+    bank: BankTable
+    items: dict[str, ItemContent]
+    versions: dict[str, int]
+    plans: tuple[SectionPlan, ...]
+    seed: bytes
+    pseudonym_key: bytes
+
+    def content(self, item_id: str) -> ItemContent:
+        return self.items[item_id]
+
+
+def pseudonym(key: bytes, registration_number: str) -> str:
+    """An applicant's name in the public log: HMAC-SHA256(exam key, registration number),
+    shortened to 20 hex digits (80 bits)."""
+    digest = hmac.digest(key, registration_number.encode(), "sha256").hex()
+    return f"P{digest[:20]}"
+
+
+def snapshot_items(snapshot: dict) -> tuple[dict[str, ItemContent], dict[str, int]]:
+    items, versions = {}, {}
+    for obj in snapshot["items"]:
+        problems: list = []
+        item = item_from_dict(obj, "snapshot", obj.get("id", "?"), problems)
+        if problems or item is None:
+            raise ValueError(f"bank snapshot item {obj.get('id')}: {problems}")
+        items[item.item_id] = item
+        versions[item.item_id] = int(obj["version"])
+    return items, versions
+
+
+def snapshot_hash(items: list[dict]) -> str:
+    """SHA-256 of the canonical JSON of a bank snapshot's items."""
+    blob = json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_CACHE: dict[tuple[int, str], ExamRuntime] = {}
+
+
+def runtime(exam, points_correct: float = 5) -> ExamRuntime:
+    """The compiled exam for an ``exams`` row with its bank snapshot. The definition and
+    the snapshot never change once an exam is open, so the result is kept per process,
+    keyed by the snapshot's hash."""
+    if exam.bank_snapshot is None:
+        raise ValueError(f"exam {exam.code} is not open (no bank snapshot)")
+    key = (exam.id, exam.bank_snapshot["hash"])
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    config = ExamConfig.from_dict(exam.definition)
+    items, versions = snapshot_items(exam.bank_snapshot)
+    operational = [i for i in items.values() if i.status == "operational" and i.has_params]
+    bank = bank_table(operational, points_correct)
+    plans = tuple(compile_section(section, bank) for section in config.sections)
+    built = ExamRuntime(
+        exam.id,
+        exam.code,
+        config,
+        bank,
+        items,
+        versions,
+        plans,
+        bytes.fromhex(exam.seed_hex),
+        bytes.fromhex(exam.pseudonym_key_hex),
+    )
+    _CACHE[key] = built
+    return built
