@@ -6,6 +6,7 @@ carries a CSRF token, logins are rate-limited per client, and every route names 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -35,7 +36,7 @@ from exam import database, i18n, migrate
 from exam.models import WebSession
 from exam.security import CurrentUser, password_hasher, user_from_session
 from exam.settings import Settings, get_settings
-from exam.web import auth, committee_bank, committee_dif
+from exam.web import api_attempts, auth, committee_bank, committee_dif
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +57,8 @@ def _template_globals(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals["lang_of"] = i18n.lang_of
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, clock=None) -> Litestar:
+    """The application; ``clock`` (a function returning an aware datetime) is for tests."""
     settings = settings or get_settings()
     db = SQLAlchemyAsyncConfig(
         engine_instance=database.async_engine(settings),
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auth.login_router(settings.login_attempts_per_minute),
             committee_bank.CommitteeBank,
             committee_dif.CommitteeDif,
+            api_attempts.AttemptApi,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
@@ -109,12 +112,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             engine_callback=_template_globals,
         ),
         exception_handlers={NotAuthorizedException: _not_authorized},
+        debug=settings.debug,
         openapi_config=OpenAPIConfig(title="Seleksi", version="0.1.0", path="/schema"),
         state=State(
             {
                 "settings": settings,
                 "hasher": password_hasher(settings),
                 "language": settings.language,
+                "clock": clock or (lambda: datetime.now(UTC)),
             }
         ),
     )

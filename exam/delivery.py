@@ -44,7 +44,8 @@ def ms(t: datetime) -> int:
     return int(t.timestamp() * 1000)
 
 
-def _event(kind: str, exam: str, now: datetime, **fields) -> dict:
+def event(kind: str, exam: str, now: datetime, **fields) -> dict:
+    """A log entry: type, exam, server time in ms, and the event's fields."""
     return {"type": kind, "exam": exam, "t": ms(now), **fields}
 
 
@@ -103,7 +104,7 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
     [index] = log.append(
         session,
         [
-            _event(
+            event(
                 "exam_committed",
                 exam.code,
                 now,
@@ -231,7 +232,7 @@ def start_attempt(
             log.append(
                 session,
                 [
-                    _event(
+                    event(
                         "attempt_resumed",
                         rt.code,
                         now,
@@ -260,7 +261,7 @@ def start_attempt(
     session.add(attempt)
     session.flush()
     events = [
-        _event(
+        event(
             "attempt_started",
             rt.code,
             now,
@@ -294,7 +295,7 @@ def _serve_next(
             attempt.served_item, attempt.served_pilot = decision.item_id, decision.pilot
             attempt.served_at = now
             events.append(
-                _event(
+                event(
                     "item_served",
                     rt.code,
                     now,
@@ -311,7 +312,7 @@ def _serve_next(
         results[plan.config.name] = _result_record(result, decision.stop_reason)
         attempt.results = results
         events.append(
-            _event(
+            event(
                 "section_finished",
                 rt.code,
                 now,
@@ -352,7 +353,7 @@ def _finish_events(
     results = attempt.results or {}
     total = sum(r["points"] for r in results.values())
     return [
-        _event(
+        event(
             "attempt_finished",
             rt.code,
             now,
@@ -389,7 +390,7 @@ def _finish(
         result = section_result(plan, st)
         results[plan.config.name] = _result_record(result, reason)
         events.append(
-            _event(
+            event(
                 "section_finished",
                 rt.code,
                 now,
@@ -459,7 +460,7 @@ def submit_answer(
     else:
         state = engine.answer(plan, state, plan.ids.index(item_id), category)
     served_at = attempt.served_at or now
-    answer_event = _event(
+    answer_event = event(
         "answer",
         rt.code,
         now,
@@ -502,6 +503,13 @@ def _answered_after(session: Session, attempt: Attempt, step: int) -> bool:
         )
         is not None
     )
+
+
+def finish_on_deadline(
+    session: Session, rt: ExamRuntime, attempt: Attempt, enrollment: Enrollment, now: datetime
+) -> int:
+    """Finish an attempt whose deadline has passed (the exam auto-finishes)."""
+    return _finish(session, rt, attempt, enrollment, now, "deadline")
 
 
 def finish_attempt(

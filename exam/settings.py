@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(12 * 3600, description="Web session lifetime")
     secure_cookies: bool = Field(False, description="Send cookies only over HTTPS")
     language: str = Field("id", description="Default language: id or en")
+    debug: bool = Field(False, description="Show error details (never in production)")
 
     def resolved_secret(self) -> str:
         """The configured secret, or one generated at first use and kept in the data

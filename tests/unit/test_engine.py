@@ -415,8 +415,9 @@ def test_pilot_items_are_placed_by_the_seed_and_never_scored(bank, blueprint):
 
 
 def test_state_round_trips_through_bytes(bank, blueprint):
-    plan = compile_section(dataclasses.replace(blueprint, pilot_items=("X1", "X2"),
-                                               pilot_rate=0.1), bank)
+    plan = compile_section(
+        dataclasses.replace(blueprint, pilot_items=("X1", "X2"), pilot_rate=0.1), bank
+    )
     st, _ = run_attempt(plan, "P", answers(2))
     back = engine.loads(engine.dumps(st))
     for field in dataclasses.fields(st):

@@ -1,0 +1,281 @@
+"""The applicant's JSON API (CONTRACTS.md): start, read, answer, report events, result.
+
+Every handler runs the delivery use case in the request's transaction and commits before
+replying, so an acknowledged answer is stored. An applicant reaches only their own attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exam import delivery
+from exam.models import Attempt, Enrollment, Exam
+from exam.runtime import runtime
+from exam.security import CurrentUser, applicant_only
+from exam.web.deps import DbSession
+from proctoring import log
+
+
+@dataclass
+class StartReply:
+    attempt_id: int
+    deadline: str
+    remaining_seconds: int
+    resumed: bool
+
+
+@dataclass
+class OptionOut:
+    key: str
+    text: str
+
+
+@dataclass
+class ItemOut:
+    item_id: str
+    stem: str
+    options: list[OptionOut]
+
+
+@dataclass
+class AttemptOut:
+    attempt_id: int
+    status: str
+    section: str | None
+    step: int
+    remaining_seconds: int
+    deadline: str
+    item: ItemOut | None
+
+
+@dataclass
+class AnswerIn:
+    step: int
+    item_id: str
+    choice: str
+
+
+@dataclass
+class AnswerOut:
+    accepted: bool
+    log_index: int
+    next_step: int | None
+
+
+@dataclass
+class EventIn:
+    type: str
+    at: int
+
+
+@dataclass
+class EventOut:
+    log_index: int
+
+
+PROCTORING_EVENTS = (
+    "hidden",
+    "visible",
+    "blur",
+    "focus",
+    "fullscreen_exit",
+    "copy",
+    "paste",
+    "contextmenu",
+    "offline",
+    "online",
+)
+
+
+class Conflict(HTTPException):
+    status_code = 409
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock()
+
+
+def _raise(exc: delivery.DeliveryError) -> None:
+    if exc.status == 409:
+        raise Conflict(detail=exc.reason) from None
+    raise HTTPException(status_code=exc.status, detail=exc.reason) from None
+
+
+def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = False):
+    """The attempt, its enrollment and exam — only if they belong to ``user`` (else 404,
+    so attempt ids reveal nothing)."""
+    query = select(Attempt).where(Attempt.id == attempt_id)
+    attempt = session.scalar(query.with_for_update() if lock else query)
+    enrollment = attempt and session.get(Enrollment, attempt.enrollment_id)
+    if attempt is None or enrollment is None or enrollment.user_id != user.id:
+        raise NotFoundException(f"no attempt {attempt_id}")
+    return attempt, enrollment, session.get(Exam, attempt.exam_id)
+
+
+def _attempt_out(v: delivery.AttemptView) -> AttemptOut:
+    item = v.item and ItemOut(
+        v.item.item_id, v.item.stem, [OptionOut(k, text) for k, text in v.item.options]
+    )
+    return AttemptOut(
+        v.attempt_id, v.status, v.section, v.step, v.remaining_seconds, v.deadline.isoformat(), item
+    )
+
+
+class AttemptApi(Controller):
+    path = "/api/v1"
+    guards = [applicant_only]  # noqa: RUF012 (Litestar's controller attribute)
+    tags = ["applicant"]  # noqa: RUF012
+
+    @post("/exams/{exam_code:str}/attempts", status_code=HTTP_200_OK)
+    async def start(
+        self, request: Request, db_session: DbSession, exam_code: FromPath[str]
+    ) -> StartReply:
+        """Start the attempt, or resume it (starting twice returns the same attempt)."""
+        user: CurrentUser = request.user
+        now = _now(request)
+
+        def run(session: Session) -> delivery.AttemptView:
+            exam = session.scalar(select(Exam).where(Exam.code == exam_code))
+            enrollment = exam and session.scalar(
+                select(Enrollment).where(
+                    Enrollment.exam_id == exam.id, Enrollment.user_id == user.id
+                )
+            )
+            if exam is None or enrollment is None:
+                raise NotFoundException(f"you are not enrolled in exam {exam_code}")
+            rt = runtime(exam, request.app.state.settings.points_correct)
+            return delivery.start_attempt(session, rt, exam, enrollment, now)
+
+        try:
+            v = await db_session.run_sync(run)
+        except delivery.DeliveryError as exc:
+            _raise(exc)
+        await db_session.commit()
+        return StartReply(v.attempt_id, v.deadline.isoformat(), v.remaining_seconds, v.resumed)
+
+    @get("/attempts/{attempt_id:int}")
+    async def read(
+        self, request: Request, db_session: DbSession, attempt_id: FromPath[int]
+    ) -> AttemptOut:
+        """The attempt's state and the item to answer now (never a key or option points)."""
+        user: CurrentUser = request.user
+        now = _now(request)
+
+        def run(session: Session) -> delivery.AttemptView:
+            attempt, enrollment, exam = _owned(session, user, attempt_id)
+            rt = runtime(exam, request.app.state.settings.points_correct)
+            if attempt.status == "active" and now >= attempt.deadline_at:
+                delivery.finish_on_deadline(session, rt, attempt, enrollment, now)
+            return delivery.view(rt, attempt, now)
+
+        v = await db_session.run_sync(run)
+        await db_session.commit()
+        return _attempt_out(v)
+
+    @post("/attempts/{attempt_id:int}/answers", status_code=HTTP_200_OK)
+    async def answer(
+        self,
+        request: Request,
+        db_session: DbSession,
+        attempt_id: FromPath[int],
+        data: JSONBody[AnswerIn],
+    ) -> AnswerOut:
+        """Store one answer; the same answer again gets the same reply, a different answer
+        to an answered step or an answer after the deadline gets 409 with the reason."""
+        user: CurrentUser = request.user
+        now = _now(request)
+
+        def run(session: Session) -> delivery.AnswerReply:
+            attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
+            rt = runtime(exam, request.app.state.settings.points_correct)
+            return delivery.submit_answer(
+                session, rt, attempt, enrollment, data.step, data.item_id, data.choice, now
+            )
+
+        try:
+            reply = await db_session.run_sync(run)
+        except delivery.DeliveryError as exc:
+            await db_session.commit()  # keep what the refusal changed (a deadline finish)
+            _raise(exc)
+        await db_session.commit()
+        return AnswerOut(reply.accepted, reply.log_index, reply.next_step)
+
+    @post("/attempts/{attempt_id:int}/events", status_code=HTTP_200_OK)
+    async def event(
+        self,
+        request: Request,
+        db_session: DbSession,
+        attempt_id: FromPath[int],
+        data: JSONBody[EventIn],
+    ) -> EventOut:
+        """A browser proctoring event, logged for observers' review (never a sanction)."""
+        user: CurrentUser = request.user
+        if data.type not in PROCTORING_EVENTS:
+            raise HTTPException(
+                status_code=422, detail=f"type must be one of {', '.join(PROCTORING_EVENTS)}"
+            )
+        now = _now(request)
+
+        def run(session: Session) -> int:
+            attempt, enrollment, exam = _owned(session, user, attempt_id)
+            [index] = log.append(
+                session,
+                [
+                    delivery.event(
+                        "proctoring",
+                        exam.code,
+                        now,
+                        pseudonym=enrollment.pseudonym,
+                        event=data.type,
+                        client_ms=int(data.at),
+                        step=attempt.step,
+                    )
+                ],
+            )
+            return index
+
+        index = await db_session.run_sync(run)
+        await db_session.commit()
+        return EventOut(index)
+
+    @get("/attempts/{attempt_id:int}/result")
+    async def result(
+        self, request: Request, db_session: DbSession, attempt_id: FromPath[int]
+    ) -> dict:
+        """Points per section, the total and the receipt (log index of every answer)."""
+        user: CurrentUser = request.user
+
+        def run(session: Session) -> dict:
+            attempt, _, exam = _owned(session, user, attempt_id)
+            if attempt.status != "finished":
+                raise Conflict(detail="the attempt has not finished")
+            sections = attempt.results or {}
+            return {
+                "attempt_id": attempt.id,
+                "exam": exam.code,
+                "finish_reason": attempt.finish_reason,
+                "sections": {
+                    name: {
+                        "points": r["points"],
+                        "theta": r["theta"],
+                        "se": r["se"],
+                        "items": r["items"],
+                    }
+                    for name, r in sections.items()
+                },
+                "total": sum(r["points"] for r in sections.values()),
+                "receipt": {
+                    "answers": delivery.receipts(session, attempt),
+                    "log_size": log.size(session),
+                },
+            }
+
+        return await db_session.run_sync(run)

@@ -1,0 +1,170 @@
+"""The applicant JSON API over HTTP, on both databases."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+import itembank
+from exam import database, delivery
+from exam.app import create_app
+from exam.models import User
+from itembank import repository
+from itembank.transfer import read_bank_file
+from tests.db.test_delivery import demo_config
+from tests.web.conftest import PASSWORD, csrf
+
+START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def exam_ready(web_settings):
+    engine = database.sync_engine(web_settings)
+    demo = Path(itembank.__file__).parent / "demo_bank.json"
+    with database.session_factory(engine)() as session, session.begin():
+        repository.import_items(session, read_bank_file(demo))
+        users = {u.username: u for u in session.query(User).all()}
+        other = User(
+            username="peserta02", password_hash=users["peserta01"].password_hash, role="applicant"
+        )
+        session.add(other)
+        session.flush()
+        exam = delivery.new_exam(session, demo_config(duration_s=1800))
+        delivery.enroll(session, exam, users["peserta01"].id, "REG-1", "Siti")
+        delivery.enroll(session, exam, other.id, "REG-2", "Budi")
+        delivery.open_exam(session, exam, START)
+    engine.dispose()
+    return web_settings
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def api(exam_ready, clock):
+    debug = exam_ready.model_copy(update={"debug": True})
+    with TestClient(app=create_app(debug, clock=clock)) as c:
+        yield c
+
+
+def api_login(client, name):
+    res = client.post(
+        "/api/v1/auth/login",
+        json={"username": name, "password": PASSWORD},
+        headers={"x-csrftoken": csrf(client)},
+    )
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def post(client, url, body=None):
+    return client.post(url, json=body or {}, headers={"x-csrftoken": csrf(client)})
+
+
+def test_a_full_attempt_through_the_api_never_shows_a_key(api, clock):
+    assert api_login(api, "peserta01")["role"] == "applicant"
+    started = post(api, "/api/v1/exams/UJI/attempts")
+    assert started.status_code == 200 and started.json()["remaining_seconds"] == 1800
+    attempt = started.json()["attempt_id"]
+    again = post(api, "/api/v1/exams/UJI/attempts").json()
+    assert again["attempt_id"] == attempt and again["resumed"] is True
+    bodies = [started.text]
+    steps = 0
+    while True:
+        state = api.get(f"/api/v1/attempts/{attempt}")
+        bodies.append(state.text)
+        data = state.json()
+        if data["status"] == "finished":
+            break
+        item = data["item"]
+        assert [o["key"] for o in item["options"]] == list("ABCDE")
+        clock.now += timedelta(seconds=15)
+        answer = {"step": data["step"], "item_id": item["item_id"], "choice": "C"}
+        reply = post(api, f"/api/v1/attempts/{attempt}/answers", answer)
+        assert reply.status_code == 200, reply.text
+        assert post(api, f"/api/v1/attempts/{attempt}/answers", answer).json() == reply.json()
+        bodies.append(reply.text)
+        steps += 1
+    assert steps == 26
+    result = api.get(f"/api/v1/attempts/{attempt}/result")
+    bodies.append(result.text)
+    res = result.json()
+    assert set(res["sections"]) == {"TWK", "TIU", "TKP"}
+    assert res["total"] == sum(s["points"] for s in res["sections"].values())
+    assert len(res["receipt"]["answers"]) == 26
+    for body in bodies:
+        parsed = json.dumps(json.loads(body))
+        assert '"correct"' not in parsed and '"points": {' not in parsed
+        assert '"category"' not in parsed
+
+
+def test_conflicts_and_the_deadline(api, clock):
+    api_login(api, "peserta01")
+    attempt = post(api, "/api/v1/exams/UJI/attempts").json()["attempt_id"]
+    item = api.get(f"/api/v1/attempts/{attempt}").json()["item"]
+    ok = post(
+        api,
+        f"/api/v1/attempts/{attempt}/answers",
+        {"step": 0, "item_id": item["item_id"], "choice": "A"},
+    )
+    assert ok.status_code == 200 and ok.json()["next_step"] == 1
+    other = post(
+        api,
+        f"/api/v1/attempts/{attempt}/answers",
+        {"step": 0, "item_id": item["item_id"], "choice": "B"},
+    )
+    assert other.status_code == 409 and "already answered" in other.text
+    clock.now = START + timedelta(seconds=1801)
+    nxt = api.get(f"/api/v1/attempts/{attempt}").json()
+    assert nxt["status"] == "finished" and nxt["remaining_seconds"] == 0
+    late = post(
+        api,
+        f"/api/v1/attempts/{attempt}/answers",
+        {"step": 1, "item_id": item["item_id"], "choice": "A"},
+    )
+    assert late.status_code == 409 and "finished" in late.text
+
+
+def test_nobody_else_reaches_an_attempt(api, exam_ready):
+    api_login(api, "peserta01")
+    attempt = post(api, "/api/v1/exams/UJI/attempts").json()["attempt_id"]
+    post(api, "/api/v1/auth/logout")
+    api_login(api, "peserta02")
+    assert api.get(f"/api/v1/attempts/{attempt}").status_code == 404
+    assert (
+        post(
+            api, f"/api/v1/attempts/{attempt}/answers", {"step": 0, "item_id": "x", "choice": "A"}
+        ).status_code
+        == 404
+    )
+    post(api, "/api/v1/auth/logout")
+    api_login(api, "pengamat")
+    assert api.get(f"/api/v1/attempts/{attempt}").status_code == 403
+    post(api, "/api/v1/auth/logout")
+    assert api.get(f"/api/v1/attempts/{attempt}").status_code == 401
+
+
+def test_proctoring_events_are_logged(api):
+    api_login(api, "peserta01")
+    attempt = post(api, "/api/v1/exams/UJI/attempts").json()["attempt_id"]
+    res = post(api, f"/api/v1/attempts/{attempt}/events", {"type": "blur", "at": 1700000})
+    assert res.status_code == 200 and res.json()["log_index"] > 0
+    bad = post(api, f"/api/v1/attempts/{attempt}/events", {"type": "keylogger", "at": 1})
+    assert bad.status_code == 422
+
+
+def test_an_applicant_not_enrolled_gets_404(api):
+    api_login(api, "peserta01")
+    assert post(api, "/api/v1/exams/NOPE/attempts").status_code == 404
