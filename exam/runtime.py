@@ -58,16 +58,16 @@ def snapshot_hash(items: list[dict]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_CACHE: dict[tuple[int, str], ExamRuntime] = {}
+_CACHE: dict[tuple[int, str, str], ExamRuntime] = {}
 
 
 def runtime(exam, points_correct: float = 5) -> ExamRuntime:
     """The compiled exam for an ``exams`` row with its bank snapshot. The definition and
     the snapshot never change once an exam is open, so the result is kept per process,
-    keyed by the snapshot's hash."""
+    keyed by the exam, its (random, unique) seed and the snapshot's hash."""
     if exam.bank_snapshot is None:
         raise ValueError(f"exam {exam.code} is not open (no bank snapshot)")
-    key = (exam.id, exam.bank_snapshot["hash"])
+    key = (exam.id, exam.seed_hex, exam.bank_snapshot["hash"])
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
