@@ -36,7 +36,7 @@ from exam import database, i18n, migrate
 from exam.models import WebSession
 from exam.security import CurrentUser, password_hasher, user_from_session
 from exam.settings import Settings, get_settings
-from exam.web import api_attempts, auth, committee_bank, committee_dif
+from exam.web import api_attempts, applicant, auth, committee_bank, committee_dif
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             committee_bank.CommitteeBank,
             committee_dif.CommitteeDif,
             api_attempts.AttemptApi,
+            applicant.ApplicantPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],

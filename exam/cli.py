@@ -443,3 +443,41 @@ def user_add(username: str, role: str, display_name: str, password: str) -> None
             account.password_hash, account.role = hashed, role
             account.display_name = display_name or account.display_name
             click.echo(f"account {username} ({role}) updated")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default="seleksi-data",
+    show_default=True,
+    help="Where the SQLite database and keys live.",
+)
+@click.option("--applicants", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--no-serve", is_flag=True, help="Prepare the demo and exit.")
+def demo(host: str, port: int, data_dir: str, applicants: int, no_serve: bool) -> None:
+    """A complete demo: bank, exam DEMO, accounts; prints the logins, then serves."""
+    import os  # noqa: PLC0415
+
+    import uvicorn  # noqa: PLC0415 (the server loads only when serving)
+
+    from exam.demo import prepare_demo  # noqa: PLC0415
+
+    os.environ["SELEKSI_DATA_DIR"] = data_dir
+    os.environ.pop("SELEKSI_DATABASE_URL", None)
+    get_settings.cache_clear()
+    settings = get_settings()
+    click.echo(f"preparing the demo in {Path(data_dir).resolve()} …")
+    info = prepare_demo(settings, applicants)
+    url = f"http://{host}:{port}"
+    click.echo(f"""
+Seleksi demo: {url}
+  exam code   {info.exam_code}
+  committee   {info.committee} / {info.password}
+  observer    {info.observer} / {info.password}
+  applicants  {info.applicants[0]} … {info.applicants[-1]} / {info.password}
+""")
+    if not no_serve:
+        uvicorn.run("exam.app:create_app", factory=True, host=host, port=port, log_level="info")

@@ -1,0 +1,267 @@
+"""The applicant's pages: before the start, the item screen, the result.
+
+The item screen is server-rendered; htmx posts each answer and swaps in the next item only
+after the server has stored the answer ("Tersimpan"). A small script (static/exam.js) runs
+the countdown from the server's remaining time, the keyboard (A–E / 1–5, Enter), retries
+a failed save, and reports proctoring events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exam import delivery
+from exam.models import Attempt, Enrollment, Exam
+from exam.runtime import ExamRuntime, runtime
+from exam.security import CurrentUser, applicant_only
+from exam.web.deps import DbSession
+
+
+@dataclass
+class AnswerForm:
+    step: int
+    item_id: str
+    choice: str = ""
+
+
+def _mine(session: Session, user: CurrentUser, code: str):
+    exam = session.scalar(select(Exam).where(Exam.code == code))
+    enrollment = exam and session.scalar(
+        select(Enrollment).where(Enrollment.exam_id == exam.id, Enrollment.user_id == user.id)
+    )
+    if exam is None or enrollment is None:
+        raise NotFoundException(f"you are not enrolled in exam {code}")
+    return exam, enrollment
+
+
+def _sections(rt: ExamRuntime) -> list[dict]:
+    return [
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "items": s.max_items,
+            "min_items": s.min_items,
+            "passing_grade": s.passing_grade,
+        }
+        for s in rt.config.sections
+    ]
+
+
+class ApplicantPages(Controller):
+    path = "/exam"
+    guards = [applicant_only]  # noqa: RUF012 (Litestar's controller attribute)
+    include_in_schema = False
+
+    @get("/", name="exam-home")
+    async def home(self, request: Request, db_session: DbSession) -> Response:
+        user: CurrentUser = request.user
+        rows = (
+            await db_session.execute(
+                select(Exam.code, Exam.title, Exam.status)
+                .join(Enrollment, Enrollment.exam_id == Exam.id)
+                .where(Enrollment.user_id == user.id)
+                .order_by(Exam.code)
+            )
+        ).all()
+        if len(rows) == 1:
+            return Redirect(f"/exam/{rows[0].code}", status_code=303)
+        return Template("exam/home.html", context={"exams": rows})
+
+    @get("/{code:str}", name="exam-before")
+    async def before(
+        self, request: Request, db_session: DbSession, code: FromPath[str]
+    ) -> Response:
+        user: CurrentUser = request.user
+
+        def run(session: Session):
+            exam, enrollment = _mine(session, user, code)
+            attempt = delivery.find_attempt(session, enrollment)
+            rt = (
+                runtime(exam, request.app.state.settings.points_correct)
+                if exam.bank_snapshot
+                else None
+            )
+            return exam, enrollment, attempt, rt
+
+        exam, enrollment, attempt, rt = await db_session.run_sync(run)
+        if attempt is not None:
+            target = "attempt" if attempt.status == "active" else "finished"
+            return Redirect(f"/exam/{code}/{target}", status_code=303)
+        minutes = (exam.definition["duration_s"] + enrollment.extra_time_s) // 60
+        return Template(
+            "exam/before.html",
+            context={
+                "exam": exam,
+                "enrollment": enrollment,
+                "minutes": minutes,
+                "sections": _sections(rt) if rt else [],
+                "open": exam.status == "open",
+            },
+        )
+
+    @post("/{code:str}/start", name="exam-start", status_code=303)
+    async def start(self, request: Request, db_session: DbSession, code: FromPath[str]) -> Redirect:
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+
+        def run(session: Session) -> None:
+            exam, enrollment = _mine(session, user, code)
+            rt = runtime(exam, request.app.state.settings.points_correct)
+            delivery.start_attempt(session, rt, exam, enrollment, now)
+
+        try:
+            await db_session.run_sync(run)
+        except delivery.DeliveryError:
+            return Redirect(f"/exam/{code}", status_code=303)
+        await db_session.commit()
+        return Redirect(f"/exam/{code}/attempt?fresh=1", status_code=303)
+
+    @get("/{code:str}/attempt", name="exam-attempt")
+    async def attempt_page(
+        self,
+        request: Request,
+        db_session: DbSession,
+        code: FromPath[str],
+        fresh: FromQuery[int] = 0,
+    ) -> Response:
+        """The item screen. Opening it again (reload, crash, new device) resumes: the same
+        item, the server's remaining time, and a note."""
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+
+        def run(session: Session):
+            exam, enrollment = _mine(session, user, code)
+            rt = runtime(exam, request.app.state.settings.points_correct)
+            if delivery.find_attempt(session, enrollment) is None:
+                return None, rt
+            return delivery.start_attempt(session, rt, exam, enrollment, now), rt
+
+        v, rt = await db_session.run_sync(run)
+        await db_session.commit()
+        if v is None:
+            return Redirect(f"/exam/{code}", status_code=303)
+        if v.status != "active":
+            return Redirect(f"/exam/{code}/finished", status_code=303)
+        return Template(
+            "exam/attempt.html",
+            context={"code": code, "v": v, "resumed": not fresh, "sections": _sections(rt)},
+        )
+
+    @post("/{code:str}/answer", name="exam-answer")
+    async def answer(
+        self,
+        request: HTMXRequest,
+        db_session: DbSession,
+        code: FromPath[str],
+        data: Annotated[AnswerForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response:
+        """Store the answer, then send the next item (or send the browser to the result)."""
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+
+        def run(session: Session):
+            exam, enrollment = _mine(session, user, code)
+            rt = runtime(exam, request.app.state.settings.points_correct)
+            attempt = delivery.find_attempt(session, enrollment, lock=True)
+            if attempt is None:
+                raise NotFoundException("no attempt")
+            try:
+                reply = delivery.submit_answer(
+                    session, rt, attempt, enrollment, data.step, data.item_id, data.choice, now
+                )
+            except delivery.DeliveryError as exc:
+                return None, exc, delivery.view(rt, attempt, now)
+            return reply, None, delivery.view(rt, attempt, now)
+
+        reply, error, v = await db_session.run_sync(run)
+        await db_session.commit()
+        if v.status != "active":
+            return Response(b"", status_code=200, headers={"HX-Redirect": f"/exam/{code}/finished"})
+        context = {
+            "code": code,
+            "v": v,
+            "saved": reply is not None,
+            "error": error.reason if error else None,
+            "log_index": reply.log_index if reply else None,
+        }
+        return Template(
+            "exam/_item.html",
+            context=context,
+            status_code=200 if error is None or error.status == 409 else 422,
+        )
+
+    @post("/{code:str}/finish", name="exam-finish", status_code=303)
+    async def finish(
+        self, request: Request, db_session: DbSession, code: FromPath[str]
+    ) -> Redirect:
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+
+        def run(session: Session) -> None:
+            exam, enrollment = _mine(session, user, code)
+            attempt = delivery.find_attempt(session, enrollment, lock=True)
+            if attempt is not None and attempt.status == "active":
+                rt = runtime(exam, request.app.state.settings.points_correct)
+                delivery.finish_attempt(session, rt, attempt, enrollment, now)
+
+        await db_session.run_sync(run)
+        await db_session.commit()
+        return Redirect(f"/exam/{code}/finished", status_code=303)
+
+    @get("/{code:str}/finished", name="exam-finished")
+    async def finished(
+        self, request: Request, db_session: DbSession, code: FromPath[str]
+    ) -> Response:
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+
+        def run(session: Session):
+            exam, enrollment = _mine(session, user, code)
+            rt = runtime(exam, request.app.state.settings.points_correct)
+            attempt: Attempt | None = delivery.find_attempt(session, enrollment, lock=True)
+            if attempt is not None and attempt.status == "active" and now >= attempt.deadline_at:
+                delivery.finish_on_deadline(session, rt, attempt, enrollment, now)
+            receipts = delivery.receipts(session, attempt) if attempt else []
+            return exam, enrollment, attempt, rt, receipts
+
+        exam, enrollment, attempt, rt, receipts = await db_session.run_sync(run)
+        await db_session.commit()
+        if attempt is None or attempt.status != "finished":
+            return Redirect(f"/exam/{code}", status_code=303)
+        rows = []
+        for s in rt.config.sections:
+            r = (attempt.results or {}).get(s.name, {"points": 0, "items": 0})
+            passed = None if s.passing_grade is None else r["points"] >= s.passing_grade
+            rows.append(
+                {
+                    "name": s.name,
+                    "points": r["points"],
+                    "items": r["items"],
+                    "passing_grade": s.passing_grade,
+                    "passed": passed,
+                }
+            )
+        total = sum(r["points"] for r in rows)
+        all_passed = all(r["passed"] is not False for r in rows)
+        return Template(
+            "exam/finished.html",
+            context={
+                "exam": exam,
+                "enrollment": enrollment,
+                "attempt": attempt,
+                "rows": rows,
+                "total": total,
+                "all_passed": all_passed,
+                "receipts": receipts,
+            },
+        )

@@ -1,0 +1,106 @@
+// Seleksi item screen: countdown from the server's remaining time, keyboard answering,
+// automatic retry of a failed save, and proctoring events for observers' review.
+(function () {
+  "use strict";
+  const root = document.getElementById("exam");
+  if (!root) return;
+  const attempt = root.dataset.attempt;
+  const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+  const timer = document.getElementById("timer");
+  const announce = document.getElementById("timer-announce");
+  const conn = document.getElementById("conn");
+  const deadline = performance.now() + Number(root.dataset.remaining) * 1000;
+  let warned5 = false, warned1 = false;
+
+  function tick() {
+    const left = Math.max(0, Math.round((deadline - performance.now()) / 1000));
+    const m = String(Math.floor(left / 60)).padStart(2, "0");
+    const s = String(left % 60).padStart(2, "0");
+    timer.textContent = m + ":" + s;
+    if (left <= 300) timer.classList.add("warn");
+    if (left <= 300 && !warned5) { warned5 = true; announce.textContent = root.dataset.warn; }
+    if (left <= 60 && !warned1) { warned1 = true; announce.textContent = root.dataset.last; }
+    if (left === 0) { window.location = root.dataset.finishedUrl; return; }
+    setTimeout(tick, 250);
+  }
+  tick();
+
+  function form() { return document.getElementById("item"); }
+
+  // Enable submit once an option is chosen; keys A–E / 1–5 choose, Enter submits.
+  document.addEventListener("change", function (e) {
+    if (e.target.name === "choice") form().querySelector("button[type=submit]").disabled = false;
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    const f = form();
+    if (!f) return;
+    const radios = f.querySelectorAll("input[name=choice]");
+    const k = e.key.toUpperCase();
+    let index = "ABCDE".indexOf(k);
+    if (index < 0 && k >= "1" && k <= "5") index = Number(k) - 1;
+    if (index >= 0 && index < radios.length && e.target.tagName !== "TEXTAREA") {
+      radios[index].checked = true;
+      radios[index].focus();
+      radios[index].dispatchEvent(new Event("change", { bubbles: true }));
+      e.preventDefault();
+    } else if (e.key === "Enter" && f.querySelector("input[name=choice]:checked")) {
+      e.preventDefault();
+      htmx.trigger(f, "submit");
+    }
+  });
+
+  // A save that fails (network or server) keeps the choice and retries by itself.
+  let retryDelay = 1000;
+  document.body.addEventListener("htmx:sendError", retry);
+  document.body.addEventListener("htmx:responseError", function (e) {
+    if (e.detail.xhr.status >= 500) retry(e);
+  });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    retryDelay = 1000;
+    setOnline(true);
+    const first = form() && form().querySelector("input[name=choice]");
+    if (first) first.focus();
+  });
+  function retry(e) {
+    const f = form();
+    if (!f) return;
+    setOnline(false);
+    const note = document.getElementById("save-note");
+    if (note) note.textContent = root.dataset.retry;
+    setTimeout(function () { htmx.trigger(f, "submit"); }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 15000);
+  }
+  function setOnline(ok) {
+    conn.textContent = "● " + (ok ? root.dataset.online : root.dataset.offline);
+    conn.classList.toggle("down", !ok);
+  }
+  window.addEventListener("offline", function () { setOnline(false); report("offline"); });
+  window.addEventListener("online", function () { setOnline(true); report("online"); });
+
+  // Proctoring events: reported for human review, never a sanction.
+  function report(type) {
+    fetch("/api/v1/attempts/" + attempt + "/events", {
+      method: "POST", credentials: "same-origin", keepalive: true,
+      headers: { "content-type": "application/json", "x-csrftoken": decodeURIComponent(csrf) },
+      body: JSON.stringify({ type: type, at: Date.now() })
+    }).catch(function () {});
+  }
+  document.addEventListener("visibilitychange", function () {
+    report(document.visibilityState === "hidden" ? "hidden" : "visible");
+  });
+  window.addEventListener("blur", function () { report("blur"); });
+  window.addEventListener("focus", function () { report("focus"); });
+  ["copy", "paste", "contextmenu"].forEach(function (t) {
+    document.addEventListener(t, function () { report(t); });
+  });
+  document.addEventListener("fullscreenchange", function () {
+    if (!document.fullscreenElement) report("fullscreen_exit");
+  });
+
+  // Finishing early asks first.
+  const early = document.querySelector("form.finish-early");
+  if (early) early.addEventListener("submit", function (e) {
+    if (!window.confirm(early.dataset.confirm)) e.preventDefault();
+  });
+})();

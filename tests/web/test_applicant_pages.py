@@ -1,0 +1,85 @@
+"""The applicant's pages: before the start, the item screen, answering with htmx, result."""
+
+import re
+from datetime import timedelta
+
+from tests.web.conftest import csrf, login
+from tests.web.test_attempt_api import START, api, clock, exam_ready  # noqa: F401
+
+
+def form_fields(html: str) -> dict:
+    return {
+        "step": re.search(r'name="step" value="(\d+)"', html).group(1),
+        "item_id": re.search(r'name="item_id" value="([^"]+)"', html).group(1),
+    }
+
+
+def test_before_start_then_the_whole_exam_in_pages(api, clock):  # noqa: F811
+    assert login(api, "peserta01").status_code == 303
+    before = api.get("/exam/UJI")
+    assert before.status_code == 200 and "Mulai ujian" in before.text and "30 menit" in before.text
+    started = api.post(
+        "/exam/UJI/start", headers={"x-csrftoken": csrf(api)}, follow_redirects=False
+    )
+    assert started.status_code == 303 and started.headers["location"].startswith(
+        "/exam/UJI/attempt"
+    )
+    page = api.get(started.headers["location"])
+    assert page.status_code == 200 and 'data-remaining="1800"' in page.text
+    assert "Ujian dilanjutkan" not in page.text
+    html, answered = page.text, 0
+    while True:
+        fields = form_fields(html)
+        clock.now += timedelta(seconds=10)
+        res = api.post(
+            "/exam/UJI/answer",
+            data={**fields, "choice": "B"},
+            headers={"x-csrftoken": csrf(api), "HX-Request": "true"},
+        )
+        assert res.status_code == 200, res.text
+        answered += 1
+        if "HX-Redirect" in res.headers:
+            assert res.headers["HX-Redirect"] == "/exam/UJI/finished"
+            break
+        assert "Tersimpan" in res.text and "<html" not in res.text
+        html = res.text
+    assert answered == 26
+    result = api.get("/exam/UJI/finished")
+    assert result.status_code == 200
+    for section in ("TWK", "TIU", "TKP"):
+        assert f"<td>{section}</td>" in result.text
+    assert "Tanda terima" in result.text and "Jawaban tercatat: 26" in result.text
+    # The exam cannot be started again; the before page sends to the result.
+    again = api.get("/exam/UJI", follow_redirects=False)
+    assert again.headers["location"] == "/exam/UJI/finished"
+
+
+def test_reload_resumes_with_the_server_time(api, clock):  # noqa: F811
+    login(api, "peserta01")
+    api.post("/exam/UJI/start", headers={"x-csrftoken": csrf(api)})
+    first = api.get("/exam/UJI/attempt")
+    clock.now += timedelta(minutes=7)
+    reloaded = api.get("/exam/UJI/attempt")
+    assert "Ujian dilanjutkan" in reloaded.text
+    assert 'data-remaining="1380"' in reloaded.text
+    assert form_fields(first.text) == form_fields(reloaded.text)
+
+
+def test_english_exam_page(api):  # noqa: F811
+    login(api, "peserta01")
+    api.get("/lang/en")
+    assert "Start the exam" in api.get("/exam/UJI").text
+
+
+def test_the_timer_runs_out_on_the_server(api, clock):  # noqa: F811
+    login(api, "peserta01")
+    api.post("/exam/UJI/start", headers={"x-csrftoken": csrf(api)})
+    page = api.get("/exam/UJI/attempt")
+    clock.now += timedelta(seconds=1801)
+    res = api.post(
+        "/exam/UJI/answer",
+        data={**form_fields(page.text), "choice": "A"},
+        headers={"x-csrftoken": csrf(api), "HX-Request": "true"},
+    )
+    assert res.headers.get("HX-Redirect") == "/exam/UJI/finished"
+    assert "Jawaban tercatat: 0" in api.get("/exam/UJI/finished").text
