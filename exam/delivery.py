@@ -527,3 +527,16 @@ def receipts(session: Session, attempt: Attempt) -> list[dict]:
         select(Response).where(Response.attempt_id == attempt.id).order_by(Response.step)
     )
     return [{"step": r.step, "item_id": r.item_id, "log_index": r.log_index} for r in rows]
+
+
+def log_applicant_access(session: Session, user_id: int, kind: str, now: datetime) -> list[int]:
+    """Log an applicant's ``login`` or ``logout`` in every open exam they are enrolled in
+    (by pseudonym)."""
+    rows = session.execute(
+        select(Exam.code, Enrollment.pseudonym)
+        .join(Enrollment, Enrollment.exam_id == Exam.id)
+        .where(Enrollment.user_id == user_id, Exam.status == "open")
+    ).all()
+    if not rows:
+        return []
+    return log.append(session, [event(kind, code, now, pseudonym=p) for code, p in rows])

@@ -14,6 +14,7 @@ from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
+from exam import delivery
 from exam.i18n import LANG_COOKIE, LANGUAGES
 from exam.security import CurrentUser, authenticate
 from exam.web.deps import DbSession
@@ -41,9 +42,24 @@ def login_rate_limit(per_minute: int) -> RateLimitConfig:
     )
 
 
-async def _start_session(request: Request, user: CurrentUser) -> None:
+async def _start_session(request: Request, db_session, user: CurrentUser) -> None:
     await rotate_session(request)
     request.set_session({"user": asdict(user)})
+    if user.role == "applicant":
+        now = request.app.state.clock()
+        await db_session.run_sync(lambda s: delivery.log_applicant_access(s, user.id, "login", now))
+        await db_session.commit()
+
+
+async def _end_session(request: Request, db_session) -> None:
+    user = request.scope.get("user")
+    request.clear_session()
+    if isinstance(user, CurrentUser) and user.role == "applicant":
+        now = request.app.state.clock()
+        await db_session.run_sync(
+            lambda s: delivery.log_applicant_access(s, user.id, "logout", now)
+        )
+        await db_session.commit()
 
 
 @get("/login", name="login", sync_to_thread=False)
@@ -62,7 +78,7 @@ async def login_submit(
         return Template(
             "login.html", context={"failed": True, "username": data.username}, status_code=401
         )
-    await _start_session(request, user)
+    await _start_session(request, db_session, user)
     return Redirect(HOME_BY_ROLE.get(user.role, "/"), status_code=303)
 
 
@@ -86,19 +102,19 @@ async def api_login(
     user = await authenticate(db_session, request.app.state.hasher, data.username, data.password)
     if user is None:
         raise NotAuthorizedException("wrong username or password")
-    await _start_session(request, user)
+    await _start_session(request, db_session, user)
     return LoginReply(user.username, user.role)
 
 
 @post("/logout", name="logout", status_code=303)
-async def logout(request: Request) -> Redirect:
-    request.clear_session()
+async def logout(request: Request, db_session: DbSession) -> Redirect:
+    await _end_session(request, db_session)
     return Redirect("/login", status_code=303)
 
 
 @post("/api/v1/auth/logout", name="api-logout", status_code=204)
-async def api_logout(request: Request) -> None:
-    request.clear_session()
+async def api_logout(request: Request, db_session: DbSession) -> None:
+    await _end_session(request, db_session)
 
 
 @get("/lang/{code:str}", name="language", sync_to_thread=False)

@@ -168,3 +168,18 @@ def test_proctoring_events_are_logged(api):
 def test_an_applicant_not_enrolled_gets_404(api):
     api_login(api, "peserta01")
     assert post(api, "/api/v1/exams/NOPE/attempts").status_code == 404
+
+
+def test_logins_and_logouts_of_applicants_are_logged(api, exam_ready):
+    from sqlalchemy import select
+
+    from proctoring.models import LogEntry
+
+    api_login(api, "peserta01")
+    post(api, "/api/v1/auth/logout")
+    engine = database.sync_engine(exam_ready)
+    with database.session_factory(engine)() as session:
+        kinds = [e.entry for e in session.scalars(select(LogEntry).order_by(LogEntry.index))]
+    engine.dispose()
+    assert '"type":"login"' in kinds[-2] and '"type":"logout"' in kinds[-1]
+    assert "peserta01" not in kinds[-1] and '"pseudonym":"P' in kinds[-1]
