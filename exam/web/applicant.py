@@ -49,7 +49,7 @@ def _sections(rt: ExamRuntime) -> list[dict]:
         {
             "name": s.name,
             "kind": s.kind,
-            "items": s.max_items,
+            "count": s.max_items,
             "min_items": s.min_items,
             "passing_grade": s.passing_grade,
         }
