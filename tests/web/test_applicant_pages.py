@@ -18,7 +18,7 @@ def test_before_start_then_the_whole_exam_in_pages(api, clock):  # noqa: F811
     assert login(api, "peserta01").status_code == 303
     before = api.get("/exam/UJI")
     assert before.status_code == 200 and "Mulai ujian" in before.text and "30 menit" in before.text
-    assert "<td>10</td>" in before.text and "method" not in before.text
+    assert "<td>10</td>" in before.text and "built-in method" not in before.text
     started = api.post(
         "/exam/UJI/start", headers={"x-csrftoken": csrf(api)}, follow_redirects=False
     )
