@@ -14,7 +14,7 @@ from typing import Annotated
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -124,7 +124,9 @@ class ApplicantPages(Controller):
         except delivery.DeliveryError:
             return Redirect(f"/exam/{code}", status_code=303)
         await db_session.commit()
-        return Redirect(f"/exam/{code}/attempt?fresh=1", status_code=303)
+        # One-shot flag: the first view after "start" is no resumption.
+        request.set_session({**request.session, "fresh_start": code})
+        return Redirect(f"/exam/{code}/attempt", status_code=303)
 
     @get("/{code:str}/attempt", name="exam-attempt")
     async def attempt_page(
@@ -132,7 +134,6 @@ class ApplicantPages(Controller):
         request: Request,
         db_session: DbSession,
         code: FromPath[str],
-        fresh: FromQuery[int] = 0,
     ) -> Response:
         """The item screen. Opening it again (reload, crash, new device) resumes: the same
         item, the server's remaining time, and a note."""
@@ -148,6 +149,9 @@ class ApplicantPages(Controller):
 
         v, rt = await db_session.run_sync(run)
         await db_session.commit()
+        fresh = request.session.get("fresh_start") == code
+        if fresh:
+            request.set_session({k: x for k, x in request.session.items() if k != "fresh_start"})
         if v is None:
             return Redirect(f"/exam/{code}", status_code=303)
         if v.status != "active":

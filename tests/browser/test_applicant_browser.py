@@ -1,0 +1,85 @@
+"""An applicant's exam in a real browser: login, keyboard answering, reload, timer, language."""
+
+import re
+
+from tests.browser.conftest import log_in
+
+
+def ready(page) -> None:
+    """exam.js has run: the countdown shows the time."""
+    page.wait_for_function(
+        "() => window.htmx && document.getElementById('timer').textContent !== '--:--'"
+    )
+
+
+def answer_current(page, key: str = "b") -> None:
+    ready(page)
+    step = page.locator("input[name=step]").get_attribute("value")
+    page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "s => !document.querySelector('input[name=step]') || "
+        "document.querySelector('input[name=step]').value !== s",
+        arg=step,
+    )
+
+
+def test_login_full_exam_and_score(page, server):
+    log_in(page, server, "peserta01")
+    page.get_by_role("link", name=re.compile("UJI")).click()
+    page.get_by_role("button", name="Mulai ujian").click()
+    submit = page.get_by_role("button", name="Simpan jawaban")
+    assert submit.is_disabled()
+    answered = 0
+    while True:
+        page.wait_for_function(
+            "() => location.pathname.endsWith('/finished') || "
+            "(window.htmx && document.querySelector('input[name=step]') && "
+            "document.getElementById('timer').textContent !== '--:--')"
+        )
+        if page.url.endswith("/finished"):
+            break
+        answer_current(page, "c" if answered % 2 else "2")
+        answered += 1
+        if answered > 1 and page.locator(".saved").count():
+            assert page.get_by_role("status").first.is_visible()
+    page.wait_for_url(re.compile("/finished$"))
+    assert answered == 9
+    assert page.get_by_role("heading", name="Hasil ujian").is_visible()
+    table = page.locator("table.data").inner_text()
+    assert "TWK" in table and "TIU" in table and "Total" in table
+    assert "Jawaban tercatat: 9" in page.content()
+
+
+def test_reload_mid_exam_resumes_the_same_item(page, server):
+    log_in(page, server, "peserta02")
+    page.goto(f"{server}/exam/UJI")
+    page.get_by_role("button", name="Mulai ujian").click()
+    answer_current(page)
+    item = page.locator("input[name=item_id]").get_attribute("value")
+    timer_before = page.locator("#timer").inner_text()
+    page.reload()
+    ready(page)
+    assert page.get_by_text("Ujian dilanjutkan").is_visible()
+    assert page.locator("input[name=item_id]").get_attribute("value") == item
+    assert page.locator("input[name=step]").get_attribute("value") == "1"
+    assert page.locator("#timer").inner_text() <= timer_before
+
+
+def test_timer_expiry_finishes_the_exam(page, server):
+    log_in(page, server, "peserta03")
+    page.goto(f"{server}/exam/KILAT")
+    page.get_by_role("button", name="Mulai ujian").click()
+    ready(page)
+    assert re.match(r"00:1[0-2]", page.locator("#timer").inner_text())
+    page.wait_for_url(re.compile("/finished$"), timeout=25_000)
+    assert "Jawaban tercatat: 0" in page.content()
+
+
+def test_english_switch(page, server):
+    log_in(page, server, "peserta04")
+    page.goto(f"{server}/exam/UJI")
+    page.get_by_role("link", name="English").click()
+    assert page.get_by_role("button", name="Start the exam").is_visible()
+    page.get_by_role("link", name="Bahasa Indonesia").click()
+    assert page.get_by_role("button", name="Mulai ujian").is_visible()
