@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from exam import database, migrate
 from exam.blueprint import BlueprintError, ExposureConfig, SectionConfig
+from exam.data import exam_data
 from exam.feasibility import check_section
 from exam.models import ROLES, User
 from exam.plan import InfeasibleError, compile_section
@@ -60,6 +61,28 @@ class BadInput(click.ClickException):
 def main() -> None:
     """Seleksi: online recruitment exams with adaptive testing and a public audit log."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _analysis_data(responses: str | None, exam_code: str | None):
+    """Item ids, the response matrix and per person either the id (from a file) or the
+    enrollment attributes (from an exam)."""
+    if (responses is None) == (exam_code is None):
+        raise click.UsageError("give a RESPONSES.csv or --exam CODE (one of them)")
+    if responses is not None:
+        try:
+            persons, items, matrix = read_response_matrix(responses)
+        except InputError as exc:
+            raise BadInput(str(exc)) from None
+        return items, matrix, persons
+    engine = database.sync_engine()
+    with database.session_factory(engine)() as session:
+        try:
+            data = exam_data(session, exam_code)
+        except LookupError as exc:
+            raise BadInput(str(exc)) from None
+    if not data.persons:
+        raise BadInput(f"exam {exam_code}: no answers recorded yet")
+    return data.items, data.matrix, data.attributes
 
 
 def _echo_file(write) -> None:
@@ -270,6 +293,25 @@ def bank_import(path: str) -> None:
     click.echo(f"{path}: {report.summary()}")
 
 
+@bank.command("params")
+@click.argument("path", type=click.Path(dir_okay=False))
+def bank_params(path: str) -> None:
+    """Give bank items the parameters in a parameters CSV (e.g. from seleksi calibrate):
+    each changed item gets a new version; nothing changes if any item is unknown."""
+    try:
+        params = read_params_csv(path)
+    except InputError as exc:
+        raise BadInput(str(exc)) from None
+    engine = database.sync_engine()
+    migrate.upgrade(engine)
+    with database.session_factory(engine)() as session, session.begin():
+        try:
+            report = repository.apply_parameters(session, params, path)
+        except BankInputError as exc:
+            raise BadInput(f"{exc}\nnothing was changed") from None
+    click.echo(f"{path}: {report.summary()}")
+
+
 @bank.command("export")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--domain", "domains", multiple=True, help="Only these domains (repeatable).")
@@ -302,7 +344,8 @@ def bank_export(
 
 
 @main.command()
-@click.argument("responses", type=click.Path(dir_okay=False))
+@click.argument("responses", type=click.Path(dir_okay=False), required=False)
+@click.option("--exam", "exam_code", help="Use the answers recorded for this exam instead.")
 @click.option("--model", required=True, type=click.Choice(["rasch", "2pl", "3pl", "gpcm", "grm"]))
 @click.option(
     "--out",
@@ -316,15 +359,20 @@ def bank_export(
     help="Parameters CSV of operational items: keep them fixed and calibrate the "
     "other columns (pilot items) onto their scale.",
 )
-def calibrate(responses: str, model: str, out_path: str | None, anchors: str | None) -> None:
-    """IRT calibration (girth, marginal maximum likelihood) with item fit."""
-
+def calibrate(
+    responses: str | None,
+    exam_code: str | None,
+    model: str,
+    out_path: str | None,
+    anchors: str | None,
+) -> None:
+    """IRT calibration (girth, marginal maximum likelihood) with item fit, from a responses
+    CSV or from an exam's recorded answers."""
+    items, matrix, _ = _analysis_data(responses, exam_code)
     try:
-        persons, items, matrix = read_response_matrix(responses)
         anchor_params = read_params_csv(anchors) if anchors else None
     except InputError as exc:
         raise BadInput(str(exc)) from None
-    del persons
     try:
         if anchor_params is not None:
             params = fixed_parameter_calibration(matrix, items, anchor_params, model=model)
@@ -333,7 +381,7 @@ def calibrate(responses: str, model: str, out_path: str | None, anchors: str | N
             result = run_calibration(matrix, items, model, progress=None)
             params, fit = result.params, result.fit
     except CalibrationError as exc:
-        raise BadInput(f"{responses}: {exc}") from None
+        raise BadInput(f"{responses or 'exam ' + str(exam_code)}: {exc}") from None
     if out_path:
         try:
             write_params_csv(params, out_path)
@@ -355,11 +403,16 @@ def calibrate(responses: str, model: str, out_path: str | None, anchors: str | N
 
 
 @main.command()
-@click.argument("responses", type=click.Path(dir_okay=False))
+@click.argument("responses", type=click.Path(dir_okay=False), required=False)
+@click.option(
+    "--exam",
+    "exam_code",
+    help="Use the answers and enrollment attributes "
+    "recorded for this exam instead (then --attribute names the group).",
+)
 @click.option(
     "--groups",
     "groups_path",
-    required=True,
     type=click.Path(dir_okay=False),
     help="person_id,<attribute>: the group of each person.",
 )
@@ -367,14 +420,27 @@ def calibrate(responses: str, model: str, out_path: str | None, anchors: str | N
 @click.option("--attribute", help="The column to use when GROUPS.csv has several.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False))
 def dif(
-    responses: str, groups_path: str, focal: str, attribute: str | None, out_path: str | None
+    responses: str | None,
+    exam_code: str | None,
+    groups_path: str | None,
+    focal: str,
+    attribute: str | None,
+    out_path: str | None,
 ) -> None:
-    """Mantel–Haenszel DIF with the ETS A/B/C classes."""
-    try:
-        persons, items, matrix = read_response_matrix(responses)
-        attribute, groups = read_groups_csv(groups_path, persons, attribute)
-    except InputError as exc:
-        raise BadInput(str(exc)) from None
+    """Mantel–Haenszel DIF with the ETS A/B/C classes, from files or an exam's records."""
+    items, matrix, persons = _analysis_data(responses, exam_code)
+    if exam_code is not None:
+        if not attribute:
+            raise click.UsageError("--exam needs --attribute (e.g. gender)")
+        groups = [a.get(attribute) for a in persons]
+        groups_path = f"exam {exam_code}"
+    else:
+        if groups_path is None:
+            raise click.UsageError("give --groups GROUPS.csv (or --exam CODE)")
+        try:
+            attribute, groups = read_groups_csv(groups_path, persons, attribute)
+        except InputError as exc:
+            raise BadInput(str(exc)) from None
     values = np.array([g if g is not None else "" for g in groups], dtype=object)
     is_focal = values == focal
     if not is_focal.any():

@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from itembank.content import BankInputError, ItemContent, Problem
+from itembank.content import BankInputError, ItemContent, Problem, check_item
 from itembank.models import DifFinding, Item, ItemEnemy, ItemVersion, utcnow
 from itembank.table import BankTable
 from scoring.params import ItemParams
@@ -224,3 +224,22 @@ def unresolved_dif(session: Session, item_ids: Iterable[str] | None = None) -> l
     if item_ids is not None:
         query = query.where(DifFinding.item_id.in_(list(item_ids)))
     return list(session.scalars(query))
+
+
+def apply_parameters(session: Session, params: ItemParams, source: str) -> ImportReport:
+    """New versions of bank items with calibrated parameters (e.g. pilots after
+    fixed-parameter calibration); raises BankInputError for unknown or unfit items."""
+    current = {i.item_id: i for i in current_items(session)}
+    unknown = [i for i in params.ids if i not in current]
+    if unknown:
+        raise BankInputError(
+            [Problem(source, None, "item_id", f"not in the bank: {', '.join(unknown)}")]
+        )
+    located = [
+        (current[params.ids[k]].with_params(params.spec(k)), source, params.ids[k])
+        for k in range(len(params))
+    ]
+    problems = [p for item, src, where in located for p in check_item(item, src, where)]
+    if problems:
+        raise BankInputError(problems)
+    return import_items(session, located)

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exam.data import item_usage_statistics
 from exam.plots import information_curve_svg
 from exam.security import committee_only
 from exam.web.deps import DbSession
@@ -131,7 +132,7 @@ class CommitteeBank(Controller):
                 "versions": versions,
                 "enemies": sorted(e.item_b if e.item_a == item_id else e.item_a for e in enemies),
                 "findings": findings,
-                "stats": None,
+                "stats": await db_session.run_sync(lambda s: item_usage_statistics(s, item_id)),
             },
         )
 

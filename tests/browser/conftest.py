@@ -155,7 +155,7 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     pg = context.new_page()
-    pg.set_default_timeout(15_000)
+    pg.set_default_timeout(30_000)
     yield pg
     context.close()
 

@@ -16,7 +16,10 @@ def answer_current(page, key: str = "b") -> None:
     ready(page)
     step = page.locator("input[name=step]").get_attribute("value")
     page.keyboard.press(key)
-    page.keyboard.press("Enter")
+    assert page.locator("input[name=choice]:checked").count() == 1
+    with page.expect_response(lambda r: r.url.endswith("/answer")) as sent:
+        page.keyboard.press("Enter")
+    assert sent.value.status == 200, sent.value.text()
     page.wait_for_function(
         "s => !document.querySelector('input[name=step]') || "
         "document.querySelector('input[name=step]').value !== s",
