@@ -20,8 +20,9 @@ from exam import database, migrate
 from exam.blueprint import BlueprintError, ExposureConfig, SectionConfig
 from exam.data import exam_data
 from exam.feasibility import check_section
-from exam.models import ROLES, User
+from exam.models import ROLES, Exam, User
 from exam.plan import InfeasibleError, compile_section
+from exam.runtime import runtime
 from exam.security import password_hasher
 from exam.settings import get_settings
 from exam.simulation import simulate as run_simulation
@@ -83,6 +84,19 @@ def _analysis_data(responses: str | None, exam_code: str | None):
     if not data.persons:
         raise BadInput(f"exam {exam_code}: no answers recorded yet")
     return data.items, data.matrix, data.attributes
+
+
+def _exam_operational_params(exam_code: str, items: list[str]):
+    """The parameters the exam used for its operational items among ``items``."""
+    engine = database.sync_engine()
+    with database.session_factory(engine)() as session:
+        exam = session.scalar(select(Exam).where(Exam.code == exam_code))
+        rt = runtime(exam)
+    index = rt.bank.params.index()
+    rows = [index[i] for i in items if i in index]
+    if not rows:
+        raise BadInput(f"exam {exam_code}: no operational items among the answers")
+    return rt.bank.params.subset(rows)
 
 
 def _echo_file(write) -> None:
@@ -354,6 +368,12 @@ def bank_export(
     help="Write the parameters CSV here instead of standard output.",
 )
 @click.option(
+    "--pilots",
+    is_flag=True,
+    help="With --exam: calibrate the exam's pilot items onto the scale of its operational "
+    "items (their parameters as the exam used them).",
+)
+@click.option(
     "--anchors",
     type=click.Path(dir_okay=False),
     help="Parameters CSV of operational items: keep them fixed and calibrate the "
@@ -365,6 +385,7 @@ def calibrate(
     model: str,
     out_path: str | None,
     anchors: str | None,
+    pilots: bool,
 ) -> None:
     """IRT calibration (girth, marginal maximum likelihood) with item fit, from a responses
     CSV or from an exam's recorded answers."""
@@ -373,6 +394,10 @@ def calibrate(
         anchor_params = read_params_csv(anchors) if anchors else None
     except InputError as exc:
         raise BadInput(str(exc)) from None
+    if pilots:
+        if exam_code is None:
+            raise click.UsageError("--pilots goes with --exam")
+        anchor_params = _exam_operational_params(exam_code, items)
     try:
         if anchor_params is not None:
             params = fixed_parameter_calibration(matrix, items, anchor_params, model=model)

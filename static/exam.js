@@ -46,6 +46,9 @@
       e.preventDefault();
     } else if (e.key === "Enter" && f.querySelector("input[name=choice]:checked")) {
       e.preventDefault();
+      // A form swapped in a moment ago may not be wired by htmx yet: process it first
+      // (harmless if it already is), so a fast Enter is never lost.
+      htmx.process(f);
       htmx.trigger(f, "submit");
     }
   });
@@ -68,7 +71,7 @@
     setOnline(false);
     const note = document.getElementById("save-note");
     if (note) note.textContent = root.dataset.retry;
-    setTimeout(function () { htmx.trigger(f, "submit"); }, retryDelay);
+    setTimeout(function () { htmx.process(f); htmx.trigger(f, "submit"); }, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 15000);
   }
   function setOnline(ok) {

@@ -11,6 +11,7 @@ from exam import delivery
 from exam.cli import main
 from exam.data import exam_data
 from exam.models import User
+from exam.runtime import runtime
 from exam.settings import get_settings
 from itembank import repository
 from itembank.content import BankInputError
@@ -20,13 +21,14 @@ from tests.db.test_delivery import T0, answer_all, opened  # noqa: F401
 
 @pytest.fixture
 def taken(session_maker, opened):  # noqa: F811
-    """Twelve applicants take the test exam, answering at random."""
+    """Thirty applicants take the test exam; each answers right with probability 0.6."""
     exam_id, first_enrollment, _ = opened
     rng = np.random.default_rng(4)
     with session_maker() as session, session.begin():
         exam = session.get(delivery.Exam, exam_id)
+        items = runtime(exam).items
         ids = []
-        for k in range(11):
+        for k in range(29):
             user = User(username=f"p{k}", password_hash="x", role="applicant")
             session.add(user)
             session.flush()
@@ -40,13 +42,16 @@ def taken(session_maker, opened):  # noqa: F811
                     attributes={"gender": "P" if k % 2 else "L"},
                 ).id
             )
+
+    def choose(view):
+        item = items[view.item.item_id]
+        if item.correct and rng.random() < 0.6:
+            return item.correct
+        return "ABCDE"[int(rng.integers(len(view.item.options)))]
+
     for enrollment in [first_enrollment, *ids]:
         answer_all(
-            session_maker,
-            exam_id,
-            enrollment,
-            choose=lambda v: "ABCDE"[int(rng.integers(len(v.item.options)))],
-            start=T0 + timedelta(minutes=1),
+            session_maker, exam_id, enrollment, choose=choose, start=T0 + timedelta(minutes=1)
         )
     return exam_id
 
@@ -54,8 +59,8 @@ def taken(session_maker, opened):  # noqa: F811
 def test_exam_data_matrix(session_maker, taken):
     with session_maker() as session:
         data = exam_data(session, "UJI")
-    assert len(data.persons) == 12 and all(p.startswith("P") for p in data.persons)
-    assert data.matrix.shape == (12, len(data.items))
+    assert len(data.persons) == 30 and all(p.startswith("P") for p in data.persons)
+    assert data.matrix.shape == (30, len(data.items))
     assert ((data.matrix >= 0).sum(1) == 26).all()  # every applicant answered 26 items
     assert data.pilots and data.pilots <= set(data.items)
     assert {a.get("gender") for a in data.attributes} == {"P", "L"}
@@ -107,7 +112,52 @@ def test_item_statistics_from_the_answers(session_maker, taken):
         stats = item_usage_statistics(session, seen)
         column = data.matrix[:, data.items.index(seen)]
         given = column[column >= 0]
-        assert stats.n == given.size and stats.exposure == pytest.approx(given.size / 12)
+        assert stats.n == given.size and stats.exposure == pytest.approx(given.size / 30)
         top = 4 if seen.startswith("TKP") else 1
         assert stats.p_value == pytest.approx(given.mean() / top)
         assert item_usage_statistics(session, "NEVER-SEEN") is None
+
+
+def test_pilots_calibrate_from_an_exam_onto_its_scale(
+    settings, session_maker, taken, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("SELEKSI_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("SELEKSI_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    out = tmp_path / "pilots.csv"
+    res = CliRunner().invoke(
+        main, ["calibrate", "--exam", "UJI", "--model", "rasch", "--pilots", "--out", str(out)]
+    )
+    get_settings.cache_clear()
+    assert res.exit_code == 0, res.output
+    from scoring.files import read_params_csv
+
+    params = read_params_csv(out)
+    with session_maker() as session:
+        data = exam_data(session, "UJI")
+    assert set(params.ids) == data.pilots and all(m == "rasch" for m in params.models)
+    assert np.all(np.abs(params.b) < 6)
+
+
+def test_opening_is_refused_while_a_class_c_item_awaits_a_decision(session_maker):
+    from pathlib import Path
+
+    import itembank
+    from itembank.dif import DifResult
+    from itembank.transfer import read_bank_file
+    from tests.db.test_delivery import demo_config
+
+    with session_maker() as session, session.begin():
+        repository.import_items(
+            session, read_bank_file(Path(itembank.__file__).parent / "demo_bank.json")
+        )
+        repository.record_dif(
+            session, [DifResult("TWK-005", 5.0, -3.8, 1e-9, "C")], "gender", "P", "test"
+        )
+        exam = delivery.new_exam(session, demo_config())
+        with pytest.raises(delivery.DeliveryError, match="TWK-005: DIF class C"):
+            delivery.open_exam(session, exam, T0)
+        [finding] = repository.unresolved_dif(session)
+        repository.decide_dif(session, finding.id, "keep", "Reviewed; wording is neutral.", "k")
+        assert delivery.open_exam(session, exam, T0) >= 0
