@@ -34,6 +34,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), index=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    #: The id of the account's live web session: a new login takes over from it.
+    current_session: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WebSession(StoreModelMixin):

@@ -16,9 +16,10 @@ from litestar.status_codes import HTTP_200_OK
 
 from exam import delivery
 from exam.i18n import LANG_COOKIE, LANGUAGES
+from exam.models import User
 from exam.security import CurrentUser, authenticate
 from exam.web.deps import DbSession
-from exam.web.sessions import rotate_session
+from exam.web.sessions import drop_session, rotate_session
 
 HOME_BY_ROLE = {"committee": "/committee/bank", "observer": "/observer", "applicant": "/exam"}
 
@@ -43,12 +44,24 @@ def login_rate_limit(per_minute: int) -> RateLimitConfig:
 
 
 async def _start_session(request: Request, db_session, user: CurrentUser) -> None:
-    await rotate_session(request)
+    """A new session for ``user``. An applicant has one session at a time: a second login
+    takes over (the earlier page returns to the login) and the takeover is logged.
+    Observers and committee members may use several screens at once."""
+    session_id = await rotate_session(request)
     request.set_session({"user": asdict(user)})
-    if user.role == "applicant":
-        now = request.app.state.clock()
-        await db_session.run_sync(lambda s: delivery.log_applicant_access(s, user.id, "login", now))
-        await db_session.commit()
+    if user.role != "applicant":
+        return
+    now = request.app.state.clock()
+    account = await db_session.get(User, user.id)
+    previous, account.current_session = account.current_session, session_id
+    if previous and previous != session_id:
+        await drop_session(request, previous)
+    await db_session.run_sync(
+        lambda s: delivery.log_applicant_access(
+            s, user.id, "session_takeover" if previous else "login", now
+        )
+    )
+    await db_session.commit()
 
 
 async def _end_session(request: Request, db_session) -> None:

@@ -30,9 +30,17 @@ class SessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend  # type: ignore[assignment]
 
 
-async def rotate_session(request: Request) -> None:
-    """Forget the client's current session and use a new id for the rest of the request."""
+async def rotate_session(request: Request) -> str:
+    """Forget the client's current session and use a new id for the rest of the request;
+    returns the new id."""
     old = request.cookies.get(SESSION_COOKIE)
     if old and old != "null":
-        await request.app.stores.get(SESSION_STORE).delete(old)
-    request.scope[_ROTATED] = secrets.token_hex(32)  # type: ignore[literal-required]
+        await drop_session(request, old)
+    new = secrets.token_hex(32)
+    request.scope[_ROTATED] = new  # type: ignore[literal-required]
+    return new
+
+
+async def drop_session(request: Request, session_id: str) -> None:
+    """End a session wherever it is used (its next request is anonymous)."""
+    await request.app.stores.get(SESSION_STORE).delete(session_id)

@@ -183,3 +183,27 @@ def test_logins_and_logouts_of_applicants_are_logged(api, exam_ready):
     engine.dispose()
     assert '"type":"login"' in kinds[-2] and '"type":"logout"' in kinds[-1]
     assert "peserta01" not in kinds[-1] and '"pseudonym":"P' in kinds[-1]
+
+
+def test_a_second_login_takes_over_and_is_logged(exam_ready, clock):
+    from sqlalchemy import select
+
+    from proctoring.models import LogEntry
+
+    app = create_app(exam_ready, clock=clock)
+    with TestClient(app=app) as first, TestClient(app=app) as second:
+        api_login(first, "peserta01")
+        attempt = post(first, "/api/v1/exams/UJI/attempts").json()["attempt_id"]
+        api_login(second, "peserta01")
+        assert second.get(f"/api/v1/attempts/{attempt}").status_code == 200
+        assert (
+            first.get(
+                f"/api/v1/attempts/{attempt}", headers={"accept": "application/json"}
+            ).status_code
+            == 401
+        )
+    engine = database.sync_engine(exam_ready)
+    with database.session_factory(engine)() as session:
+        last = session.scalars(select(LogEntry).order_by(LogEntry.index.desc())).first().entry
+    engine.dispose()
+    assert '"type":"session_takeover"' in last
