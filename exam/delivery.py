@@ -307,23 +307,8 @@ def _serve_next(
                 )
             )
             return events
-        result = section_result(plan, state)
-        results = dict(attempt.results or {})
-        results[plan.config.name] = _result_record(result, decision.stop_reason)
-        attempt.results = results
         events.append(
-            event(
-                "section_finished",
-                rt.code,
-                now,
-                pseudonym=enrollment.pseudonym,
-                section=plan.config.name,
-                reason=decision.stop_reason,
-                items=result.n_items,
-                theta=decimal(result.theta),
-                se=decimal(result.se),
-                points=result.points,
-            )
+            _section_finished(rt, attempt, enrollment, plan, state, decision.stop_reason, now)
         )
         if attempt.section_index + 1 >= len(rt.plans):
             events += _finish_events(rt, attempt, enrollment, now, "completed")
@@ -331,6 +316,32 @@ def _serve_next(
         attempt.section_index += 1
         attempt.section_started_at = now
         state = engine.start(rt.plans[attempt.section_index], rt.seed, enrollment.pseudonym)
+
+
+def _section_finished(
+    rt: ExamRuntime,
+    attempt: Attempt,
+    enrollment: Enrollment,
+    plan,
+    state: engine.EngineState,
+    reason: str | None,
+    now: datetime,
+) -> dict:
+    """Score a section into the attempt's results; returns its log event."""
+    result = section_result(plan, state)
+    attempt.results = {**(attempt.results or {}), plan.config.name: _result_record(result, reason)}
+    return event(
+        "section_finished",
+        rt.code,
+        now,
+        pseudonym=enrollment.pseudonym,
+        section=plan.config.name,
+        reason=reason,
+        items=result.n_items,
+        theta=decimal(result.theta),
+        se=decimal(result.se),
+        points=result.points,
+    )
 
 
 def _result_record(result, stop_reason: str | None) -> dict:
@@ -376,34 +387,17 @@ def _finish(
     """End an attempt early (deadline, or the applicant asks): sections not reached score
     what the answers so far give."""
     state = engine.loads(attempt.state)
-    results = dict(attempt.results or {})
     events = []
     for k in range(attempt.section_index, len(rt.plans)):
         plan = rt.plans[k]
-        if plan.config.name in results:
+        if plan.config.name in (attempt.results or {}):
             continue
         st = (
             state
             if k == attempt.section_index
             else engine.start(plan, rt.seed, enrollment.pseudonym)
         )
-        result = section_result(plan, st)
-        results[plan.config.name] = _result_record(result, reason)
-        events.append(
-            event(
-                "section_finished",
-                rt.code,
-                now,
-                pseudonym=enrollment.pseudonym,
-                section=plan.config.name,
-                reason=reason,
-                items=result.n_items,
-                theta=decimal(result.theta),
-                se=decimal(result.se),
-                points=result.points,
-            )
-        )
-    attempt.results = results
+        events.append(_section_finished(rt, attempt, enrollment, plan, st, reason, now))
     events += _finish_events(rt, attempt, enrollment, now, reason)
     return log.append(session, events)[-1]
 
