@@ -40,7 +40,15 @@ from exam.web import api_attempts, applicant, auth, committee_bank, committee_di
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC_PATHS = ["/login", "/static", "/schema", "/lang", "/api/v1/auth/login", "/healthz"]
+#: Paths open without a login (regular expressions, anchored).
+PUBLIC_PATHS = [
+    "^/login$",
+    "^/static/",
+    "^/schema",
+    "^/lang/",
+    "^/api/v1/auth/login$",
+    "^/healthz$",
+]
 
 
 def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:

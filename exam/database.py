@@ -53,11 +53,34 @@ def _prepare(settings: Settings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
 
 
+WRITE = "seleksi_write"
+
+
+def begin_write(session: Session) -> None:
+    """Begin the session's transaction as a writer. On SQLite this is ``BEGIN IMMEDIATE``:
+    a deferred transaction that reads, then writes, fails or races when another request
+    wrote in between; taking the write lock at BEGIN serialises such requests. Must come
+    before the session's first statement; PostgreSQL ignores it (rows are locked with
+    SELECT … FOR UPDATE there)."""
+    session.connection(execution_options={WRITE: True})
+
+
 def _on_sqlite(engine: Engine, settings: Settings) -> None:
-    if engine.url.get_backend_name() == "sqlite":
-        event.listen(
-            engine, "connect", lambda c, r: _sqlite_pragmas(c, r, settings.sqlite_busy_timeout_ms)
-        )
+    """Pragmas on every SQLite connection; SQLAlchemy, not the driver, emits BEGIN, and
+    emits BEGIN IMMEDIATE for writers (``begin_write``; SQLAlchemy's pysqlite recipe)."""
+    if engine.url.get_backend_name() != "sqlite":
+        return
+
+    def on_connect(dbapi_connection, record) -> None:
+        _sqlite_pragmas(dbapi_connection, record, settings.sqlite_busy_timeout_ms)
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
+
+    def on_begin(connection) -> None:
+        write = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
 
 
 def sync_engine(settings: Settings | None = None) -> Engine:

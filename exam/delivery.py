@@ -218,12 +218,17 @@ def find_attempt(session: Session, enrollment: Enrollment, lock: bool = False) -
     return session.scalar(query.with_for_update() if lock else query)
 
 
+def check_open(exam: Exam) -> None:
+    """Refuse (409) an exam that is not open; call it before compiling the exam."""
+    if exam.status != "open" or exam.bank_snapshot is None:
+        raise DeliveryError(f"exam {exam.code} is not open")
+
+
 def start_attempt(
     session: Session, rt: ExamRuntime, exam: Exam, enrollment: Enrollment, now: datetime
 ) -> AttemptView:
     """Start the attempt, or resume it: starting twice returns the same attempt."""
-    if exam.status != "open":
-        raise DeliveryError(f"exam {exam.code} is not open")
+    check_open(exam)
     existing = find_attempt(session, enrollment, lock=True)
     if existing is not None:
         if existing.status == "active" and now >= existing.deadline_at:
@@ -327,8 +332,11 @@ def _section_finished(
     reason: str | None,
     now: datetime,
 ) -> dict:
-    """Score a section into the attempt's results; returns its log event."""
+    """Score a section into the attempt's results; returns its log event. A section
+    without a single answer scores 0 points (not the prior's expected points)."""
     result = section_result(plan, state)
+    if result.n_items == 0:
+        result = dataclasses.replace(result, points=0, points_exact=0.0)
     attempt.results = {**(attempt.results or {}), plan.config.name: _result_record(result, reason)}
     return event(
         "section_finished",

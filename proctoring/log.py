@@ -23,15 +23,6 @@ def leaf_hash(entry: str) -> bytes:
     return hashlib.sha256(b"\x00" + entry.encode("utf-8")).digest()
 
 
-def _lock_head(session: Session) -> LogHead:
-    head = session.scalar(select(LogHead).where(LogHead.id == 1).with_for_update())
-    if head is None:
-        head = LogHead(id=1, size=0)
-        session.add(head)
-        session.flush()
-    return head
-
-
 def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
     """Append entries (each with at least ``type``, ``exam`` and ``t``) and return their
     log indices. The head row is locked until the caller's transaction ends."""
@@ -39,13 +30,19 @@ def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
     for e in texts:
         if not all(f'"{k}":' in e for k in ("type", "exam", "t")):
             raise ValueError("a log entry needs the fields type, exam and t")
-    head = _lock_head(session)
-    start = head.size
+    # One statement both reserves the indices and locks the head row until the caller's
+    # transaction ends, so appends are numbered without gaps and commit in order.
+    end = session.execute(
+        update(LogHead)
+        .where(LogHead.id == 1)
+        .values(size=LogHead.size + len(texts))
+        .returning(LogHead.size)
+    ).scalar_one()
+    start = end - len(texts)
     session.add_all(
         LogEntry(index=start + i, entry=text, leaf_hash=leaf_hash(text))
         for i, text in enumerate(texts)
     )
-    session.execute(update(LogHead).where(LogHead.id == 1).values(size=start + len(texts)))
     session.flush()
     return list(range(start, start + len(texts)))
 

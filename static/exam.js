@@ -20,7 +20,8 @@
     if (left <= 300) timer.classList.add("warn");
     if (left <= 300 && !warned5) { warned5 = true; announce.textContent = root.dataset.warn; }
     if (left <= 60 && !warned1) { warned1 = true; announce.textContent = root.dataset.last; }
-    if (left === 0) { window.location = root.dataset.finishedUrl; return; }
+    // A little after zero: the server's clock decides, and its deadline is never early.
+    if (deadline + 1500 - performance.now() <= 0) { window.location = root.dataset.finishedUrl; return; }
     setTimeout(tick, 250);
   }
   tick();
@@ -33,6 +34,7 @@
   });
   document.addEventListener("keydown", function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
+    if (e.target.closest && e.target.closest("button, a, select, textarea")) return;
     const f = form();
     if (!f) return;
     const radios = f.querySelectorAll("input[name=choice]");

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exam import delivery
+from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam
 from exam.runtime import runtime
 from exam.security import CurrentUser, applicant_only
@@ -143,14 +144,16 @@ class AttemptApi(Controller):
         now = _now(request)
 
         def run(session: Session) -> delivery.AttemptView:
+            begin_write(session)
             exam = session.scalar(select(Exam).where(Exam.code == exam_code))
             enrollment = exam and session.scalar(
-                select(Enrollment).where(
-                    Enrollment.exam_id == exam.id, Enrollment.user_id == user.id
-                )
+                select(Enrollment)
+                .where(Enrollment.exam_id == exam.id, Enrollment.user_id == user.id)
+                .with_for_update()
             )
             if exam is None or enrollment is None:
                 raise NotFoundException(f"you are not enrolled in exam {exam_code}")
+            delivery.check_open(exam)
             rt = runtime(exam, request.app.state.settings.points_correct)
             return delivery.start_attempt(session, rt, exam, enrollment, now)
 
@@ -170,6 +173,7 @@ class AttemptApi(Controller):
         now = _now(request)
 
         def run(session: Session) -> delivery.AttemptView:
+            begin_write(session)
             attempt, enrollment, exam = _owned(session, user, attempt_id)
             rt = runtime(exam, request.app.state.settings.points_correct)
             if attempt.status == "active" and now >= attempt.deadline_at:
@@ -194,6 +198,7 @@ class AttemptApi(Controller):
         now = _now(request)
 
         def run(session: Session) -> delivery.AnswerReply:
+            begin_write(session)
             attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
             rt = runtime(exam, request.app.state.settings.points_correct)
             return delivery.submit_answer(
@@ -225,6 +230,7 @@ class AttemptApi(Controller):
         now = _now(request)
 
         def run(session: Session) -> int:
+            begin_write(session)
             attempt, enrollment, exam = _owned(session, user, attempt_id)
             [index] = log.append(
                 session,

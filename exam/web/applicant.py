@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exam import delivery
+from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam
 from exam.runtime import ExamRuntime, runtime
 from exam.security import CurrentUser, applicant_only
@@ -34,11 +35,16 @@ class AnswerForm:
     choice: str = ""
 
 
-def _mine(session: Session, user: CurrentUser, code: str):
+def _mine(session: Session, user: CurrentUser, code: str, lock: bool = False):
+    """The exam and the user's enrollment (locked when ``lock``: starting twice at once
+    must resume, not insert two attempts)."""
     exam = session.scalar(select(Exam).where(Exam.code == code))
-    enrollment = exam and session.scalar(
-        select(Enrollment).where(Enrollment.exam_id == exam.id, Enrollment.user_id == user.id)
-    )
+    enrollment = None
+    if exam is not None:
+        query = select(Enrollment).where(
+            Enrollment.exam_id == exam.id, Enrollment.user_id == user.id
+        )
+        enrollment = session.scalar(query.with_for_update() if lock else query)
     if exam is None or enrollment is None:
         raise NotFoundException(f"you are not enrolled in exam {code}")
     return exam, enrollment
@@ -115,7 +121,9 @@ class ApplicantPages(Controller):
         now = request.app.state.clock()
 
         def run(session: Session) -> None:
-            exam, enrollment = _mine(session, user, code)
+            begin_write(session)
+            exam, enrollment = _mine(session, user, code, lock=True)
+            delivery.check_open(exam)
             rt = runtime(exam, request.app.state.settings.points_correct)
             delivery.start_attempt(session, rt, exam, enrollment, now)
 
@@ -139,17 +147,21 @@ class ApplicantPages(Controller):
         item, the server's remaining time, and a note."""
         user: CurrentUser = request.user
         now = request.app.state.clock()
+        fresh = request.session.get("fresh_start") == code
 
         def run(session: Session):
-            exam, enrollment = _mine(session, user, code)
+            begin_write(session)
+            exam, enrollment = _mine(session, user, code, lock=True)
+            attempt = delivery.find_attempt(session, enrollment, lock=True)
+            if attempt is None or exam.bank_snapshot is None:
+                return None, None
             rt = runtime(exam, request.app.state.settings.points_correct)
-            if delivery.find_attempt(session, enrollment) is None:
-                return None, rt
+            if fresh:  # the first view after "start": nothing to resume
+                return delivery.view(rt, attempt, now), rt
             return delivery.start_attempt(session, rt, exam, enrollment, now), rt
 
         v, rt = await db_session.run_sync(run)
         await db_session.commit()
-        fresh = request.session.get("fresh_start") == code
         if fresh:
             request.set_session({k: x for k, x in request.session.items() if k != "fresh_start"})
         if v is None:
@@ -174,6 +186,7 @@ class ApplicantPages(Controller):
         now = request.app.state.clock()
 
         def run(session: Session):
+            begin_write(session)
             exam, enrollment = _mine(session, user, code)
             rt = runtime(exam, request.app.state.settings.points_correct)
             attempt = delivery.find_attempt(session, enrollment, lock=True)
@@ -212,6 +225,7 @@ class ApplicantPages(Controller):
         now = request.app.state.clock()
 
         def run(session: Session) -> None:
+            begin_write(session)
             exam, enrollment = _mine(session, user, code)
             attempt = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is not None and attempt.status == "active":
@@ -230,6 +244,7 @@ class ApplicantPages(Controller):
         now = request.app.state.clock()
 
         def run(session: Session):
+            begin_write(session)
             exam, enrollment = _mine(session, user, code)
             rt = runtime(exam, request.app.state.settings.points_correct)
             attempt: Attempt | None = delivery.find_attempt(session, enrollment, lock=True)

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
 from exam import delivery
+from exam.database import WRITE
 from exam.i18n import LANG_COOKIE, LANGUAGES
 from exam.models import User
 from exam.security import CurrentUser, authenticate
@@ -46,29 +47,37 @@ def login_rate_limit(per_minute: int) -> RateLimitConfig:
 async def _start_session(request: Request, db_session, user: CurrentUser) -> None:
     """A new session for ``user``. An applicant has one session at a time: a second login
     takes over (the earlier page returns to the login) and the takeover is logged.
-    Observers and committee members may use several screens at once."""
+    Observers and committee members may use several screens at once.
+
+    The session store has its own connection, so on SQLite its writes happen while this
+    request holds no write transaction."""
+    await db_session.commit()  # the read transaction of the login check
     session_id = await rotate_session(request)
     request.set_session({"user": asdict(user)})
     if user.role != "applicant":
         return
+    await db_session.connection(execution_options={WRITE: True})
     now = request.app.state.clock()
     account = await db_session.get(User, user.id)
     previous, account.current_session = account.current_session, session_id
-    if previous and previous != session_id:
-        await drop_session(request, previous)
     await db_session.run_sync(
         lambda s: delivery.log_applicant_access(
             s, user.id, "session_takeover" if previous else "login", now
         )
     )
     await db_session.commit()
+    if previous and previous != session_id:
+        await drop_session(request, previous)
 
 
 async def _end_session(request: Request, db_session) -> None:
     user = request.scope.get("user")
     request.clear_session()
     if isinstance(user, CurrentUser) and user.role == "applicant":
+        await db_session.connection(execution_options={WRITE: True})
         now = request.app.state.clock()
+        account = await db_session.get(User, user.id)
+        account.current_session = None
         await db_session.run_sync(
             lambda s: delivery.log_applicant_access(s, user.id, "logout", now)
         )

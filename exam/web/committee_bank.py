@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam.data import item_usage_statistics
+from exam.database import WRITE, begin_write
 from exam.plots import information_curve_svg
 from exam.security import committee_only
 from exam.web.deps import DbSession
@@ -162,6 +163,7 @@ class CommitteeBank(Controller):
     ) -> Redirect:
         """Change an item's lifecycle status, e.g. promote a calibrated pilot to
         operational. An operational item must have IRT parameters."""
+        await db_session.connection(execution_options={WRITE: True})
         item = await db_session.get(Item, item_id)
         if item is None:
             raise NotFoundException(f"no item {item_id}")
@@ -196,6 +198,7 @@ class CommitteeBank(Controller):
         filename = data.file.filename or "upload"
 
         def run(session) -> repository.ImportReport:
+            begin_write(session)
             located = read_bank(raw, filename, repository.known_item_ids(session))
             return repository.import_items(session, located)
 

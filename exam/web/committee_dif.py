@@ -19,6 +19,7 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
+from exam.database import begin_write
 from exam.security import committee_only
 from exam.web.deps import DbSession
 from itembank import repository
@@ -98,6 +99,7 @@ class CommitteeDif(Controller):
         source = f"upload:{data.responses.filename}"
 
         def store(session):
+            begin_write(session)
             return repository.record_dif(session, results, attribute, data.focal, source)
 
         stored = await db_session.run_sync(store)
@@ -120,6 +122,7 @@ class CommitteeDif(Controller):
         user = request.scope["user"]
 
         def apply(session):
+            begin_write(session)
             repository.decide_dif(session, finding_id, data.decision, data.note, user.username)
 
         try:
