@@ -435,18 +435,20 @@ def submit_answer(
     )
     if previous is not None:
         if previous.item_id == item_id and previous.choice == choice:
-            following = (
-                step + 1
-                if _answered_after(session, attempt, step) or (attempt.status == "active")
-                else None
-            )
-            return AnswerReply(True, previous.log_index, following)
+            return AnswerReply(True, previous.log_index, previous.next_step)
         raise DeliveryError(f"step {step} is already answered with another choice")
     if attempt.status != "active":
         raise DeliveryError("the attempt has finished")
     if now >= attempt.deadline_at:
         _finish(session, rt, attempt, enrollment, now, "deadline")
         raise DeliveryError("the time is up: the deadline has passed")
+    plan = rt.plans[attempt.section_index]
+    limit = plan.config.time_limit_s
+    if limit is not None and (now - attempt.section_started_at).total_seconds() >= limit:
+        # The section closed before this answer: it goes on to the next section.
+        state = engine.loads(attempt.state)
+        log.append(session, _serve_next(session, rt, attempt, enrollment, state, now))
+        raise DeliveryError(f"the time for section {plan.config.name} is up")
     if step != attempt.step:
         raise DeliveryError(f"step {step} is not the current step ({attempt.step})")
     if item_id != attempt.served_item:
@@ -491,20 +493,10 @@ def submit_answer(
     events = [answer_event, *_serve_next(session, rt, attempt, enrollment, state, now)]
     indices = log.append(session, events)
     response.log_index = indices[0]
+    response.next_step = attempt.step if attempt.status == "active" else None
     session.add(response)
     session.flush()
     return AnswerReply(True, indices[0], attempt.step if attempt.status == "active" else None)
-
-
-def _answered_after(session: Session, attempt: Attempt, step: int) -> bool:
-    return (
-        session.scalar(
-            select(Response.id)
-            .where(Response.attempt_id == attempt.id, Response.step > step)
-            .limit(1)
-        )
-        is not None
-    )
 
 
 def finish_on_deadline(

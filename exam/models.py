@@ -129,3 +129,6 @@ class Response(Base):
     served_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     answered_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     log_index: Mapped[int] = mapped_column(BigInteger)
+    #: The reply's next step (None when this answer ended the attempt), so the same
+    #: answer sent again gets the same reply, even after the attempt has finished.
+    next_step: Mapped[int | None] = mapped_column(Integer, nullable=True)

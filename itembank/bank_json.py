@@ -31,7 +31,14 @@ def item_from_dict(
         return None
     before = len(problems)
     options = []
-    for i, opt in enumerate(obj.get("options") or []):
+    raw_options = obj.get("options") or []
+    if not isinstance(raw_options, list):
+        problems.append(Problem(source, where, "options", "options must be a list"))
+        raw_options = []
+    for fld in ("id", "domain", "topic", "stem", "status", "correct", "model"):
+        if obj.get(fld) is not None and not isinstance(obj.get(fld), str):
+            problems.append(Problem(source, where, fld, f"{fld} must be text"))
+    for i, opt in enumerate(raw_options):
         if not isinstance(opt, dict) or not isinstance(opt.get("key"), str):
             problems.append(Problem(source, where, f"options[{i}]", "needs a key and a text"))
             continue

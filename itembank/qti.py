@@ -15,6 +15,7 @@ XML is parsed with defusedxml (no entity expansion, no external entities).
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from dataclasses import dataclass
@@ -295,7 +296,7 @@ def _read_item(
                 pts = float(value)
             except ValueError:
                 pts = -1.0
-            if pts < 0 or pts != int(pts):
+            if not math.isfinite(pts) or pts < 0 or pts != int(pts):
                 problems.append(
                     Problem(source, dpath, d.names["mapped"], f"{value!r} is not whole points >= 0")
                 )
@@ -356,7 +357,13 @@ def read(data: bytes, source: str) -> tuple[list[Located], list[Problem]]:
         raise BankInputError(
             [Problem(source, None, None, "no imsmanifest.xml at the top of the package")]
         )
-    manifest = _parse_xml(archive.read("imsmanifest.xml"), source, "imsmanifest.xml")
+    try:
+        raw_manifest = archive.read("imsmanifest.xml")
+    except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+        raise BankInputError(
+            [Problem(source, "imsmanifest.xml", None, f"cannot read from the package: {exc}")]
+        ) from None
+    manifest = _parse_xml(raw_manifest, source, "imsmanifest.xml")
     problems: list[Problem] = []
     out: list[Located] = []
     resources = [e for e in manifest.iter() if _local(e.tag) == "resource"]
@@ -390,6 +397,9 @@ def read(data: bytes, source: str) -> tuple[list[Located], list[Problem]]:
             root = _parse_xml(archive.read(href), source, href)
         except BankInputError as exc:
             problems += exc.problems
+            continue
+        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+            problems.append(Problem(source, href, None, f"cannot read from the package: {exc}"))
             continue
         item = _read_item(root, dialect, _metadata(res), source, href, problems)
         if item is not None:

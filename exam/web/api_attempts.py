@@ -174,7 +174,7 @@ class AttemptApi(Controller):
 
         def run(session: Session) -> delivery.AttemptView:
             begin_write(session)
-            attempt, enrollment, exam = _owned(session, user, attempt_id)
+            attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
             rt = runtime(exam, request.app.state.settings.points_correct)
             if attempt.status == "active" and now >= attempt.deadline_at:
                 delivery.finish_on_deadline(session, rt, attempt, enrollment, now)

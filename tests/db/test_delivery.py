@@ -195,3 +195,49 @@ def test_views_never_carry_a_key_or_points(session_maker, opened):
     fields = {f for f in view.item.__dataclass_fields__}
     assert fields == {"item_id", "stem", "options"}
     assert all(len(o) == 2 for o in view.item.options)
+
+
+def test_the_same_answer_after_the_end_gets_the_same_reply(session_maker, opened):
+    exam_id, enrollment_id, _ = opened
+    _, replies = answer_all(session_maker, exam_id, enrollment_id)
+    with session_maker() as session, session.begin():
+        _exam, enr, rt = load(session, exam_id, enrollment_id)
+        attempt = delivery.find_attempt(session, enr, lock=True)
+        for step, item_id, reply in (replies[0], replies[-1]):
+            again = delivery.submit_answer(
+                session, rt, attempt, enr, step, item_id, "A", T0 + timedelta(hours=3)
+            )
+            assert again == reply
+        assert replies[-1][2].next_step is None and replies[0][2].next_step == 1
+
+
+def test_a_section_time_limit_closes_the_section_at_the_next_answer(session_maker):
+    import dataclasses
+
+    demo = Path(itembank.__file__).parent / "demo_bank.json"
+    config = demo_config()
+    timed = dataclasses.replace(config.sections[0], time_limit_s=60)
+    config = dataclasses.replace(config, sections=(timed, *config.sections[1:]))
+    with session_maker() as session, session.begin():
+        repository.import_items(session, read_bank_file(demo))
+        user = User(username="u", password_hash="x", role="applicant")
+        session.add(user)
+        session.flush()
+        exam = delivery.new_exam(session, config)
+        enrollment = delivery.enroll(session, exam, user.id, "R", "N")
+        delivery.open_exam(session, exam, T0)
+        rt = runtime(exam)
+        first = delivery.start_attempt(session, rt, exam, enrollment, T0)
+    with session_maker() as session:
+        session.begin()
+        exam, enr, rt = load(session, exam.id, enrollment.id)
+        attempt = delivery.find_attempt(session, enr, lock=True)
+        with pytest.raises(delivery.DeliveryError, match="time for section TWK is up"):
+            delivery.submit_answer(
+                session, rt, attempt, enr, 0, first.item.item_id, "A", T0 + timedelta(seconds=61)
+            )
+        session.commit()
+    with session_maker() as session:
+        attempt = session.scalars(select(Attempt)).one()
+        assert attempt.results["TWK"]["items"] == 0 and attempt.results["TWK"]["points"] == 0
+        assert attempt.section_index == 1 and attempt.status == "active"

@@ -304,3 +304,29 @@ def test_qti_written_by_seleksi_validates_its_dialect(tmp_path):
     with zipfile.ZipFile(path) as z:
         xml = z.read("items/TKP-001.xml").decode()
     assert "qti-assessment-item" in xml and "qti-map-entry" in xml and 'map-key="B"' in xml
+
+
+@pytest.mark.parametrize(
+    "doc,expected",
+    [
+        ('{"items": [{"id": "J1", "options": 5}]}', "items[0]: options: options must be a list"),
+        ('{"items": [{"id": ["J1"], "options": []}]}', "items[0]: id: id must be text"),
+    ],
+)
+def test_json_with_wrong_types_is_reported(doc, expected):
+    found = problems(doc, "bank.json")
+    assert any(expected in p for p in found), found
+
+
+def test_qti_infinite_points_and_damaged_members_are_reported():
+    decl = (
+        '<mapping defaultValue="0"><mapEntry mapKey="c1" mappedValue="inf"/>'
+        '<mapEntry mapKey="c2" mappedValue="5"/></mapping>'
+    )
+    found = problems(package({"Q1": item21(CHOICE, decl)}), "p.zip")
+    assert any("'inf' is not whole points" in p for p in found), found
+    data = bytearray(package({"Q1": item21(CHOICE)}))
+    start = data.index(b"<assessmentItem")
+    data[start + 40 : start + 44] = b"XXXX"  # corrupt the stored member: its CRC fails
+    found = problems(bytes(data), "p.zip")
+    assert any("Q1.xml" in p for p in found), found
