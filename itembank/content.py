@@ -150,6 +150,25 @@ class ItemContent:
         )
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def normalised(item: ItemContent) -> ItemContent:
+    """The item with its text in the one form every file format keeps: stem lines with
+    single spaces and no blank lines, options and tags on one line. Applied on reading, so
+    a round trip through any format (QTI flattens white space) gives the same content
+    hash."""
+    stem = "\n".join(line for line in (_one_line(x) for x in item.stem.splitlines()) if line)
+    return replace(
+        item,
+        stem=stem,
+        options=tuple(Option(o.key, _one_line(o.text)) for o in item.options),
+        tags=tuple(_one_line(t) for t in item.tags),
+        topic=_one_line(item.topic),
+    )
+
+
 def check_item(item: ItemContent, source: str, where: str | None) -> list[Problem]:
     """Every problem with one item's own fields (cross-item checks are the caller's)."""
     out: list[Problem] = []
@@ -215,6 +234,8 @@ def check_item(item: ItemContent, source: str, where: str | None) -> list[Proble
         bad("model", "an operational item needs IRT parameters")
     if item.item_id in item.enemies:
         bad("enemies", "an item cannot be its own enemy")
+    if any(";" in t for t in item.tags):
+        bad("tags", "a tag cannot contain ';' (the files separate tags with it)")
     return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from itembank import bank_csv, bank_json, qti
-from itembank.content import BankInputError, ItemContent, Problem, check_bank
+from itembank.content import BankInputError, ItemContent, Problem, check_bank, normalised
 
 READERS = {".csv": bank_csv.read, ".json": bank_json.read, ".zip": qti.read}
 Located = tuple[ItemContent, str, str | None]
@@ -22,6 +22,7 @@ def read_bank(data: bytes, filename: str, known_ids: set[str] = frozenset()) -> 
             [Problem(filename, None, None, "unknown format: use a .csv, .json or .zip (QTI) file")]
         )
     located, problems = reader(data, filename)
+    located = [(normalised(item), src, where) for item, src, where in located]
     problems += check_bank(located, known_ids)
     if problems:
         raise BankInputError(problems)

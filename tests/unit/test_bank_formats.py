@@ -330,3 +330,31 @@ def test_qti_infinite_points_and_damaged_members_are_reported():
     data[start + 40 : start + 44] = b"XXXX"  # corrupt the stored member: its CRC fails
     found = problems(bytes(data), "p.zip")
     assert any("Q1.xml" in p for p in found), found
+
+
+@pytest.mark.parametrize("name", ["b.csv", "b.json", "b.zip"])
+def test_white_space_survives_every_format(tmp_path, name):
+    messy = ItemContent(
+        "W1",
+        "TWK",
+        "t",
+        "  Baris  satu \n\n   baris\tdua  ",
+        (Option("A", " satu\n dua "), Option("B", "tiga")),
+        correct="A",
+    )
+    path = tmp_path / name
+    write_bank([messy], path)
+    [(back, _, _)] = read_bank_file(path)
+    assert back.stem == "Baris satu\nbaris dua" and back.options[0].text == "satu dua"
+    again = tmp_path / ("again" + path.suffix)
+    write_bank([back], again)
+    [(twice, _, _)] = read_bank_file(again)
+    assert twice.content_hash() == back.content_hash()
+
+
+def test_a_tag_with_a_separator_is_refused():
+    doc = (
+        '{"items": [{"id": "J1", "domain": "TWK", "topic": "t", "stem": "s", "tags": ["a;b"],'
+        ' "options": [{"key": "A", "text": "a"}, {"key": "B", "text": "b"}], "correct": "A"}]}'
+    )
+    assert any("tags: a tag cannot contain ';'" in p for p in problems(doc, "t.json"))
