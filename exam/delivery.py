@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from exam import engine
+from exam import engine, randomness
 from exam.blueprint import ExamConfig
 from exam.feasibility import check_exam
 from exam.models import Attempt, Enrollment, Exam, Response
@@ -112,7 +112,7 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
                 bank_parameters_sha256=rt.bank.parameter_table_hash(),
                 bank_snapshot_sha256=exam.bank_snapshot["hash"],
                 engine=engine.ENGINE_VERSION,
-                seed_sha256=hashlib.sha256(rt.seed).hexdigest(),
+                seed_sha256=randomness.seed_commitment(rt.seed),
             )
         ],
     )

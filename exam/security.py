@@ -38,10 +38,6 @@ def password_hasher(settings: Settings) -> PasswordHasher:
     )
 
 
-def hash_password(hasher: PasswordHasher, password: str) -> str:
-    return hasher.hash(password)
-
-
 async def verify_password(hasher: PasswordHasher, stored: str, password: str) -> bool:
     """True when ``password`` matches; runs in a worker thread (argon2 is slow on purpose)."""
 
