@@ -1,0 +1,128 @@
+"""Enrollment files: the applicants of an exam, from a CSV the committee uploads.
+
+Columns: ``registration_number,name,formation`` (required), ``track`` and
+``extra_time_minutes`` (optional), and any further column is a group attribute used by
+the fairness analyses (gender, region, age band …). Every problem is reported with its line
+and column, and nothing is enrolled if there is one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from itembank.content import Problem
+
+REQUIRED = ("registration_number", "name", "formation")
+OPTIONAL = ("track", "extra_time_minutes")
+_REG = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: Letters and digits that are not easily confused when read off a printed sheet.
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+@dataclass(frozen=True)
+class EnrollmentRow:
+    line: int
+    registration_number: str
+    name: str
+    formation: str
+    track: str = ""
+    extra_time_s: int = 0
+    attributes: dict = field(default_factory=dict)
+
+
+def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], list[Problem]]:
+    """Parse an enrollment file; returns the rows and every problem found."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [Problem(source, None, None, "not UTF-8 text")]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        return [], [
+            Problem(
+                source,
+                "1",
+                None,
+                "empty file: expected the header registration_number,name,formation",
+            )
+        ]
+    problems = [
+        Problem(source, "1", col, "missing column in the header")
+        for col in REQUIRED
+        if col not in header
+    ]
+    if len(set(header)) != len(header):
+        problems.append(Problem(source, "1", None, "a column appears twice in the header"))
+    if problems:
+        return [], problems
+    attributes = [h for h in header if h not in REQUIRED + OPTIONAL]
+    rows: list[EnrollmentRow] = []
+    seen: dict[str, int] = {}
+    start = reader.line_num + 1
+    for cells in reader:
+        line, start = start, reader.line_num + 1
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            problems.append(
+                Problem(
+                    source, str(line), None, f"{len(cells)} fields, the header has {len(header)}"
+                )
+            )
+            continue
+        row = {h: c.strip() for h, c in zip(header, cells, strict=True)}
+        before = len(problems)
+        reg = row["registration_number"]
+        if not _REG.match(reg):
+            problems.append(
+                Problem(
+                    source,
+                    str(line),
+                    "registration_number",
+                    f"{reg!r} must be 1–64 letters, digits, '.', '_' or '-'",
+                )
+            )
+        elif reg in seen:
+            problems.append(
+                Problem(source, str(line), "registration_number", f"duplicate of line {seen[reg]}")
+            )
+        else:
+            seen[reg] = line
+        if not row["name"]:
+            problems.append(Problem(source, str(line), "name", "empty name"))
+        extra = row.get("extra_time_minutes", "")
+        if extra and not (extra.isascii() and extra.isdigit() and int(extra) <= 600):
+            problems.append(
+                Problem(
+                    source,
+                    str(line),
+                    "extra_time_minutes",
+                    f"{extra!r} is not a whole number of minutes (0–600)",
+                )
+            )
+        if len(problems) == before:
+            rows.append(
+                EnrollmentRow(
+                    line,
+                    reg,
+                    row["name"],
+                    row["formation"],
+                    row.get("track", ""),
+                    int(extra or 0) * 60,
+                    {a: row[a] for a in attributes if row[a]},
+                )
+            )
+    if not rows and not problems:
+        problems.append(Problem(source, None, None, "no applicants after the header"))
+    return rows, problems
+
+
+def new_password(length: int = 10) -> str:
+    """A random password for a printed login sheet."""
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
