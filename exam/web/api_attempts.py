@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 from exam import delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam
-from exam.runtime import runtime
 from exam.security import CurrentUser, applicant_only
-from exam.web.deps import DbSession
+from exam.web.deps import DbSession, enrolled, exam_runtime
 from proctoring import log
 
 
@@ -145,16 +144,9 @@ class AttemptApi(Controller):
 
         def run(session: Session) -> delivery.AttemptView:
             begin_write(session)
-            exam = session.scalar(select(Exam).where(Exam.code == exam_code))
-            enrollment = exam and session.scalar(
-                select(Enrollment)
-                .where(Enrollment.exam_id == exam.id, Enrollment.user_id == user.id)
-                .with_for_update()
-            )
-            if exam is None or enrollment is None:
-                raise NotFoundException(f"you are not enrolled in exam {exam_code}")
+            exam, enrollment = enrolled(session, user, exam_code, lock=True)
             delivery.check_open(exam)
-            rt = runtime(exam, request.app.state.settings.points_correct)
+            rt = exam_runtime(request, exam)
             return delivery.start_attempt(session, rt, exam, enrollment, now)
 
         try:
@@ -175,7 +167,7 @@ class AttemptApi(Controller):
         def run(session: Session) -> delivery.AttemptView:
             begin_write(session)
             attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
-            rt = runtime(exam, request.app.state.settings.points_correct)
+            rt = exam_runtime(request, exam)
             if attempt.status == "active" and now >= attempt.deadline_at:
                 delivery.finish_on_deadline(session, rt, attempt, enrollment, now)
             return delivery.view(rt, attempt, now)
@@ -200,7 +192,7 @@ class AttemptApi(Controller):
         def run(session: Session) -> delivery.AnswerReply:
             begin_write(session)
             attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
-            rt = runtime(exam, request.app.state.settings.points_correct)
+            rt = exam_runtime(request, exam)
             return delivery.submit_answer(
                 session, rt, attempt, enrollment, data.step, data.item_id, data.choice, now
             )

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from exam import delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam
-from exam.runtime import ExamRuntime, runtime
+from exam.runtime import ExamRuntime
 from exam.security import CurrentUser, applicant_only
-from exam.web.deps import DbSession
+from exam.web.deps import DbSession, enrolled, exam_runtime
 
 
 @dataclass
@@ -33,21 +33,6 @@ class AnswerForm:
     step: int
     item_id: str
     choice: str = ""
-
-
-def _mine(session: Session, user: CurrentUser, code: str, lock: bool = False):
-    """The exam and the user's enrollment (locked when ``lock``: starting twice at once
-    must resume, not insert two attempts)."""
-    exam = session.scalar(select(Exam).where(Exam.code == code))
-    enrollment = None
-    if exam is not None:
-        query = select(Enrollment).where(
-            Enrollment.exam_id == exam.id, Enrollment.user_id == user.id
-        )
-        enrollment = session.scalar(query.with_for_update() if lock else query)
-    if exam is None or enrollment is None:
-        raise NotFoundException(f"you are not enrolled in exam {code}")
-    return exam, enrollment
 
 
 def _sections(rt: ExamRuntime) -> list[dict]:
@@ -90,13 +75,9 @@ class ApplicantPages(Controller):
         user: CurrentUser = request.user
 
         def run(session: Session):
-            exam, enrollment = _mine(session, user, code)
+            exam, enrollment = enrolled(session, user, code)
             attempt = delivery.find_attempt(session, enrollment)
-            rt = (
-                runtime(exam, request.app.state.settings.points_correct)
-                if exam.bank_snapshot
-                else None
-            )
+            rt = exam_runtime(request, exam) if exam.bank_snapshot else None
             return exam, enrollment, attempt, rt
 
         exam, enrollment, attempt, rt = await db_session.run_sync(run)
@@ -122,9 +103,9 @@ class ApplicantPages(Controller):
 
         def run(session: Session) -> None:
             begin_write(session)
-            exam, enrollment = _mine(session, user, code, lock=True)
+            exam, enrollment = enrolled(session, user, code, lock=True)
             delivery.check_open(exam)
-            rt = runtime(exam, request.app.state.settings.points_correct)
+            rt = exam_runtime(request, exam)
             delivery.start_attempt(session, rt, exam, enrollment, now)
 
         try:
@@ -151,11 +132,11 @@ class ApplicantPages(Controller):
 
         def run(session: Session):
             begin_write(session)
-            exam, enrollment = _mine(session, user, code, lock=True)
+            exam, enrollment = enrolled(session, user, code, lock=True)
             attempt = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is None or exam.bank_snapshot is None:
                 return None, None
-            rt = runtime(exam, request.app.state.settings.points_correct)
+            rt = exam_runtime(request, exam)
             if fresh:  # the first view after "start": nothing to resume
                 return delivery.view(rt, attempt, now), rt
             return delivery.start_attempt(session, rt, exam, enrollment, now), rt
@@ -187,8 +168,8 @@ class ApplicantPages(Controller):
 
         def run(session: Session):
             begin_write(session)
-            exam, enrollment = _mine(session, user, code)
-            rt = runtime(exam, request.app.state.settings.points_correct)
+            exam, enrollment = enrolled(session, user, code)
+            rt = exam_runtime(request, exam)
             attempt = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is None:
                 raise NotFoundException("no attempt")
@@ -226,10 +207,10 @@ class ApplicantPages(Controller):
 
         def run(session: Session) -> None:
             begin_write(session)
-            exam, enrollment = _mine(session, user, code)
+            exam, enrollment = enrolled(session, user, code)
             attempt = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is not None and attempt.status == "active":
-                rt = runtime(exam, request.app.state.settings.points_correct)
+                rt = exam_runtime(request, exam)
                 delivery.finish_attempt(session, rt, attempt, enrollment, now)
 
         await db_session.run_sync(run)
@@ -245,8 +226,8 @@ class ApplicantPages(Controller):
 
         def run(session: Session):
             begin_write(session)
-            exam, enrollment = _mine(session, user, code)
-            rt = runtime(exam, request.app.state.settings.points_correct)
+            exam, enrollment = enrolled(session, user, code)
+            rt = exam_runtime(request, exam)
             attempt: Attempt | None = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is not None and attempt.status == "active" and now >= attempt.deadline_at:
                 delivery.finish_on_deadline(session, rt, attempt, enrollment, now)
