@@ -249,6 +249,8 @@ def start_attempt(
         return view(rt, existing, now, resumed=True)
     if exam.closes_at is not None and now >= exam.closes_at:
         raise DeliveryError(f"exam {exam.code} has closed")
+    if exam.opens_at is not None and now < exam.opens_at:
+        raise DeliveryError(f"exam {exam.code} opens at {exam.opens_at.isoformat()}")
     duration = rt.config.duration_s + enrollment.extra_time_s
     plan = rt.plans[0]
     state = engine.start(plan, rt.seed, enrollment.pseudonym)
