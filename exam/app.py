@@ -36,7 +36,14 @@ from exam import database, i18n, migrate
 from exam.models import WebSession
 from exam.security import CurrentUser, password_hasher, user_from_session
 from exam.settings import Settings, get_settings
-from exam.web import api_attempts, applicant, auth, committee_bank, committee_dif
+from exam.web import (
+    api_attempts,
+    applicant,
+    auth,
+    committee_bank,
+    committee_dif,
+    committee_exams,
+)
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +104,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             auth.login_router(settings.login_attempts_per_minute),
             committee_bank.CommitteeBank,
             committee_dif.CommitteeDif,
+            committee_exams.CommitteeExams,
             api_attempts.AttemptApi,
             applicant.ApplicantPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),

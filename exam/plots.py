@@ -18,6 +18,23 @@ from scoring.params import ItemParams, ItemSpec
 
 def simulation_figure(result: SimulationResult, path: str) -> None:
     """Conditional bias, RMSE and mean SE by true θ, and the item exposure distribution."""
+    fig = _simulation(result)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def simulation_svg(result: SimulationResult, title: str = "") -> bytes:
+    """The simulation figure as SVG, for a page."""
+    fig = _simulation(result)
+    if title:
+        fig.suptitle(title)
+    out = io.BytesIO()
+    fig.savefig(out, format="svg")
+    plt.close(fig)
+    return out.getvalue()
+
+
+def _simulation(result: SimulationResult):
     bins = result.csem()
     mids = [(b["theta_low"] + b["theta_high"]) / 2 for b in bins]
     bias = []
@@ -38,8 +55,7 @@ def simulation_figure(result: SimulationResult, path: str) -> None:
     right.set_xlabel("items, most exposed first")
     right.set_ylabel("exposure rate")
     right.set_title(f"Item exposure (max {rates[0]:.3f})" if rates.size else "Item exposure")
-    fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
 def information_curve_svg(spec: ItemSpec) -> bytes:

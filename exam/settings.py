@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(12 * 3600, description="Web session lifetime")
     secure_cookies: bool = Field(False, description="Send cookies only over HTTPS")
     language: str = Field("id", description="Default language: id or en")
+    timezone: str = Field(
+        "Asia/Jakarta", description="Time zone of the exam windows the committee enters (IANA)"
+    )
     debug: bool = Field(False, description="Show error details (never in production)")
 
     def resolved_secret(self) -> str:

@@ -22,7 +22,7 @@ from exam.security import CurrentUser, authenticate
 from exam.web.deps import DbSession
 from exam.web.sessions import drop_session, rotate_session
 
-HOME_BY_ROLE = {"committee": "/committee/bank", "observer": "/observer", "applicant": "/exam"}
+HOME_BY_ROLE = {"committee": "/committee/exams", "observer": "/observer", "applicant": "/exam"}
 
 
 @dataclass

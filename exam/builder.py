@@ -1,0 +1,226 @@
+"""The exam builder's form: an ``ExamConfig`` and its window from flat form fields, and back.
+
+Pure functions, so the committee's page and its tests share one reading of the form. Every
+problem names its field (``s2_max_items``, ``opens_at`` …) and the page shows it beside
+that field; nothing is saved while there is one.
+
+Fields: ``code``, ``title``, ``duration_minutes``, ``opens_at`` and ``closes_at`` (local
+time, ``YYYY-MM-DDTHH:MM`` as an HTML ``datetime-local`` input sends it), and per section
+``i`` (1-based, up to ``sections``): ``s{i}_name``, ``s{i}_domain``, ``s{i}_kind``,
+``s{i}_min_items``, ``s{i}_max_items``, ``s{i}_se_target``, ``s{i}_passing_grade``,
+``s{i}_time_limit_minutes``, ``s{i}_exposure`` and ``s{i}_topics`` (one ``topic min max``
+per line). A section whose name is empty is left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from exam.blueprint import (
+    EXPOSURE_METHODS,
+    SECTION_KINDS,
+    BlueprintError,
+    ContentRule,
+    ExamConfig,
+    ExposureConfig,
+    SectionConfig,
+)
+
+MAX_SECTIONS = 8
+_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+_LOCAL_TIME = "%Y-%m-%dT%H:%M"
+
+
+@dataclass(frozen=True)
+class ExamForm:
+    """A valid form: the definition and the window (aware datetimes, or None)."""
+
+    config: ExamConfig
+    opens_at: datetime | None
+    closes_at: datetime | None
+
+
+class FormError(ValueError):
+    """Field name → message, for every field that is wrong."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def section_count(form: dict[str, str]) -> int:
+    """How many section fieldsets the form has (at least one, at most MAX_SECTIONS)."""
+    try:
+        n = int(form.get("sections", "1"))
+    except ValueError:
+        n = 1
+    return min(max(n, 1), MAX_SECTIONS)
+
+
+def _int(form: dict, key: str, errors: dict, low: int, high: int, default=None) -> int | None:
+    raw = form.get(key, "").strip()
+    if not raw:
+        if default is None:
+            errors[key] = "required"
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        errors[key] = f"{raw!r} is not a whole number from {low} to {high}"
+        return default
+    return int(raw)
+
+
+def _float(form: dict, key: str, errors: dict, low: float, high: float) -> float | None:
+    raw = form.get(key, "").strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        errors[key] = f"{raw!r} is not a number from {low:g} to {high:g}"
+        return None
+    return value
+
+
+def _time(form: dict, key: str, errors: dict, tz: tzinfo) -> datetime | None:
+    raw = form.get(key, "").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw[:16], _LOCAL_TIME).replace(tzinfo=tz)
+    except ValueError:
+        errors[key] = f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM)"
+        return None
+
+
+def _topics(raw: str, key: str, errors: dict) -> tuple[ContentRule, ...]:
+    rules = []
+    for n, line in enumerate(raw.splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts[1:]):
+            errors[key] = f"line {n}: {line.strip()!r} is not 'topic min max'"
+            return ()
+        rules.append(ContentRule(parts[0], int(parts[1]), int(parts[2])))
+    return tuple(rules)
+
+
+def _section(
+    form: dict, i: int, domains: set[str], errors: dict, previous: dict[str, SectionConfig]
+) -> SectionConfig | None:
+    p = f"s{i}_"
+    name = form.get(p + "name", "").strip()
+    if not name:
+        return None
+    before = dict(errors)
+    domain = form.get(p + "domain", "").strip()
+    if domain not in domains:
+        errors[p + "domain"] = (
+            f"{domain!r} is not a domain of the bank ({', '.join(sorted(domains))})"
+        )
+    kind = form.get(p + "kind", "adaptive")
+    if kind not in SECTION_KINDS:
+        errors[p + "kind"] = "choose adaptive or fixed"
+    max_items = _int(form, p + "max_items", errors, 1, 500)
+    min_items = _int(form, p + "min_items", errors, 1, 500, default=max_items or 1)
+    if kind == "fixed":
+        min_items = max_items
+    se_target = _float(form, p + "se_target", errors, 0.05, 2.0)
+    passing = _float(form, p + "passing_grade", errors, 0, 10_000)
+    limit = _int(form, p + "time_limit_minutes", errors, 1, 600, default=0)
+    method = form.get(p + "exposure", "sympson-hetter")
+    if method not in EXPOSURE_METHODS:
+        errors[p + "exposure"] = f"choose one of {', '.join(EXPOSURE_METHODS)}"
+    topics = _topics(form.get(p + "topics", ""), p + "topics", errors)
+    if errors != before or max_items is None:
+        return None
+    # Settings the form does not show (randomesque k, pilots, classification) are kept
+    # from the section of the same name when a draft is edited.
+    base = previous.get(name) or SectionConfig(name=name, domain=domain)
+    section = dataclasses.replace(
+        base,
+        name=name,
+        domain=domain,
+        kind=kind,
+        min_items=min_items,
+        max_items=max_items,
+        se_target=se_target if kind == "adaptive" else None,
+        time_limit_s=limit * 60 if limit else None,
+        content=topics,
+        exposure=base.exposure if base.exposure.method == method else ExposureConfig(method=method),
+        passing_grade=passing,
+    )
+    try:
+        section.validate()
+    except BlueprintError as exc:
+        errors[p + "name"] = str(exc)
+        return None
+    return section
+
+
+def read_exam_form(
+    form: dict[str, str], domains: set[str], tz: tzinfo, previous: ExamConfig | None = None
+) -> ExamForm:
+    """The exam the form describes; raises FormError naming every wrong field.
+    ``previous`` is the draft being edited."""
+    errors: dict[str, str] = {}
+    before = {s.name: s for s in previous.sections} if previous else {}
+    code = form.get("code", "").strip().upper()
+    if not _CODE.match(code):
+        errors["code"] = "2–32 capital letters, digits, '-' or '_'"
+    title = form.get("title", "").strip()
+    if not title:
+        errors["title"] = "required"
+    duration = _int(form, "duration_minutes", errors, 1, 600)
+    opens_at = _time(form, "opens_at", errors, tz)
+    closes_at = _time(form, "closes_at", errors, tz)
+    if opens_at and closes_at and closes_at <= opens_at:
+        errors["closes_at"] = "the exam must close after it opens"
+    sections = [
+        s
+        for i in range(1, section_count(form) + 1)
+        if (s := _section(form, i, domains, errors, before)) is not None
+    ]
+    names = [s.name for s in sections]
+    if not sections and not errors:
+        errors["s1_name"] = "an exam needs at least one section"
+    elif len(set(names)) != len(names):
+        errors["s1_name"] = "section names must be unique"
+    if errors:
+        raise FormError(errors)
+    config = ExamConfig(code, title, tuple(sections), duration * 60)
+    return ExamForm(config, opens_at, closes_at)
+
+
+def exam_form_fields(
+    config: ExamConfig, opens_at: datetime | None, closes_at: datetime | None, tz: tzinfo
+) -> dict[str, str]:
+    """The form fields that ``read_exam_form`` reads back as ``config`` (for editing)."""
+    fields = {
+        "code": config.code,
+        "title": config.title,
+        "duration_minutes": str(config.duration_s // 60),
+        "opens_at": opens_at.astimezone(tz).strftime(_LOCAL_TIME) if opens_at else "",
+        "closes_at": closes_at.astimezone(tz).strftime(_LOCAL_TIME) if closes_at else "",
+        "sections": str(len(config.sections)),
+    }
+    for i, s in enumerate(config.sections, start=1):
+        p = f"s{i}_"
+        fields |= {
+            p + "name": s.name,
+            p + "domain": s.domain,
+            p + "kind": s.kind,
+            p + "min_items": str(s.min_items),
+            p + "max_items": str(s.max_items),
+            p + "se_target": "" if s.se_target is None else f"{s.se_target:g}",
+            p + "passing_grade": "" if s.passing_grade is None else f"{s.passing_grade:g}",
+            p + "time_limit_minutes": str(s.time_limit_s // 60) if s.time_limit_s else "",
+            p + "exposure": s.exposure.method,
+            p + "topics": "\n".join(f"{r.topic} {r.min} {r.max}" for r in s.content),
+        }
+    return fields
