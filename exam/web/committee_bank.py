@@ -15,10 +15,11 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exam import committee
 from exam.data import item_usage_statistics
 from exam.database import WRITE, begin_write
 from exam.plots import information_curve_svg
-from exam.security import committee_only
+from exam.security import CurrentUser, committee_only
 from exam.web.deps import DbSession
 from itembank import repository
 from itembank.content import STATUSES, BankInputError
@@ -157,6 +158,7 @@ class CommitteeBank(Controller):
     @post("/items/{item_id:str}/status", name="bank-item-status", status_code=303)
     async def set_status(
         self,
+        request: Request,
         db_session: DbSession,
         item_id: FromPath[str],
         data: Annotated[StatusForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
@@ -179,6 +181,11 @@ class CommitteeBank(Controller):
                 "an operational item needs IRT parameters: calibrate it first"
             )
         item.status = data.status
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+        await db_session.run_sync(
+            lambda s: committee.log_item_status(s, item_id, data.status, user.id, now)
+        )
         await db_session.commit()
         return Redirect(f"/committee/bank/items/{item_id}", status_code=303)
 
@@ -196,11 +203,15 @@ class CommitteeBank(Controller):
         """Import an uploaded bank file; every problem is shown and nothing is imported."""
         raw = await data.file.read()
         filename = data.file.filename or "upload"
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
 
         def run(session) -> repository.ImportReport:
             begin_write(session)
             located = read_bank(raw, filename, repository.known_item_ids(session))
-            return repository.import_items(session, located)
+            report = repository.import_items(session, located)
+            committee.log_bank_import(session, report, user.id, now)
+            return report
 
         try:
             report = await db_session.run_sync(run)

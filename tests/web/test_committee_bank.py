@@ -195,3 +195,19 @@ def test_dif_page_reports_bad_files(committee):
         headers={"x-csrftoken": csrf(committee)},
     )
     assert res.status_code == 422 and "resp.csv:2: q1: &#39;7x&#39; is not a category" in res.text
+
+
+def test_bank_changes_go_to_the_audit_log(committee, web_settings, tmp_path):
+    from tests.web.test_committee_exams import events
+
+    assert upload(committee, "bank.json", good_bank(tmp_path)).status_code == 200
+    [imported] = events(web_settings, "bank_imported")
+    assert imported["created"] == 4 and "TWK-001" in imported["items"] and imported["by"] > 0
+    res = committee.post(
+        "/committee/bank/items/TWK-001/status",
+        data={"status": "retired"},
+        headers={"x-csrftoken": csrf(committee)},
+    )
+    assert res.status_code == 200 and "retired" in res.text.lower()
+    [changed] = events(web_settings, "item_status_changed")
+    assert changed["item"] == "TWK-001" and changed["status"] == "retired"
