@@ -219,6 +219,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "builder.closes": ("Ditutup", "Closes"),
     "builder.section": ("Bagian", "Section"),
     "builder.section_name": ("Nama bagian", "Section name"),
+    "builder.domain": ("Ranah bank soal", "Bank domain"),
     "builder.kind": ("Jenis", "Type"),
     "builder.min_items": ("Soal minimum", "Minimum items"),
     "builder.max_items": ("Soal maksimum", "Maximum items"),
