@@ -235,6 +235,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Bagian tetap memakai jumlah soal maksimum. Bagian tanpa nama diabaikan.",
         "A fixed section uses the maximum number of items. Sections without a name are left out.",
     ),
+    "builder.topics_short": ("Aturan topik", "Topic rules"),
     "builder.add_section": ("Tambah bagian", "Add a section"),
     "builder.save": ("Simpan draf", "Save draft"),
     "kind.adaptive": ("adaptif", "adaptive"),
