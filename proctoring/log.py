@@ -7,20 +7,20 @@ something happened that was rolled back, and nothing that happened is missing fr
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from proctoring import merkle
 from proctoring.canonical import canonical
-from proctoring.models import LogEntry, LogHead
+from proctoring.models import LogEntry, LogHead, LogNode
 
 
 def leaf_hash(entry: str) -> bytes:
     """RFC 6962 §2.1 leaf hash: SHA-256(0x00 ‖ entry bytes)."""
-    return hashlib.sha256(b"\x00" + entry.encode("utf-8")).digest()
+    return merkle.leaf_hash(entry.encode("utf-8"))
 
 
 def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
@@ -39,12 +39,54 @@ def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
         .returning(LogHead.size)
     ).scalar_one()
     start = end - len(texts)
-    session.add_all(
-        LogEntry(index=start + i, entry=text, leaf_hash=leaf_hash(text))
-        for i, text in enumerate(texts)
+    leaves = [leaf_hash(text) for text in texts]
+    # The new leaves read only the compact range of the tree before them: O(log n).
+    nodes = fetch_nodes(session, merkle.frontier(start))
+    added = []
+    for i, leaf in enumerate(leaves):
+        for level, idx, h in merkle.new_nodes(start + i, leaf, lambda lv, k: nodes[(lv, k)]):
+            nodes[(level, idx)] = h
+            added.append({"level": level, "idx": idx, "hash": h})
+    session.execute(
+        insert(LogEntry),
+        [
+            {"index": start + i, "entry": text, "leaf_hash": leaves[i]}
+            for i, text in enumerate(texts)
+        ],
     )
-    session.flush()
+    session.execute(insert(LogNode), added)
     return list(range(start, start + len(texts)))
+
+
+def fetch_nodes(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Stored nodes by (level, idx), in one query."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(LogNode.level, LogNode.idx, LogNode.hash).where(
+            tuple_(LogNode.level, LogNode.idx).in_(keys)
+        )
+    )
+    return {(level, idx): bytes(h) for level, idx, h in rows}
+
+
+def _with_nodes(session: Session, compute: Callable[[merkle.NodeSource], Any]) -> Any:
+    nodes = fetch_nodes(session, merkle.needed_nodes(compute))
+    return compute(lambda level, idx: nodes[(level, idx)])
+
+
+def root(session: Session, tree_size: int) -> bytes:
+    """The Merkle root of the first ``tree_size`` entries."""
+    return _with_nodes(session, lambda node: merkle.root(tree_size, node))
+
+
+def inclusion_proof(session: Session, index: int, tree_size: int) -> list[bytes]:
+    return _with_nodes(session, lambda node: merkle.inclusion_proof(index, tree_size, node))
+
+
+def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
+    return _with_nodes(session, lambda node: merkle.consistency_proof(first, second, node))
 
 
 def size(session: Session) -> int:

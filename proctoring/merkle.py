@@ -175,3 +175,13 @@ def verify_consistency(
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     return sn == 0 and fr == first_root and sr == second_root
+
+
+def frontier(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees that make up a tree of ``size`` leaves (its compact range,
+    largest first): all that appending the next leaves reads."""
+    return [
+        (level, (size >> level) - 1)
+        for level in reversed(range(size.bit_length()))
+        if size >> level & 1
+    ]

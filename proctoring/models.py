@@ -1,9 +1,13 @@
-"""The audit log's tables: append-only entries and the head that numbers them.
+"""The audit log's tables: append-only entries, the head that numbers them, the stored
+Merkle nodes, and the signed checkpoints.
 
 Entries are numbered from the locked head row inside the appending transaction — not from a
 sequence — so the index is gapless and entries commit in index order: a reader following
-``index > last`` never misses one (FIELD-NOTES). Triggers refuse UPDATE and DELETE
-(migration 0003); the signed checkpoints are what make tampering detectable.
+``index > last`` never misses one (FIELD-NOTES). ``log_nodes`` keeps every perfect subtree
+(level, index) of the RFC 6962 tree, written in the same transaction as its entries, so an
+append costs O(log n) and proofs are read, not recomputed (``proctoring.merkle``). Triggers
+refuse UPDATE and DELETE on entries, nodes and checkpoints (migrations 0003 and 0007); the
+signed checkpoints are what make tampering detectable.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Integer, LargeBinary, MetaData, Text
+from sqlalchemy import BigInteger, Integer, LargeBinary, MetaData, SmallInteger, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class LogBase(DeclarativeBase):
@@ -27,9 +35,7 @@ class LogEntry(LogBase):
     index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     entry: Mapped[str] = mapped_column(Text)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    appended_at: Mapped[datetime] = mapped_column(
-        DateTimeUTC(timezone=True), default=lambda: datetime.now(UTC)
-    )
+    appended_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=_now)
 
 
 class LogHead(LogBase):
@@ -39,3 +45,25 @@ class LogHead(LogBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LogNode(LogBase):
+    """The hash of the perfect subtree over entries [idx·2^level, (idx+1)·2^level)."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogCheckpoint(LogBase):
+    """A signed checkpoint (C2SP signed note) of the log at ``size``."""
+
+    __tablename__ = "log_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(32))
+    signed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=_now)

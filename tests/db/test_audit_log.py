@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from proctoring import log
+from proctoring import checkpoints, log, merkle
 from proctoring.canonical import CanonicalError, canonical
+from proctoring.note import Signer, open_checkpoint
 
 
 def event(i: int) -> dict:
@@ -44,7 +45,17 @@ def test_entries_need_the_required_fields_and_no_floats():
 def test_the_database_refuses_to_change_or_delete_entries(session_maker, settings):
     with session_maker() as session, session.begin():
         log.append(session, [event(0)])
-    for statement in ("UPDATE log_entries SET entry = 'x'", "DELETE FROM log_entries"):
+        checkpoints.sign(session, Signer.generate("test.example/log"), "test.example/log", "test")
+    statements = [
+        f"{verb} {table}"
+        for table in ("log_entries", "log_nodes", "log_checkpoints")
+        for verb in ("DELETE FROM",)
+    ] + [
+        "UPDATE log_entries SET entry = 'x'",
+        "UPDATE log_nodes SET hash = hash",
+        "UPDATE log_checkpoints SET note = 'x'",
+    ]
+    for statement in statements:
         with (
             session_maker() as session,
             pytest.raises((IntegrityError, OperationalError, DBAPIError), match="append-only"),
@@ -52,9 +63,67 @@ def test_the_database_refuses_to_change_or_delete_entries(session_maker, setting
             session.execute(text(statement))
             session.commit()
     if settings.database_url:  # PostgreSQL: TRUNCATE too, even as a replica session
-        with session_maker() as session, pytest.raises(DBAPIError, match="append-only"):
-            session.execute(text("SET session_replication_role = replica"))
-            session.execute(text("TRUNCATE log_entries"))
-            session.commit()
+        for table in ("log_entries", "log_nodes", "log_checkpoints"):
+            with session_maker() as session, pytest.raises(DBAPIError, match="append-only"):
+                session.execute(text("SET session_replication_role = replica"))
+                session.execute(text(f"TRUNCATE {table}"))
+                session.commit()
     with session_maker() as session:
         assert log.size(session) == 1 and log.entries(session, 0, 1)[0].entry.startswith("{")
+
+
+def test_stored_nodes_give_the_rfc_root_and_proofs_as_the_log_grows(session_maker):
+    texts = []
+    for batch in ([0], [1, 2], [3], [4, 5, 6, 7, 8], [9], list(range(10, 23))):
+        with session_maker() as session, session.begin():
+            log.append(session, [event(i) for i in batch])
+        texts += [canonical(event(i)) for i in batch]
+    leaves = [merkle.leaf_hash(t.encode()) for t in texts]
+    nodes = merkle.nodes_for_leaves(leaves)
+
+    def node(level, i):
+        return nodes[(level, i)]
+
+    with session_maker() as session:
+        for size in (1, 2, 7, 16, 23):
+            assert log.root(session, size) == merkle.root(size, node)
+        assert log.inclusion_proof(session, 5, 23) == merkle.inclusion_proof(5, 23, node)
+        assert log.consistency_proof(session, 9, 23) == merkle.consistency_proof(9, 23, node)
+
+
+def test_a_signed_checkpoint_commits_to_the_root(session_maker):
+    signer = Signer.generate("test.example/log")
+    with session_maker() as session, session.begin():
+        log.append(session, [event(i) for i in range(5)])
+        note = checkpoints.sign(session, signer, "test.example/log", "exam_open")
+    with session_maker() as session:
+        cp = open_checkpoint(note, signer.verifier, "test.example/log")
+        assert cp.size == 5 and cp.root == log.root(session, 5)
+        assert checkpoints.latest(session).note == note
+    with session_maker() as session, session.begin():  # nothing new: the same checkpoint
+        assert checkpoints.sign(session, signer, "test.example/log", "periodic") == note
+
+
+def test_the_migration_computes_nodes_for_entries_logged_before_it(tmp_path):
+    from exam import database, migrate
+    from exam.settings import Settings
+
+    engine = database.sync_engine(Settings(data_dir=tmp_path))
+    migrate.upgrade(engine, "0006")
+    texts = [canonical(event(i)) for i in range(13)]
+    with engine.begin() as conn:
+        for i, t in enumerate(texts):
+            conn.execute(
+                text(
+                    'INSERT INTO log_entries ("index", entry, leaf_hash, appended_at) '
+                    "VALUES (:i, :e, :h, CURRENT_TIMESTAMP)"
+                ),
+                {"i": i, "e": t, "h": log.leaf_hash(t)},
+            )
+        conn.execute(text("UPDATE log_head SET size = 13"))
+    migrate.upgrade(engine)
+    nodes = merkle.nodes_for_leaves(log.leaf_hash(t) for t in texts)
+    with database.session_factory(engine)() as session:
+        assert log.root(session, 13) == merkle.root(13, lambda lv, i: nodes[(lv, i)])
+        assert log.append(session, [event(13)]) == [13]
+    engine.dispose()
