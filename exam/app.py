@@ -43,7 +43,9 @@ from exam.web import (
     committee_bank,
     committee_dif,
     committee_exams,
+    log_api,
 )
+from exam.web.log_feed import LogFeed
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +57,7 @@ PUBLIC_PATHS = [
     "^/lang/",
     "^/api/v1/auth/login$",
     "^/healthz$",
+    "^/api/v1/log/",
 ]
 
 
@@ -75,8 +78,9 @@ def _template_globals(engine: JinjaTemplateEngine) -> None:
 def create_app(settings: Settings | None = None, clock=None) -> Litestar:
     """The application; ``clock`` (a function returning an aware datetime) is for tests."""
     settings = settings or get_settings()
+    engine = database.async_engine(settings)
     db = SQLAlchemyAsyncConfig(
-        engine_instance=database.async_engine(settings),
+        engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         before_send_handler="autocommit",
         create_all=False,
@@ -94,9 +98,13 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
     )
 
     async def upgrade_database() -> None:
-        engine = database.sync_engine(settings)
-        await anyio.to_thread.run_sync(migrate.upgrade, engine)
-        engine.dispose()
+        sync = database.sync_engine(settings)
+        await anyio.to_thread.run_sync(migrate.upgrade, sync)
+        sync.dispose()
+
+    feed = LogFeed(
+        engine, settings.log_signer(), settings.log_origin, settings.checkpoint_interval_s
+    )
 
     return Litestar(
         route_handlers=[
@@ -106,12 +114,14 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             committee_dif.CommitteeDif,
             committee_exams.CommitteeExams,
             api_attempts.AttemptApi,
+            log_api.LogApi,
             applicant.ApplicantPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
         on_app_init=[session_auth.on_app_init],
-        on_startup=[upgrade_database],
+        on_startup=[upgrade_database, feed.start],
+        on_shutdown=[feed.stop],
         stores={
             SESSION_STORE: SQLAlchemyStore(db, model=WebSession, namespace="sessions"),
             "login-rate-limit": MemoryStore(),
@@ -137,6 +147,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
                 "hasher": password_hasher(settings),
                 "language": settings.language,
                 "clock": clock or (lambda: datetime.now(UTC)),
+                "log_feed": feed,
             }
         ),
     )

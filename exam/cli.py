@@ -496,6 +496,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the web application on the configured database."""
     import uvicorn  # noqa: PLC0415 (the server loads only when serving)
 
+    click.echo(f"audit log verifier key: {get_settings().log_signer().verifier}")
     uvicorn.run(
         "exam.app:create_app",
         factory=True,
@@ -569,6 +570,7 @@ Seleksi demo: {url}
   committee   {info.committee} / {info.password}
   observer    {info.observer} / {info.password}
   applicants  {info.applicants[0]} … {info.applicants[-1]} / {info.password}
+  log key     {info.log_key}
 """)
     if not no_serve:
         uvicorn.run("exam.app:create_app", factory=True, host=host, port=port, log_level="info")

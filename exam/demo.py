@@ -20,6 +20,7 @@ from exam.security import password_hasher
 from exam.settings import Settings
 from itembank import repository
 from itembank.transfer import read_bank_file
+from proctoring import checkpoints
 
 DEMO_PASSWORD = "demo"
 DEMO_CODE = "DEMO"
@@ -74,6 +75,7 @@ class DemoInfo:
     observer: str
     applicants: list[str]
     password: str
+    log_key: str
 
 
 def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
@@ -128,5 +130,13 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
                 )
         if exam.status == "draft":
             delivery.open_exam(session, exam, datetime.now(UTC), settings.points_correct)
+            checkpoints.sign(session, settings.log_signer(), settings.log_origin, "exam_open")
     engine.dispose()
-    return DemoInfo(DEMO_CODE, "committee", "observer", names, DEMO_PASSWORD)
+    return DemoInfo(
+        DEMO_CODE,
+        "committee",
+        "observer",
+        names,
+        DEMO_PASSWORD,
+        str(settings.log_signer().verifier),
+    )

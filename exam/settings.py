@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     timezone: str = Field(
         "Asia/Jakarta", description="Time zone of the exam windows the committee enters (IANA)"
     )
+    log_origin: str = Field(
+        "seleksi.local/log",
+        description="The audit log's name: the origin line of its checkpoints and its key name",
+    )
+    log_key_file: Path | None = Field(
+        None, description="The log signing key; default log-signing.key in the data folder"
+    )
+    checkpoint_interval_s: float = Field(
+        10.0, description="How often a growing log gets a new signed checkpoint"
+    )
     debug: bool = Field(False, description="Show error details (never in production)")
 
     def resolved_secret(self) -> str:
@@ -48,6 +58,16 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    @property
+    def resolved_log_key_file(self) -> Path:
+        return self.log_key_file or self.data_dir / "log-signing.key"
+
+    def log_signer(self):
+        """The log's signer, created at first use (proctoring.keys)."""
+        from proctoring.keys import load_or_create  # noqa: PLC0415
+
+        return load_or_create(self.resolved_log_key_file, self.log_origin)
 
     @property
     def resolved_database_url(self) -> str:

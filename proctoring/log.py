@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from proctoring import merkle
 from proctoring.canonical import canonical
 from proctoring.models import LogEntry, LogHead, LogNode
+
+#: PostgreSQL channel on which every append announces the new log size, on commit.
+NOTIFY_CHANNEL = "seleksi_log"
 
 
 def leaf_hash(entry: str) -> bytes:
@@ -55,6 +58,12 @@ def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
         ],
     )
     session.execute(insert(LogNode), added)
+    if session.get_bind().dialect.name == "postgresql":
+        # Delivered only if and when this transaction commits: a wake-up for the streams
+        # of every worker process (the size only; readers fetch the entries themselves).
+        session.execute(
+            text("SELECT pg_notify(:channel, :size)"), {"channel": NOTIFY_CHANNEL, "size": str(end)}
+        )
     return list(range(start, start + len(texts)))
 
 

@@ -34,6 +34,7 @@ from exam.plots import simulation_svg
 from exam.precheck import precheck
 from exam.security import CurrentUser, committee_only
 from exam.web.deps import DbSession
+from proctoring import checkpoints
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 ENROLLMENT_PAGE = 200
@@ -305,6 +306,7 @@ class CommitteeExams(Controller):
         """Commit the exam to the log and open it; every problem is listed if it cannot."""
         now = request.app.state.clock()
         points = request.app.state.settings.points_correct
+        feed = request.app.state.log_feed
 
         def run(session: Session) -> None:
             begin_write(session)
@@ -312,6 +314,7 @@ class CommitteeExams(Controller):
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
             delivery.open_exam(session, exam, now, points)
+            checkpoints.sign(session, feed.signer, feed.origin, "exam_open")
 
         try:
             await db_session.run_sync(run)

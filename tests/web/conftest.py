@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
 
+import itembank
 from exam import database
 from exam.app import create_app
 from exam.models import User
 from exam.security import password_hasher
 from exam.settings import Settings
+from itembank import repository
+from itembank.transfer import read_bank_file
 
 ACCOUNTS = {"komite": "committee", "pengamat": "observer", "peserta01": "applicant"}
 PASSWORD = "rahasia-123"
@@ -60,3 +65,40 @@ def committee(client):
 
 def problems_in(html: str) -> list[str]:
     return re.findall(r"<li><code>(.*?)</code>", html)
+
+
+START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand (the app's ``clock``)."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def app_settings(web_settings):
+    """The accounts plus the demo bank."""
+    engine = database.sync_engine(web_settings)
+    demo = Path(itembank.__file__).parent / "demo_bank.json"
+    with database.session_factory(engine)() as session, session.begin():
+        repository.import_items(session, read_bank_file(demo))
+    engine.dispose()
+    return web_settings
+
+
+@pytest.fixture
+def web(app_settings, clock):
+    """A committee member's client on an app with the demo bank."""
+    with TestClient(app=create_app(app_settings, clock=clock)) as c:
+        assert login(c, "komite").status_code == 303
+        yield c

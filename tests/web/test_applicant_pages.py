@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 from tests.web.conftest import csrf, login
-from tests.web.test_attempt_api import START, api, clock, exam_ready  # noqa: F401
+from tests.web.test_attempt_api import api, exam_ready  # noqa: F401
 
 
 def form_fields(html: str) -> dict:

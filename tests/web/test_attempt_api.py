@@ -1,7 +1,7 @@
 """The applicant JSON API over HTTP, on both databases."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,17 +14,7 @@ from exam.models import User
 from itembank import repository
 from itembank.transfer import read_bank_file
 from tests.db.test_delivery import demo_config
-from tests.web.conftest import PASSWORD, csrf
-
-START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.web.conftest import PASSWORD, START, csrf
 
 
 @pytest.fixture
@@ -45,11 +35,6 @@ def exam_ready(web_settings):
         delivery.open_exam(session, exam, START)
     engine.dispose()
     return web_settings
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -4,22 +4,16 @@ enrollment by CSV with login sheets, new credentials and extra time."""
 import json
 import re
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-import itembank
 from exam import database
-from exam.app import create_app
 from exam.models import Attempt, Enrollment, Exam, User
-from itembank import repository
-from itembank.transfer import read_bank_file
 from proctoring import log
 from tests.web.conftest import csrf, login
-from tests.web.test_attempt_api import Clock
 
 FORM = {
     "code": "CPNS1",
@@ -47,28 +41,6 @@ CSV = (
     "2401002,Budi Santoso,Auditor,disabilitas,15,M,Papua\n"
     "2401003,Citra Dewi,Pranata Komputer,,,F,Sumatra\n"
 )
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def app_settings(web_settings):
-    engine = database.sync_engine(web_settings)
-    demo = Path(itembank.__file__).parent / "demo_bank.json"
-    with database.session_factory(engine)() as session, session.begin():
-        repository.import_items(session, read_bank_file(demo))
-    engine.dispose()
-    return web_settings
-
-
-@pytest.fixture
-def web(app_settings, clock):
-    with TestClient(app=create_app(app_settings, clock=clock)) as c:
-        assert login(c, "komite").status_code == 303
-        yield c
 
 
 def db_session(settings):

@@ -1,0 +1,141 @@
+"""The public audit log (CONTRACTS.md): no login, pseudonymous, no item content.
+
+Checkpoint and verifier key as text, entries, inclusion and consistency proofs from the
+stored Merkle nodes, and a Server-Sent Events stream whose ``id`` is the log index.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncGenerator
+from typing import Annotated
+
+from litestar import Controller, Request, get
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import HeaderParameter, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exam.web.deps import DbSession
+from exam.web.log_feed import LogFeed
+from proctoring import checkpoints, log
+from proctoring.models import LogEntry
+
+MAX_ENTRIES = 1000
+KEEPALIVE_S = 15.0
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+class BadRange(HTTPException):
+    status_code = 400
+
+
+async def _size(db_session) -> int:
+    return await db_session.run_sync(log.size)
+
+
+class LogApi(Controller):
+    path = "/api/v1/log"
+    tags = ["audit log"]  # noqa: RUF012 (Litestar's controller attribute)
+
+    @get("/checkpoint", media_type="text/plain")
+    async def checkpoint(self, db_session: DbSession) -> str:
+        """The latest signed checkpoint (a C2SP signed note)."""
+        latest = await db_session.run_sync(checkpoints.latest)
+        if latest is None:
+            raise NotFoundException("no checkpoint has been signed yet")
+        return latest.note
+
+    @get("/key", media_type="text/plain")
+    async def key(self, request: Request) -> str:
+        """The verifier key of the log's checkpoints: name+hexid+base64(0x01‖pubkey)."""
+        return str(request.app.state.log_feed.signer.verifier) + "\n"
+
+    @get("/entries")
+    async def entries(
+        self,
+        db_session: DbSession,
+        start: Annotated[int, QueryParameter(ge=0)],
+        end: Annotated[int, QueryParameter(ge=0)],
+    ) -> dict:
+        """Entries with start ≤ index < end (at most 1,000); ``entry`` is the exact
+        canonical-JSON text whose UTF-8 bytes are the Merkle leaf."""
+        if end <= start or end - start > MAX_ENTRIES:
+            raise BadRange(f"need start < end ≤ start + {MAX_ENTRIES}")
+        rows = await db_session.run_sync(lambda s: log.entries(s, start, end))
+        return {"entries": [{"index": r.index, "entry": r.entry} for r in rows]}
+
+    @get("/proof/inclusion")
+    async def inclusion(
+        self,
+        db_session: DbSession,
+        index: Annotated[int, QueryParameter(ge=0)],
+        size: Annotated[int, QueryParameter(ge=1)],
+    ) -> dict:
+        """RFC 9162 §2.1.3 inclusion proof of entry ``index`` in the tree of ``size``."""
+        if index >= size or size > await _size(db_session):
+            raise BadRange("need index < size ≤ the log size")
+        return {
+            "hashes": _b64(await db_session.run_sync(lambda s: log.inclusion_proof(s, index, size)))
+        }
+
+    @get("/proof/consistency")
+    async def consistency(
+        self,
+        db_session: DbSession,
+        first: Annotated[int, QueryParameter(ge=1)],
+        second: Annotated[int, QueryParameter(ge=1)],
+    ) -> dict:
+        """RFC 9162 §2.1.4 consistency proof between tree sizes ``first`` ≤ ``second``."""
+        if first > second or second > await _size(db_session):
+            raise BadRange("need first ≤ second ≤ the log size")
+        return {
+            "hashes": _b64(
+                await db_session.run_sync(lambda s: log.consistency_proof(s, first, second))
+            )
+        }
+
+    @get("/stream")
+    async def stream(
+        self,
+        request: Request,
+        since: Annotated[int | None, QueryParameter(ge=0)] = None,
+        last_event_id: Annotated[int | None, HeaderParameter(name="last-event-id", ge=-1)] = None,
+    ) -> ServerSentEvent:
+        """Every entry from ``since`` (or after ``Last-Event-ID``) on, then live; a
+        keep-alive comment every 15 s. With neither, only new entries."""
+        feed: LogFeed = request.app.state.log_feed
+        if last_event_id is not None:
+            start = last_event_id + 1
+        elif since is not None:
+            start = since
+        else:
+            start = None
+        return ServerSentEvent(_follow(feed, start), headers={"cache-control": "no-store"})
+
+
+async def _follow(feed: LogFeed, start: int | None) -> AsyncGenerator[ServerSentEventMessage, None]:
+    with feed.subscribe() as sub:  # before reading, so nothing appended meanwhile is missed
+        position = await feed.read_size() if start is None else start
+        yield ServerSentEventMessage(data=None, comment=f"log from {position}", retry=2000)
+        while True:
+            async with AsyncSession(feed.engine) as session:
+                rows = (
+                    await session.execute(
+                        select(LogEntry.index, LogEntry.entry)
+                        .where(LogEntry.index >= position)
+                        .order_by(LogEntry.index)
+                        .limit(500)
+                    )
+                ).all()
+            for index, entry in rows:
+                yield ServerSentEventMessage(data=entry, id=index, event="entry")
+                position = index + 1
+            if len(rows) == 500:
+                continue
+            if not await sub.wait(KEEPALIVE_S):
+                yield ServerSentEventMessage(data=None, comment="ping")

@@ -1,0 +1,148 @@
+"""The log's live side in one process: wake-ups for streams, and periodic checkpoints.
+
+The database is the source of truth; a wake-up only says "look again". Each process runs
+one watcher that reads the log head: on PostgreSQL it is woken at once by the
+``pg_notify`` that every append sends on commit (so an answer through one worker reaches a
+stream on another), and it also polls as a safety net; on SQLite (one machine) it polls
+every 200 ms. Streams subscribe before they replay from the database, so no entry falls in
+between (FIELD-NOTES).
+
+The same process signs a checkpoint whenever the log has grown, at most every
+``checkpoint_interval_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from exam.database import begin_write
+from proctoring import checkpoints
+from proctoring.log import NOTIFY_CHANNEL
+from proctoring.models import LogCheckpoint, LogHead
+from proctoring.note import Signer
+
+logger = logging.getLogger(__name__)
+
+
+class Subscription:
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """True when woken, False after ``timeout`` seconds without news."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return False
+        self._event.clear()
+        return True
+
+
+class LogFeed:
+    def __init__(
+        self, engine: AsyncEngine, signer: Signer, origin: str, checkpoint_interval_s: float
+    ) -> None:
+        self.engine, self.signer, self.origin = engine, signer, origin
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.size = 0
+        self._subscribers: set[Subscription] = set()
+        self._tasks: list[asyncio.Task] = []
+        self._poke = asyncio.Event()
+        self._listener = None
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def subscribe(self):
+        sub = Subscription()
+        self._subscribers.add(sub)
+        try:
+            yield sub
+        finally:
+            self._subscribers.discard(sub)
+
+    def _publish(self, size: int) -> None:
+        if size > self.size:
+            self.size = size
+            for sub in list(self._subscribers):
+                sub.wake()
+
+    # -- background tasks -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.size = await self.read_size()
+        await self.checkpoint_if_grown("startup")
+        if self.engine.dialect.name == "postgresql":
+            await self._listen()
+        self._tasks = [
+            asyncio.create_task(self._watch(), name="log-watch"),
+            asyncio.create_task(self._checkpoint_loop(), name="log-checkpoints"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+
+    async def _listen(self) -> None:
+        import asyncpg  # noqa: PLC0415 (PostgreSQL only)
+
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            self._listener = await asyncpg.connect(url)
+            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._poke.set())
+        except Exception:  # the poll below still finds every entry, only later
+            logger.exception("cannot LISTEN for log appends; polling only")
+            self._listener = None
+
+    async def read_size(self) -> int:
+        async with AsyncSession(self.engine) as session:
+            return (await session.scalar(select(LogHead.size).where(LogHead.id == 1))) or 0
+
+    async def _watch(self) -> None:
+        poll = 2.0 if self._listener is not None else 0.2
+        while True:
+            try:
+                self._publish(await self.read_size())
+            except Exception:
+                logger.exception("reading the log head failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), poll)
+            self._poke.clear()
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.checkpoint_interval_s)
+            try:
+                await self.checkpoint_if_grown()
+            except Exception:
+                logger.exception("signing a checkpoint failed")
+
+    async def checkpoint_if_grown(self, reason: str = "periodic") -> None:
+        async with AsyncSession(self.engine) as session:
+            last = await session.scalar(
+                select(LogCheckpoint.size).order_by(LogCheckpoint.size.desc()).limit(1)
+            )
+            size = await session.scalar(select(LogHead.size).where(LogHead.id == 1))
+            await session.rollback()
+            if size and size != last:
+                await session.run_sync(
+                    lambda s: (
+                        begin_write(s),
+                        checkpoints.sign(s, self.signer, self.origin, reason),
+                    )
+                )
+                await session.commit()

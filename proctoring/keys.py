@@ -1,0 +1,27 @@
+"""The log's Ed25519 signing key: generated at first start, kept in a file outside the
+database (readable by its owner only), so a database dump alone cannot forge checkpoints."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from proctoring.note import Signer
+
+
+def load_or_create(path: Path, name: str) -> Signer:
+    """The signer kept at ``path``; a new key is written there (mode 0600) if none exists.
+    Refuses a key file whose name is not ``name``: the origin is part of every checkpoint."""
+    if path.exists():
+        signer = Signer.parse(path.read_text())
+        if signer.name != name:
+            raise ValueError(f"{path} holds the key of {signer.name!r}, not of {name!r}")
+        return signer
+    path.parent.mkdir(parents=True, exist_ok=True)
+    signer = Signer.generate(name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, (str(signer) + "\n").encode())
+    finally:
+        os.close(fd)
+    return signer
