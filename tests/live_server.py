@@ -1,10 +1,15 @@
 """A real Seleksi server in a subprocess (``python -m exam serve``) on a free port, with a
-prepared SQLite database: the demo bank, a committee member, five applicants and two
-open exams, UJI (10 minutes) and KILAT (12 seconds)."""
+prepared database: the demo bank, a committee member, five applicants and two open exams,
+UJI (10 minutes) and KILAT (12 seconds).
+
+``prepare_data`` fills a data dir (SQLite there, or a given PostgreSQL database) and
+``LiveServer`` starts, SIGKILLs and restarts a server process on it; the session-scoped
+``server`` fixture is one such server on SQLite for the whole run."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +27,7 @@ from exam.settings import Settings
 
 PASSWORD = "demo"
 APPLICANTS = [f"peserta{i:02d}" for i in range(1, 6)]
+EXAMS = (("UJI", 600), ("KILAT", 12))
 
 
 def short_exam(code: str, duration_s: int) -> ExamConfig:
@@ -46,15 +52,17 @@ def short_exam(code: str, duration_s: int) -> ExamConfig:
     )
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """A server on a free port with exams UJI (10 min) and KILAT (12 s)."""
+def prepare_data(data: Path, database_url: str | None = None) -> Settings:
+    """Migrate the database (SQLite in ``data``, or ``database_url``) and fill it: the demo
+    bank, ``komite``, the applicants and the open exams of ``EXAMS``. Returns its settings."""
     import itembank
     from itembank import repository
     from itembank.transfer import read_bank_file
 
-    data = tmp_path_factory.mktemp("browser-data")
-    settings = Settings(data_dir=data, argon2_time_cost=1, argon2_memory_kib=8)
+    data.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        data_dir=data, database_url=database_url, argon2_time_cost=1, argon2_memory_kib=8
+    )
     engine = database.sync_engine(settings)
     migrate.upgrade(engine)
     hasher = password_hasher(settings)
@@ -72,41 +80,107 @@ def server(tmp_path_factory):
             session.add(user)
             users.append(user)
         session.flush()
-        for code, duration in (("UJI", 600), ("KILAT", 12)):
+        for code, duration in EXAMS:
             exam = delivery.new_exam(session, short_exam(code, duration))
             for k, user in enumerate(users[1:]):
                 delivery.enroll(session, exam, user.id, f"{code}-{k}", f"Peserta {k + 1}")
             delivery.open_exam(session, exam, delivery_now())
     engine.dispose()
+    return settings
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(
-        os.environ,
-        SELEKSI_DATA_DIR=str(data),
-        SELEKSI_ARGON2_TIME_COST="1",
-        SELEKSI_ARGON2_MEMORY_KIB="8",
-    )
-    env.pop("SELEKSI_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "exam", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """``python -m exam serve`` on one data dir (and database) and one port: start it, kill
+    it with SIGKILL, start it again. Its output goes to ``server.log`` in the data dir."""
+
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
+        self.settings = settings
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "the server is not running"
+        return self.proc.pid
+
+    def _env(self) -> dict[str, str]:
+        env = dict(
+            os.environ,
+            SELEKSI_DATA_DIR=str(self.settings.data_dir),
+            SELEKSI_ARGON2_TIME_COST=str(self.settings.argon2_time_cost),
+            SELEKSI_ARGON2_MEMORY_KIB=str(self.settings.argon2_memory_kib),
+        )
+        env.pop("SELEKSI_DATABASE_URL", None)
+        if self.settings.database_url:
+            env["SELEKSI_DATABASE_URL"] = self.settings.database_url
+        return env
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start the server and wait until it answers ``/healthz``; returns its URL."""
+        assert self.proc is None or self.proc.poll() is not None, "the server is running"
+        self.starts += 1
+        with open(self.settings.data_dir / "server.log", "ab") as out:
+            out.write(f"--- start {self.starts}\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "exam", "serve", "--port", str(self.port)],
+                env=self._env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1)
+                return self.url
+            except OSError:
+                time.sleep(0.1)
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        pytest.fail(f"the server did not start within {timeout} s: {self.log_tail()}")
+
+    def kill9(self) -> None:
+        """SIGKILL: no shutdown handlers, no flushing; then reap the process."""
+        os.kill(self.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def restart(self) -> str:
+        """Start again on the same data dir and port (after ``kill9`` or ``stop``)."""
+        return self.start()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def log_tail(self, chars: int = 3000) -> str:
         try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            break
+            return (self.settings.data_dir / "server.log").read_text(errors="replace")[-chars:]
         except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("the server did not start")
+            return ""
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """A server on a free port with exams UJI (10 min) and KILAT (12 s)."""
+    live = LiveServer(prepare_data(tmp_path_factory.mktemp("browser-data")))
+    url = live.start(timeout=10)
     yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    live.stop()
 
 
 def delivery_now():
