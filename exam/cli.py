@@ -18,6 +18,8 @@ from sqlalchemy import select
 
 from exam import database, migrate
 from exam.blueprint import BlueprintError, ExposureConfig, SectionConfig
+from exam.cli_log import BadInput
+from exam.cli_log import log as log_commands
 from exam.data import exam_data
 from exam.feasibility import check_section
 from exam.models import ROLES, Exam, User
@@ -48,20 +50,14 @@ from scoring.files import (
 log = logging.getLogger("seleksi")
 
 
-class BadInput(click.ClickException):
-    """Bad input: exit code 2."""
-
-    exit_code = 2
-
-    def format_message(self) -> str:
-        return self.message
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="seleksi")
 def main() -> None:
     """Seleksi: online recruitment exams with adaptive testing and a public audit log."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+main.add_command(log_commands)
 
 
 def _analysis_data(responses: str | None, exam_code: str | None):

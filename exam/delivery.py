@@ -475,6 +475,7 @@ def submit_answer(
         step=step,
         item=item_id,
         choice=choice,
+        scored=randomness.sealed_category(rt.seed, enrollment.pseudonym, step, category),
         pilot=attempt.served_pilot,
         response_ms=max(0, ms(now) - ms(served_at)),
     )

@@ -199,6 +199,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "definition, the item parameters and the random seed) in the audit log. The "
         "definition cannot change afterwards.",
     ),
+    "exams.close": ("Tutup ujian dan buka rahasianya", "Close the exam and reveal its secrets"),
+    "exams.close_help": (
+        "Tutup setelah sesi terakhir: log audit menerima benih acak, susunan, parameter dan "
+        "kunci jawaban, sehingga setiap pengamat dapat memeriksa ulang setiap nilai.",
+        "Close after the last session: the audit log receives the seed, the definition, the "
+        "parameters and the answer keys, so that any observer can recheck every score.",
+    ),
+    "notice.closed": (
+        "Ujian ditutup; rahasianya tercatat di log audit.",
+        "The exam is closed; its secrets are in the audit log.",
+    ),
     "exams.cannot_open": ("Ujian belum bisa dibuka:", "The exam cannot open yet:"),
     "exam_status.draft": ("draf", "draft"),
     "exam_status.open": ("dibuka", "open"),

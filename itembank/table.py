@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.params import FAMILY_DICHOTOMOUS, ItemParams
+from scoring.params import FAMILY_DICHOTOMOUS, ItemParams, ItemSpec
 
 #: Points for a correct dichotomous answer, as CAT BKN scores TWK and TIU.
 POINTS_CORRECT = 5
@@ -48,6 +48,11 @@ class BankTable:
 
     def parameter_table_hash(self) -> str:
         """SHA-256 of the canonical parameter table (what the committee commits to)."""
+        return hashlib.sha256(self.parameter_table().encode()).hexdigest()
+
+    def parameter_table(self) -> str:
+        """The canonical parameter table: JSON of every item's id, model, parameters (as
+        Python ``repr`` strings, exact), domain, topic and points, and the enemy sets."""
         rows = []
         for i in range(len(self.params)):
             spec = self.params.spec(i)
@@ -66,8 +71,38 @@ class BankTable:
                 ]
             )
         enemies = sorted(sorted(g) for g in self.enemy_sets)
-        blob = json.dumps({"items": rows, "enemies": enemies}, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return json.dumps({"items": rows, "enemies": enemies}, separators=(",", ":"))
+
+    @classmethod
+    def from_parameter_table(cls, text: str) -> BankTable:
+        """The table back from ``parameter_table()`` (an observer's replay uses it)."""
+        data = json.loads(text)
+        specs, domains, topics, points = [], [], [], []
+        for item_id, model, a, b, c, steps, domain, topic, pts in data["items"]:
+            specs.append(
+                ItemSpec(
+                    item_id,
+                    model,
+                    float(a),
+                    float(b),
+                    float(c),
+                    tuple(float(x) for x in steps),
+                )
+            )
+            domains.append(domain)
+            topics.append(topic)
+            points.append([np.nan if p is None else p for p in pts])
+        width = max((len(p) for p in points), default=2)
+        table = np.full((len(points), width), np.nan)
+        for i, row in enumerate(points):
+            table[i, : len(row)] = row
+        return cls(
+            ItemParams.from_specs(specs),
+            tuple(domains),
+            tuple(topics),
+            table,
+            tuple(frozenset(g) for g in data["enemies"]),
+        )
 
 
 def default_points(params: ItemParams) -> np.ndarray:

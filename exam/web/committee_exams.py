@@ -23,7 +23,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from exam import committee, delivery
+from exam import closing, committee, delivery
 from exam.blueprint import ExamConfig
 from exam.builder import FormError, exam_form_fields, read_exam_form, section_count
 from exam.database import begin_write
@@ -33,12 +33,12 @@ from exam.models import Attempt, Enrollment, Exam
 from exam.plots import simulation_svg
 from exam.precheck import precheck
 from exam.security import CurrentUser, committee_only
-from exam.web.deps import DbSession
+from exam.web.deps import DbSession, exam_runtime
 from proctoring import checkpoints
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 ENROLLMENT_PAGE = 200
-NOTICES = ("created", "saved", "opened", "extra_time")
+NOTICES = ("created", "saved", "opened", "closed", "extra_time")
 
 
 @dataclass
@@ -325,6 +325,31 @@ class CommitteeExams(Controller):
             )
         await db_session.commit()
         return Redirect(f"/committee/exams/{code}?notice=opened", status_code=303)
+
+    @post("/{code:str}/close", name="exams-close")
+    async def close(self, request: Request, db_session: DbSession, code: FromPath[str]) -> Response:
+        """Close the exam and reveal its seed, definition, parameters and scoring table in
+        the log, so every attempt can be replayed; a signed checkpoint follows."""
+        now = request.app.state.clock()
+        feed = request.app.state.log_feed
+        user: CurrentUser = request.user
+
+        def run(session: Session) -> None:
+            begin_write(session)
+            exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
+            if exam is None:
+                raise NotFoundException(f"no exam {code}")
+            rt = exam_runtime(request, exam) if exam.bank_snapshot else None
+            closing.close_exam(session, exam, rt, user.id, now)
+            checkpoints.sign(session, feed.signer, feed.origin, "exam_close")
+
+        try:
+            await db_session.run_sync(run)
+        except delivery.DeliveryError as exc:
+            await db_session.rollback()
+            return await self._detail(request, db_session, code, 409, error=exc.reason)
+        await db_session.commit()
+        return Redirect(f"/committee/exams/{code}?notice=closed", status_code=303)
 
     # -- enrollment ------------------------------------------------------------------------
 

@@ -1,0 +1,319 @@
+"""The offline verifier: everything ``seleksi log verify`` checks, as pure functions.
+
+Given the log's entries (their exact texts), a signed checkpoint and the verifier key, it
+checks, in order:
+
+1. the checkpoint's signature and origin;
+2. that the entries hash (RFC 6962) to the checkpoint's root — nothing altered, removed,
+   reordered or inserted below the checkpoint's size;
+3. consistency with the checkpoint kept from the last run (``State``): the entries still
+   hash to the root recorded then, so a rewritten history is caught on the next run;
+4. that every entry is canonical JSON with ``type``, ``exam`` and ``t``;
+5. the event rules of every attempt: an item is served before it is answered, one answer
+   per step, steps in order, no answer after the deadline or after the attempt finished;
+6. for every closed exam (``exam_revealed``): the revealed seed, definition and bank
+   parameter table match the commitments logged at opening, and every attempt replays
+   through the engine (``exam.replay``) to the same items, abilities and points.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from exam.blueprint import ExamConfig
+from exam.plan import compile_section
+from exam.randomness import open_category, seed_commitment
+from exam.replay import replay_section
+from itembank.table import BankTable
+from proctoring import merkle
+from proctoring.canonical import canonical, decimal
+from proctoring.note import Checkpoint, NoteError, Verifier, open_checkpoint
+
+MAX_PROBLEMS = 200
+
+
+@dataclass(frozen=True)
+class State:
+    """What a verifier remembers between runs: a size and the root it had."""
+
+    size: int
+    root: bytes
+    key: str = ""
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {"size": self.size, "root": base64.b64encode(self.root).decode(), "key": self.key},
+            indent=2,
+        )
+
+    @classmethod
+    def loads(cls, text: str) -> State:
+        data = json.loads(text)
+        return cls(int(data["size"]), base64.b64decode(data["root"]), data.get("key", ""))
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    size: int = 0
+    root: bytes = b""
+    attempts: int = 0
+    replayed: int = 0
+    exams_closed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(message)
+
+
+def verify(
+    texts: Sequence[str],
+    checkpoint_note: str,
+    verifier: Verifier,
+    origin: str | None = None,
+    state: State | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Every check above; ``progress`` is called with counts of entries processed."""
+    report = Report()
+    try:
+        cp = open_checkpoint(checkpoint_note, verifier, origin)
+    except NoteError as exc:
+        report.add(f"checkpoint: {exc}")
+        return report
+    report.size, report.root = cp.size, cp.root
+    _check_tree(texts, cp, state, report)
+    entries = _parse(texts[: cp.size], report)
+    if progress:
+        progress(len(entries) // 2)
+    _check_events(entries, report)
+    _replay_closed_exams(entries, report, progress)
+    return report
+
+
+# -- the tree ---------------------------------------------------------------------------------
+
+
+def _check_tree(texts: Sequence[str], cp: Checkpoint, state: State | None, report: Report) -> None:
+    if len(texts) < cp.size:
+        report.add(f"the checkpoint covers {cp.size} entries but only {len(texts)} were given")
+        return
+    nodes = merkle.nodes_for_leaves(merkle.leaf_hash(t.encode()) for t in texts[: cp.size])
+
+    def node(level: int, i: int) -> bytes:
+        return nodes[(level, i)]
+
+    if merkle.root(cp.size, node) != cp.root:
+        report.add(
+            f"the entries do not hash to the signed root at size {cp.size}: an entry was "
+            "altered, removed, reordered or inserted"
+        )
+    if state is not None:
+        if state.size > cp.size:
+            report.add(
+                f"the log shrank: {state.size} entries were checkpointed before, {cp.size} now"
+            )
+        elif merkle.root(state.size, node) != state.root:
+            report.add(
+                f"history rewritten: the first {state.size} entries no longer hash to the root "
+                "recorded by the previous run"
+            )
+
+
+def _parse(texts: Iterable[str], report: Report) -> list[dict]:
+    entries = []
+    for index, text in enumerate(texts):
+        try:
+            entry = json.loads(text)
+            if not isinstance(entry, dict) or canonical(entry) != text:
+                raise ValueError("not canonical JSON")
+            if not {"type", "exam", "t"} <= set(entry):
+                raise ValueError("missing type, exam or t")
+        except (ValueError, TypeError) as exc:
+            report.add(f"entry {index}: {exc}")
+            entry = {"type": "invalid", "exam": "", "t": 0}
+        entry["_index"] = index
+        entries.append(entry)
+    return entries
+
+
+# -- event rules ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Attempt:
+    deadline: int | None = None
+    next_step: int = 0
+    served: dict[int, str] = field(default_factory=dict)
+    answered: set[int] = field(default_factory=set)
+    finished: bool = False
+
+
+def _check_events(entries: list[dict], report: Report) -> None:
+    attempts: dict[tuple[str, str], _Attempt] = defaultdict(_Attempt)
+    started: set[tuple[str, str]] = set()
+    for e in entries:
+        try:
+            _check_event(e, attempts, started, report)
+        except (KeyError, TypeError, ValueError) as exc:
+            report.add(f"entry {e['_index']} ({e['type']}): malformed ({exc!r})")
+    report.attempts = len(started)
+
+
+def _check_event(e: dict, attempts: dict, started: set, report: Report) -> None:
+    kind, i = e["type"], e["_index"]
+    key = (e["exam"], e.get("pseudonym", ""))
+    a = attempts[key]
+    where = f"entry {i} ({kind}, {key[1]})"
+    if kind == "attempt_started":
+        if key in started:
+            report.add(f"{where}: a second start of the same attempt")
+        started.add(key)
+        a.deadline = e.get("deadline")
+    elif kind == "extra_time_set" and e.get("deadline") is not None:
+        a.deadline = e["deadline"]
+    elif kind == "item_served":
+        if a.finished:
+            report.add(f"{where}: an item served after the attempt finished")
+        if e.get("step") != a.next_step:
+            report.add(f"{where}: step {e.get('step')} served, step {a.next_step} expected")
+        a.served[e.get("step")] = e.get("item")
+    elif kind == "answer":
+        step = int(e["step"])
+        if a.finished:
+            report.add(f"{where}: an answer after the attempt finished")
+        if step in a.answered:
+            report.add(f"{where}: a second answer to step {step}")
+        elif a.served.get(step) != e.get("item"):
+            report.add(
+                f"{where}: item {e.get('item')} answered at step {step} was not served there"
+            )
+        if a.deadline is not None and int(e["t"]) > a.deadline:
+            report.add(f"{where}: answered {e['t'] - a.deadline} ms after the deadline")
+        a.answered.add(step)
+        a.next_step = max(a.next_step, step + 1)
+    elif kind == "attempt_finished":
+        a.finished = True
+
+
+# -- replay -----------------------------------------------------------------------------------
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _replay_closed_exams(
+    entries: list[dict], report: Report, progress: Callable[[int], None] | None
+) -> None:
+    by_exam: dict[str, list[dict]] = defaultdict(list)
+    for e in entries:
+        by_exam[e["exam"]].append(e)
+    for code, events in by_exam.items():
+        reveal = next((e for e in events if e["type"] == "exam_revealed"), None)
+        commit = next((e for e in events if e["type"] == "exam_committed"), None)
+        if reveal is None:
+            continue
+        report.exams_closed += 1
+        if commit is None:
+            report.add(f"exam {code}: revealed but never committed")
+            continue
+        try:
+            seed = bytes.fromhex(reveal["seed"])
+        except (KeyError, TypeError, ValueError):
+            report.add(f"exam {code}: the revealed seed is malformed")
+            continue
+        checks = [
+            ("seed", seed_commitment(seed), commit.get("seed_sha256")),
+            ("definition", _sha(str(reveal.get("definition"))), commit.get("definition_sha256")),
+            (
+                "parameter table",
+                _sha(str(reveal.get("parameter_table"))),
+                commit.get("bank_parameters_sha256"),
+            ),
+        ]
+        bad = [name for name, got, want in checks if got != want]
+        if bad:
+            report.add(f"exam {code}: the revealed {', '.join(bad)} do not match the commitment")
+            continue
+        try:
+            config = ExamConfig.from_dict(json.loads(reveal["definition"]))
+            bank = BankTable.from_parameter_table(reveal["parameter_table"])
+            plans = {s.name: compile_section(s, bank) for s in config.sections}
+        except (KeyError, TypeError, ValueError) as exc:
+            report.add(f"exam {code}: the revealed definition cannot be compiled ({exc})")
+            continue
+        per_person: dict[str, list[dict]] = defaultdict(list)
+        for e in events:
+            if "pseudonym" in e:
+                per_person[e["pseudonym"]].append(e)
+        for n, (pseudonym, mine) in enumerate(per_person.items(), start=1):
+            if any(e["type"] == "attempt_started" for e in mine):
+                try:
+                    _replay_attempt(code, config, plans, seed, pseudonym, mine, report)
+                except (KeyError, TypeError, ValueError) as exc:
+                    report.add(f"exam {code}, {pseudonym}: malformed entries ({exc!r})")
+                report.replayed += 1
+            if progress and n % 100 == 0:
+                progress(100)
+
+
+def _replay_attempt(code, config, plans, seed, pseudonym, events, report) -> None:
+    where = f"exam {code}, {pseudonym}"
+    answers: dict[str, list[tuple[str, int, bool]]] = defaultdict(list)
+    for e in events:
+        if e["type"] != "answer":
+            continue
+        category = open_category(seed, pseudonym, e["step"], e.get("scored", ""))
+        if category is None:
+            report.add(f"{where}: the score of the answer at step {e['step']} does not open")
+            return
+        answers[e["section"]].append((e["item"], category, bool(e.get("pilot"))))
+    finished = {e["section"]: e for e in events if e["type"] == "section_finished"}
+    total = 0
+    for section in config.sections:
+        given = answers.get(section.name, [])
+        try:
+            replayed = replay_section(
+                plans[section.name],
+                seed,
+                pseudonym,
+                [c for _, c, pilot in given if not pilot],
+                (),
+                [c for _, c, pilot in given if pilot],
+            )
+        except (ValueError, IndexError) as exc:
+            report.add(f"{where}, {section.name}: the engine cannot replay the answers ({exc})")
+            return
+        result = replayed.result
+        logged_items = [item for item, _, pilot in given if not pilot]
+        if list(result.items) != logged_items:
+            report.add(
+                f"{where}, {section.name}: the replay serves {list(result.items)}, "
+                f"the log shows {logged_items}"
+            )
+            continue
+        pilots = [item for item, _, pilot in given if pilot]  # the answered ones
+        if pilots != list(result.pilot_items[: len(pilots)]):
+            report.add(f"{where}, {section.name}: the pilot items differ from the replay")
+        logged = finished.get(section.name)
+        if logged is None:
+            continue
+        points = result.points if result.n_items else 0
+        got = (points, decimal(result.theta), decimal(result.se))
+        want = (logged.get("points"), logged.get("theta"), logged.get("se"))
+        if got != want:
+            report.add(f"{where}, {section.name}: replay gives points, θ, SE {got}, the log {want}")
+        total += points
+    done = next((e for e in events if e["type"] == "attempt_finished"), None)
+    if done is not None and done.get("total") != total:
+        report.add(f"{where}: total {done.get('total')} logged, {total} replayed")

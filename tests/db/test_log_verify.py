@@ -1,0 +1,220 @@
+"""``seleksi log verify`` on both databases: a closed exam verifies and replays; altered,
+deleted, reordered and inserted rows, a rewritten history and a forged score all fail."""
+
+import json
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+import itembank
+from exam import closing, delivery
+from exam.cli import main
+from exam.cli_log import EXPORT_FORMAT
+from exam.models import Enrollment, Exam, User
+from exam.runtime import runtime
+from itembank import repository
+from itembank.transfer import read_bank_file
+from proctoring import checkpoints, log, merkle
+from proctoring.canonical import canonical
+from proctoring.note import Checkpoint, Signer
+from proctoring.verify import State, verify
+from tests.db.test_delivery import T0, demo_config
+
+ORIGIN = "test.example/log"
+SIGNER = Signer.generate(ORIGIN)
+
+
+@pytest.fixture
+def closed_exam(session_maker):
+    """Three applicants take the exam (one runs out of time), then the exam closes."""
+    demo = Path(itembank.__file__).parent / "demo_bank.json"
+    rng = random.Random(7)
+    with session_maker() as session, session.begin():
+        repository.import_items(session, read_bank_file(demo))
+        exam = delivery.new_exam(session, demo_config(duration_s=900))
+        for k in range(3):
+            user = User(username=f"p{k}", password_hash="x", role="applicant")
+            session.add(user)
+            session.flush()
+            delivery.enroll(session, exam, user.id, f"REG-{k}", f"Nama {k}")
+        delivery.open_exam(session, exam, T0)
+        checkpoints.sign(session, SIGNER, ORIGIN, "exam_open")
+        exam_id = exam.id
+    for k in range(3):
+        now = T0 + timedelta(seconds=k)
+        with session_maker() as session, session.begin():
+            exam = session.get(Exam, exam_id)
+            rt = runtime(exam)
+            enr = session.query(Enrollment).filter_by(registration_number=f"REG-{k}").one()
+            view = delivery.start_attempt(session, rt, exam, enr, now)
+        answered = 0
+        while view.item is not None and (k != 2 or answered < 7):
+            now += timedelta(seconds=rng.randint(5, 40))
+            with session_maker() as session, session.begin():
+                exam = session.get(Exam, exam_id)
+                rt = runtime(exam)
+                enr = session.query(Enrollment).filter_by(registration_number=f"REG-{k}").one()
+                attempt = delivery.find_attempt(session, enr, lock=True)
+                choice = rng.choice([key for key, _ in view.item.options])
+                delivery.submit_answer(
+                    session, rt, attempt, enr, view.step, view.item.item_id, choice, now
+                )
+                view = delivery.view(rt, attempt, now)
+            answered += 1
+    with session_maker() as session, session.begin():
+        exam = session.get(Exam, exam_id)
+        closing.close_exam(session, exam, runtime(exam), 1, T0 + timedelta(hours=1))
+        checkpoints.sign(session, SIGNER, ORIGIN, "exam_close")
+    return exam_id
+
+
+def signed(texts: list[str]) -> str:
+    """A valid checkpoint over ``texts``, signed with the log's own key."""
+    nodes = merkle.nodes_for_leaves(merkle.leaf_hash(t.encode()) for t in texts)
+    root = merkle.root(len(texts), lambda lv, i: nodes[(lv, i)])
+    return SIGNER.sign(Checkpoint(ORIGIN, len(texts), root).text())
+
+
+def export(session_maker) -> tuple[list[str], str]:
+    with session_maker() as session:
+        latest = checkpoints.latest(session)
+        return [r.entry for r in log.entries(session, 0, latest.size)], latest.note
+
+
+def test_a_closed_exam_verifies_and_every_attempt_replays(session_maker, closed_exam):
+    texts, note = export(session_maker)
+    report = verify(texts, note, SIGNER.verifier, ORIGIN)
+    assert report.problems == []
+    assert report.attempts == 3 and report.replayed == 3 and report.exams_closed == 1
+    kinds = [json.loads(t)["type"] for t in texts]
+    assert kinds.count("exam_revealed") == 1 and kinds[-2:] == ["exam_closed", "exam_revealed"]
+    # Applicant 3 ran out of time: finished at close, and still replays.
+    assert sum(1 for k in kinds if k == "attempt_finished") == 3
+
+
+def _tamper(session_maker, settings, statements: list) -> None:
+    """What only someone with the database owner's rights can do: switch the
+    append-only triggers off and change rows."""
+    with session_maker() as session, session.begin():
+        if settings.database_url:
+            session.execute(text("ALTER TABLE log_entries DISABLE TRIGGER USER"))
+        else:
+            for action in ("update", "delete"):
+                session.execute(text(f"DROP TRIGGER log_entries_no_{action}"))
+        for statement in statements:
+            sql, params = statement if isinstance(statement, tuple) else (statement, {})
+            session.execute(text(sql), params)
+
+
+def _entry(session_maker, index: int) -> str:
+    with session_maker() as session:
+        return log.entries(session, index, index + 1)[0].entry
+
+
+@pytest.mark.parametrize("kind", ["modified", "deleted", "reordered", "inserted"])
+def test_tampered_rows_make_verify_exit_1(session_maker, settings, closed_exam, tmp_path, kind):
+    texts, note = export(session_maker)
+    i = next(k for k, t in enumerate(texts) if '"type":"answer"' in t)
+    answer = texts[i]
+    q = '"index"'
+    if kind == "modified":
+        changed = answer.replace('"choice":"', '"choice":"X')
+        stmt = [(f"UPDATE log_entries SET entry = :e WHERE {q} = {i}", {"e": changed})]
+    elif kind == "deleted":
+        n = len(texts)
+        stmt = [f"DELETE FROM log_entries WHERE {q} = {i}"] + [
+            f"UPDATE log_entries SET {q} = {k - 1} WHERE {q} = {k}" for k in range(i + 1, n)
+        ]
+    elif kind == "reordered":
+        stmt = [
+            f"UPDATE log_entries SET {q} = -1 WHERE {q} = {i}",
+            f"UPDATE log_entries SET {q} = {i} WHERE {q} = {i + 1}",
+            f"UPDATE log_entries SET {q} = {i + 1} WHERE {q} = -1",
+        ]
+    else:
+        forged = canonical({"type": "answer", "exam": "UJI", "t": json.loads(answer)["t"], "x": 1})
+        n = len(texts)
+        stmt = [
+            f"UPDATE log_entries SET {q} = {k + 1} WHERE {q} = {k}" for k in range(n - 1, i - 1, -1)
+        ]
+        zeros = "decode(repeat('00', 32), 'hex')" if settings.database_url else "zeroblob(32)"
+        stmt.append(
+            f"INSERT INTO log_entries ({q}, entry, leaf_hash, appended_at) "
+            f"VALUES ({i}, :e, {zeros}, CURRENT_TIMESTAMP)"
+        )
+        stmt[-1] = (stmt[-1], {"e": forged})
+    _tamper(session_maker, settings, stmt)
+    with session_maker() as session:
+        rows = [r.entry for r in log.entries(session, 0, log.size(session) + 1)]
+    path = tmp_path / "log.jsonl"
+    header = {"format": EXPORT_FORMAT, "key": str(SIGNER.verifier), "checkpoint": note}
+    path.write_text("\n".join([json.dumps(header), *rows]) + "\n")
+    result = CliRunner().invoke(main, ["log", "verify", str(path), "--key", str(SIGNER.verifier)])
+    assert result.exit_code == 1, result.output
+    assert "do not hash to the signed root" in result.output or (
+        kind == "deleted" and "only" in result.output
+    )
+
+
+def test_a_rewritten_history_is_caught_on_the_next_run(session_maker, closed_exam, tmp_path):
+    texts, note = export(session_maker)
+    state = tmp_path / "state.json"
+    first = tmp_path / "first.jsonl"
+    header = {"format": EXPORT_FORMAT, "key": str(SIGNER.verifier), "checkpoint": note}
+    first.write_text("\n".join([json.dumps(header), *texts]) + "\n")
+    ok = CliRunner().invoke(main, ["log", "verify", str(first), "--state", str(state)])
+    assert ok.exit_code == 0, ok.output
+    assert State.loads(state.read_text()).size == len(texts)
+    # The operator rewrites an early entry and signs a fresh, self-consistent checkpoint.
+    forged = list(texts)
+    forged[1] = forged[1].replace('"t":', '"t":1', 1)
+    forged.append(canonical({"type": "note", "exam": "", "t": 1}))
+    new_note = signed(forged)
+    second = tmp_path / "second.jsonl"
+    header["checkpoint"] = new_note
+    second.write_text("\n".join([json.dumps(header), *forged]) + "\n")
+    caught = CliRunner().invoke(main, ["log", "verify", str(second), "--state", str(state)])
+    assert caught.exit_code == 1 and "history rewritten" in caught.output
+    assert verify(forged, new_note, SIGNER.verifier, ORIGIN).problems == [], "alone it verifies"
+
+
+def test_a_forged_score_fails_the_replay(session_maker, closed_exam):
+    texts, _ = export(session_maker)
+    i = next(k for k, t in enumerate(texts) if '"type":"section_finished"' in t)
+    entry = json.loads(texts[i])
+    entry["points"] += 5
+    forged = list(texts)
+    forged[i] = canonical(entry)
+    problems = verify(forged, signed(forged), SIGNER.verifier, ORIGIN).problems
+    assert any("replay gives" in p for p in problems), problems
+
+
+def test_event_rules(session_maker, closed_exam):
+    texts, _ = export(session_maker)
+    entries = [json.loads(t) for t in texts]
+    first_answer = next(e for e in entries if e["type"] == "answer")
+    late = dict(first_answer, t=first_answer["t"] + 10**8)
+    twice = dict(first_answer)
+    unserved = dict(first_answer, step=10_000, item="TIU-999")
+
+    for extra, message in [
+        (late, "after the deadline"),
+        (twice, "a second answer"),
+        (unserved, "was not served"),
+    ]:
+        forged = [*texts[:-2], canonical(extra)]
+        problems = verify(forged, signed(forged), SIGNER.verifier, ORIGIN).problems
+        assert any(message in p for p in problems), (message, problems)
+
+
+def test_bad_input_exits_2(tmp_path):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("not json\n")
+    result = CliRunner().invoke(main, ["log", "verify", str(broken)])
+    assert result.exit_code == 2 and "broken.jsonl" in result.output
+    result = CliRunner().invoke(main, ["log", "verify", str(tmp_path / "missing.jsonl")])
+    assert result.exit_code == 2
