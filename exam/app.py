@@ -44,6 +44,7 @@ from exam.web import (
     committee_dif,
     committee_exams,
     log_api,
+    observer,
 )
 from exam.web.log_feed import LogFeed
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
@@ -58,6 +59,7 @@ PUBLIC_PATHS = [
     "^/api/v1/auth/login$",
     "^/healthz$",
     "^/api/v1/log/",
+    "^/api/v1/exams/[^/]+/rankings$",
 ]
 
 
@@ -115,6 +117,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             committee_exams.CommitteeExams,
             api_attempts.AttemptApi,
             log_api.LogApi,
+            observer.RankingsApi,
+            observer.ObserverPages,
             applicant.ApplicantPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],

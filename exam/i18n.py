@@ -318,6 +318,80 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Simpan kartu ini. Jangan berikan kata sandi kepada siapa pun.",
         "Keep this sheet. Do not share the password with anyone.",
     ),
+    "obs.title": ("Pemantauan", "Observation"),
+    "obs.intro": (
+        "Semua yang tampak di sini berasal dari log audit publik: peserta muncul dengan "
+        "pseudonim, tanpa isi soal dan tanpa kunci. Setiap tampilan menyebut ukuran log "
+        "yang dicerminkannya.",
+        "Everything here comes from the public audit log: applicants appear by pseudonym, "
+        "with no item content and no keys. Every view states the log size it reflects.",
+    ),
+    "obs.no_exams": ("Belum ada ujian yang dibuka.", "No exam has opened yet."),
+    "obs.boards": ("Papan skor", "Live boards"),
+    "obs.board": ("Papan skor langsung", "Live board"),
+    "obs.board_help": (
+        "Diperbarui otomatis dalam satu detik setelah setiap jawaban. Lulus berarti "
+        "memenuhi setiap nilai ambang batas; ini bukan pengumuman hasil.",
+        "Updates by itself within a second of every answer. Passing means meeting every "
+        "passing grade; this is not the published result.",
+    ),
+    "obs.trail": ("Jejak audit", "Audit trail"),
+    "obs.flags": ("Tanda", "Flags"),
+    "obs.verify": ("Verifikasi", "Verify"),
+    "obs.reflects": ("Mencerminkan log berukuran", "Reflects the log at size"),
+    "obs.entries": ("entri", "entries"),
+    "obs.pseudonym": ("Pseudonim", "Pseudonym"),
+    "obs.passes": ("memenuhi", "passes"),
+    "obs.fails": ("tidak memenuhi", "does not pass"),
+    "obs.checking": (
+        "Memeriksa checkpoint di peramban ini…",
+        "Checking the checkpoint in this browser…",
+    ),
+    "obs.exam": ("Ujian", "Exam"),
+    "obs.type": ("Jenis", "Type"),
+    "obs.index": ("Indeks", "Index"),
+    "obs.time": ("Waktu", "Time"),
+    "obs.details": ("Rincian", "Details"),
+    "obs.pause": ("Jeda", "Pause"),
+    "obs.resume": ("Lanjutkan", "Resume"),
+    "obs.shown": ("ditampilkan", "shown"),
+    "obs.stream_note": (
+        "terbaru di atas; indeks membuka entri mentahnya",
+        "newest first; the index opens the raw entry",
+    ),
+    "obs.flags_help": (
+        "Kejadian peramban (halaman tersembunyi, pindah jendela, keluar layar penuh, salin, "
+        "tempel, menu konteks, perubahan alamat atau peramban) untuk ditinjau manusia. "
+        "Tanda tidak pernah menggugurkan peserta secara otomatis.",
+        "Browser events (page hidden, window left, fullscreen exit, copy, paste, context "
+        "menu, a change of address or browser) for human review. A flag never disqualifies "
+        "anyone automatically.",
+    ),
+    "obs.events": ("Kejadian", "Events"),
+    "obs.step": ("langkah", "step"),
+    "obs.no_flags": ("Tidak ada tanda.", "No flags."),
+    "obs.notes": ("Catatan kejadian", "Incident notes"),
+    "obs.note": ("Catatan", "Note"),
+    "obs.optional": ("boleh kosong", "optional"),
+    "obs.note_help": (
+        "Catatan masuk ke log audit publik: jangan menulis nama atau data pribadi.",
+        "Notes go into the public audit log: do not write names or personal data.",
+    ),
+    "obs.add_note": ("Catat", "Add the note"),
+    "obs.key": ("Kunci verifikasi log", "The log's verifier key"),
+    "obs.latest_checkpoint": ("Checkpoint terakhir", "Latest checkpoint"),
+    "obs.no_checkpoint": ("Belum ada checkpoint.", "No checkpoint yet."),
+    "obs.own_computer": ("Periksa di komputer Anda sendiri", "Check on your own computer"),
+    "obs.own_help": (
+        "Perintah ini mengunduh seluruh log, memeriksa tanda tangan dan akar Merkle, aturan "
+        "kejadian, dan memutar ulang setiap ujian yang sudah ditutup.",
+        "This command downloads the whole log, checks the signature and the Merkle root, "
+        "the event rules, and replays every attempt of every closed exam.",
+    ),
+    "obs.state_help": (
+        "Simpan berkas state: pemeriksaan berikutnya membuktikan bahwa log hanya bertambah.",
+        "Keep the state file: the next run proves that the log only grew.",
+    ),
 }
 
 

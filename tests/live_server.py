@@ -26,7 +26,7 @@ from exam.security import password_hasher
 from exam.settings import Settings
 
 PASSWORD = "demo"
-APPLICANTS = [f"peserta{i:02d}" for i in range(1, 6)]
+APPLICANTS = [f"peserta{i:02d}" for i in range(1, 7)]
 EXAMS = (("UJI", 600), ("KILAT", 12))
 
 
@@ -54,7 +54,8 @@ def short_exam(code: str, duration_s: int) -> ExamConfig:
 
 def prepare_data(data: Path, database_url: str | None = None) -> Settings:
     """Migrate the database (SQLite in ``data``, or ``database_url``) and fill it: the demo
-    bank, ``komite``, the applicants and the open exams of ``EXAMS``. Returns its settings."""
+    bank, ``komite``, the observer ``pengamat``, the applicants and the open exams of
+    ``EXAMS``. Returns its settings."""
     import itembank
     from itembank import repository
     from itembank.transfer import read_bank_file
@@ -70,6 +71,7 @@ def prepare_data(data: Path, database_url: str | None = None) -> Settings:
         repository.import_items(
             session, read_bank_file(Path(itembank.__file__).parent / "demo_bank.json")
         )
+        session.add(User(username="pengamat", password_hash=hasher.hash(PASSWORD), role="observer"))
         users = []
         for name in ["komite", *APPLICANTS]:
             user = User(

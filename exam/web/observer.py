@@ -1,0 +1,217 @@
+"""The observers' pages and the public live ranking.
+
+Observers (and committee members) see the live board per exam, the audit trail, the flags
+with incident notes, and how to verify the log themselves. Everything they see comes from
+the public log or is computed from pseudonymous rows, and every view states the log size it
+reflects. Pages are server-rendered; ``static/observer.js`` follows the log's SSE stream,
+refreshes the board within a second of an answer, and checks the latest checkpoint's
+signature and its consistency with the last one it saw, in the browser, with WebCrypto.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exam.blueprint import ExamConfig
+from exam.database import begin_write
+from exam.delivery import event
+from exam.models import Attempt, Enrollment, Exam
+from exam.security import CurrentUser, observer_or_committee
+from exam.web.deps import DbSession
+from proctoring import checkpoints, log
+from proctoring.models import LogEntry
+from proctoring.rankings import LiveRow, live_ranking
+
+NOTE_MAX = 2000
+
+
+@dataclass
+class NoteForm:
+    exam: str
+    text: str
+    pseudonym: str = ""
+
+
+@dataclass(frozen=True)
+class Board:
+    exam: Exam
+    sections: list[str]
+    passing_grades: dict[str, float | None]
+    rows: list[LiveRow]
+    log_size: int
+
+
+def _entries_of(session: Session, code: str, kind: str) -> list[dict]:
+    """Entries of one type for one exam, parsed (a scan with LIKE: pages, not the hot path)."""
+    rows = session.scalars(
+        select(LogEntry.entry)
+        .where(LogEntry.entry.like(f'%"type":"{kind}"%'))
+        .where(LogEntry.entry.like(f'%"exam":"{code}"%'))
+        .order_by(LogEntry.index)
+    )
+    return [e for e in map(json.loads, rows) if e["type"] == kind and e["exam"] == code]
+
+
+def board(session: Session, code: str) -> Board:
+    """The live ranking of exam ``code`` and the log size it reflects (one transaction)."""
+    exam = session.scalar(select(Exam).where(Exam.code == code))
+    if exam is None:
+        raise NotFoundException(f"no exam {code}")
+    size = log.size(session)
+    config = ExamConfig.from_dict(exam.definition)
+    grades = {s.name: s.passing_grade for s in config.sections}
+    rows = session.execute(
+        select(Enrollment.pseudonym, Attempt.status, Attempt.results)
+        .outerjoin(Attempt, Attempt.enrollment_id == Enrollment.id)
+        .where(Enrollment.exam_id == exam.id)
+    ).all()
+    flags: dict[str, int] = {}
+    for e in _entries_of(session, code, "proctoring"):
+        flags[e["pseudonym"]] = flags.get(e["pseudonym"], 0) + 1
+    attempts = [
+        (
+            pseudonym,
+            status or "not_started",
+            {name: r["points"] for name, r in (results or {}).items()},
+        )
+        for pseudonym, status, results in rows
+    ]
+    return Board(exam, list(grades), grades, live_ranking(attempts, grades, flags), size)
+
+
+def board_json(b: Board) -> dict:
+    return {
+        "exam": b.exam.code,
+        "log_size": b.log_size,
+        "passing_grades": b.passing_grades,
+        "rows": [
+            {
+                "rank": r.rank,
+                "pseudonym": r.pseudonym,
+                "status": r.status,
+                "sections": r.points,
+                "total": r.total,
+                "passed": r.passed,
+                "passed_all": r.passed_all,
+                "flags": r.flags,
+            }
+            for r in b.rows
+        ],
+    }
+
+
+class RankingsApi(Controller):
+    path = "/api/v1/exams"
+    tags = ["audit log"]  # noqa: RUF012 (Litestar's controller attribute)
+
+    @get("/{exam_code:str}/rankings")
+    async def rankings(self, db_session: DbSession, exam_code: FromPath[str]) -> dict:
+        """The live ranking (pseudonyms, section points, total, pass or fail against each
+        passing grade, status, flags) and the log size it reflects. No login needed."""
+        return board_json(await db_session.run_sync(lambda s: board(s, exam_code)))
+
+
+class ObserverPages(Controller):
+    path = "/observer"
+    guards = [observer_or_committee]  # noqa: RUF012 (Litestar's controller attribute)
+    include_in_schema = False
+
+    @get("/", name="observer-home")
+    async def home(self, db_session: DbSession) -> Template:
+        exams = (
+            await db_session.scalars(
+                select(Exam).where(Exam.status != "draft").order_by(Exam.created_at.desc())
+            )
+        ).all()
+        return Template("observer/home.html", context={"exams": exams})
+
+    @get("/exams/{code:str}", name="observer-board")
+    async def board_page(self, db_session: DbSession, code: FromPath[str]) -> Template:
+        b = await db_session.run_sync(lambda s: board(s, code))
+        return Template("observer/board.html", context={"b": b})
+
+    @get("/exams/{code:str}/board", name="observer-board-rows")
+    async def board_rows(self, db_session: DbSession, code: FromPath[str]) -> Template:
+        """The board's table alone (htmx refreshes it when the log grows)."""
+        b = await db_session.run_sync(lambda s: board(s, code))
+        return Template("observer/_board.html", context={"b": b})
+
+    @get("/trail", name="observer-trail")
+    async def trail(self, db_session: DbSession, exam: FromQuery[str] = "") -> Template:
+        size = await db_session.run_sync(log.size)
+        return Template("observer/trail.html", context={"size": size, "exam": exam})
+
+    @get("/flags", name="observer-flags")
+    async def flags(self, db_session: DbSession, exam: FromQuery[str] = "") -> Template:
+        """Proctoring events per applicant for human review, and the incident notes."""
+
+        def run(session: Session):
+            codes = list(session.scalars(select(Exam.code).where(Exam.status != "draft")))
+            chosen = exam or (codes[0] if codes else "")
+            events = _entries_of(session, chosen, "proctoring") if chosen else []
+            notes = _entries_of(session, chosen, "incident_note") if chosen else []
+            return codes, chosen, events, notes, log.size(session)
+
+        codes, chosen, events, notes, size = await db_session.run_sync(run)
+        by_person: dict[str, list[dict]] = {}
+        for e in events:
+            by_person.setdefault(e["pseudonym"], []).append(e)
+        return Template(
+            "observer/flags.html",
+            context={
+                "codes": codes,
+                "exam": chosen,
+                "flags": sorted(by_person.items(), key=lambda kv: -len(kv[1])),
+                "notes": notes,
+                "size": size,
+            },
+        )
+
+    @post("/notes", name="observer-note")
+    async def note(
+        self,
+        request: Request,
+        db_session: DbSession,
+        data: Annotated[NoteForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response:
+        """An incident note: itself an entry of the audit log."""
+        text = data.text.strip()
+        if not text or len(text) > NOTE_MAX:
+            raise ValidationException(f"text: write 1–{NOTE_MAX} characters")
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+
+        def run(session: Session) -> None:
+            begin_write(session)
+            if session.scalar(select(Exam.id).where(Exam.code == data.exam)) is None:
+                raise ValidationException(f"exam: no exam {data.exam}")
+            fields = {"by": user.id, "role": user.role, "text": text}
+            if data.pseudonym.strip():
+                fields["pseudonym"] = data.pseudonym.strip()
+            log.append(session, [event("incident_note", data.exam, now, **fields)])
+
+        await db_session.run_sync(run)
+        await db_session.commit()
+        return Redirect(f"/observer/flags?exam={data.exam}", status_code=303)
+
+    @get("/verify", name="observer-verify")
+    async def verify(self, request: Request, db_session: DbSession) -> Template:
+        latest = await db_session.run_sync(checkpoints.latest)
+        return Template(
+            "observer/verify.html",
+            context={
+                "key": str(request.app.state.log_feed.signer.verifier),
+                "checkpoint": latest,
+                "base": str(request.base_url).rstrip("/"),
+            },
+        )
