@@ -152,3 +152,34 @@ def verify(source: str, key: str | None, origin: str | None, state: str | None) 
         f"OK: {report.size} entries, root {report.root.hex()[:16]}…, {report.attempts} "
         f"attempts checked, {report.replayed} replayed in {report.exams_closed} closed exams"
     )
+
+
+@log.command("receipt")
+@click.argument("proof_file", type=click.Path(dir_okay=False))
+@click.option("--key", required=True, help="The log's verifier key, or a file holding it.")
+def receipt(proof_file: str, key: str) -> None:
+    """Check an answer's receipt (a .tlog-proof file) offline: the checkpoint's signature
+    and the entry's inclusion in the signed tree. Prints the entry."""
+    from proctoring import merkle  # noqa: PLC0415
+    from proctoring.note import NoteError, Verifier, open_checkpoint, parse_proof  # noqa: PLC0415
+
+    try:
+        if Path(key).is_file():
+            key = Path(key).read_text().strip()
+        verifier = Verifier.parse(key)
+        proof = parse_proof(Path(proof_file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, NoteError) as exc:
+        raise BadInput(f"{proof_file}: {exc}") from None
+    try:
+        cp = open_checkpoint(proof.checkpoint_note, verifier)
+    except NoteError as exc:
+        click.echo(f"FAIL {proof_file}: {exc}", err=True)
+        sys.exit(1)
+    leaf = merkle.leaf_hash(proof.extra)
+    if not proof.extra or not merkle.verify_inclusion(
+        proof.index, cp.size, leaf, proof.hashes, cp.root
+    ):
+        click.echo(f"FAIL {proof_file}: entry {proof.index} is not in the signed log", err=True)
+        sys.exit(1)
+    click.echo(f"OK: entry {proof.index} is in {cp.origin} at size {cp.size}")
+    click.echo(proof.extra.decode("utf-8", "replace"))

@@ -392,6 +392,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Simpan berkas state: pemeriksaan berikutnya membuktikan bahwa log hanya bertambah.",
         "Keep the state file: the next run proves that the log only grew.",
     ),
+    "exam.checkpoint_size": ("checkpoint log berukuran", "log checkpoint of size"),
+    "exam.verification_code": ("kode verifikasi", "verification code"),
+    "exam.receipt_entries": ("Entri log setiap jawaban", "The log entry of each answer"),
+    "exam.step": ("Soal", "Item"),
+    "exam.proof": ("Bukti (unduh)", "Proof (download)"),
+    "exam.receipt_command": (
+        "Setiap bukti dapat diperiksa tanpa server, di komputer siapa pun, dengan kunci "
+        "verifikasi log:",
+        "Each proof can be checked without the server, on anyone's computer, with the "
+        "log's verifier key:",
+    ),
 }
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from exam import delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam
+from exam.receipts import receipt, verification_code
 from exam.runtime import ExamRuntime
 from exam.security import CurrentUser, applicant_only
 from exam.web.deps import DbSession, enrolled, exam_runtime
@@ -231,10 +232,13 @@ class ApplicantPages(Controller):
             attempt: Attempt | None = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is not None and attempt.status == "active" and now >= attempt.deadline_at:
                 delivery.finish_on_deadline(session, rt, attempt, enrollment, now)
-            receipts = delivery.receipts(session, attempt) if attempt else []
-            return exam, enrollment, attempt, rt, receipts
+            bundle = None
+            if attempt is not None and attempt.status == "finished":
+                bundle = receipt(session, attempt, feed.signer, feed.origin)
+            return exam, enrollment, attempt, rt, bundle
 
-        exam, enrollment, attempt, rt, receipts = await db_session.run_sync(run)
+        feed = request.app.state.log_feed
+        exam, enrollment, attempt, rt, bundle = await db_session.run_sync(run)
         await db_session.commit()
         if attempt is None or attempt.status != "finished":
             return Redirect(f"/exam/{code}", status_code=303)
@@ -262,6 +266,38 @@ class ApplicantPages(Controller):
                 "rows": rows,
                 "total": total,
                 "all_passed": all_passed,
-                "receipts": receipts,
+                "receipt": bundle,
+                "code_short": verification_code(bundle),
+                "key": str(feed.signer.verifier),
+            },
+        )
+
+    @get("/{code:str}/receipts/{index:int}", name="exam-receipt", media_type="text/plain")
+    async def receipt_file(
+        self, request: Request, db_session: DbSession, code: FromPath[str], index: FromPath[int]
+    ) -> Response:
+        """One answer's receipt as a .tlog-proof file, to keep and check offline."""
+        user: CurrentUser = request.user
+        feed = request.app.state.log_feed
+
+        def run(session: Session):
+            begin_write(session)
+            _exam, enrollment = enrolled(session, user, code)
+            attempt = delivery.find_attempt(session, enrollment)
+            if attempt is None or attempt.status != "finished":
+                raise NotFoundException("the attempt has not finished")
+            lines = receipt(session, attempt, feed.signer, feed.origin).lines
+            line = next((x for x in lines if x.log_index == index), None)
+            if line is None:
+                raise NotFoundException(f"log entry {index} is not one of your answers")
+            return line.proof
+
+        proof = await db_session.run_sync(run)
+        await db_session.commit()
+        return Response(
+            proof,
+            media_type="text/plain",
+            headers={
+                "content-disposition": f'attachment; filename="seleksi-{code}-{index}.tlog-proof"'
             },
         )

@@ -14,7 +14,7 @@ def form_fields(html: str) -> dict:
     }
 
 
-def test_before_start_then_the_whole_exam_in_pages(api, clock):  # noqa: F811
+def test_before_start_then_the_whole_exam_in_pages(api, clock, tmp_path):  # noqa: F811
     assert login(api, "peserta01").status_code == 303
     before = api.get("/exam/UJI")
     assert before.status_code == 200 and "Mulai ujian" in before.text and "30 menit" in before.text
@@ -50,6 +50,7 @@ def test_before_start_then_the_whole_exam_in_pages(api, clock):  # noqa: F811
     for section in ("TWK", "TIU", "TKP"):
         assert f"<td>{section}</td>" in result.text
     assert "Tanda terima" in result.text and "Jawaban tercatat: 26" in result.text
+    check_a_receipt_offline(api, result.text, tmp_path)
     # The exam cannot be started again; the before page sends to the result.
     again = api.get("/exam/UJI", follow_redirects=False)
     assert again.headers["location"] == "/exam/UJI/finished"
@@ -84,3 +85,32 @@ def test_the_timer_runs_out_on_the_server(api, clock):  # noqa: F811
     )
     assert res.headers.get("HX-Redirect") == "/exam/UJI/finished"
     assert "Jawaban tercatat: 0" in api.get("/exam/UJI/finished").text
+
+
+def check_a_receipt_offline(client, result_html: str, tmp_path) -> None:
+    """Each answer's receipt downloads as a tlog proof that ``seleksi log receipt`` checks
+    offline with the log's key; an altered one fails."""
+    from click.testing import CliRunner
+
+    from exam.cli import main
+
+    links = re.findall(r'href="(/exam/UJI/receipts/(\d+))"', result_html)
+    assert len(links) == 26
+    url, index = links[-1]
+    proof = client.get(url)
+    assert proof.status_code == 200 and "attachment" in proof.headers["content-disposition"]
+    assert proof.text.startswith("c2sp.org/tlog-proof@v1\nextra ")
+    assert f"\nindex {index}\n" in proof.text
+    key = client.get("/api/v1/log/key").text.strip()
+    assert key in result_html
+    good = tmp_path / "good.tlog-proof"
+    good.write_text(proof.text)
+    ok = CliRunner().invoke(main, ["log", "receipt", str(good), "--key", key])
+    assert ok.exit_code == 0, ok.output
+    assert '"type":"answer"' in ok.output
+    lines = proof.text.split("\n")
+    lines[3] = lines[4]  # a wrong hash in the inclusion path
+    bad = tmp_path / "bad.tlog-proof"
+    bad.write_text("\n".join(lines))
+    assert CliRunner().invoke(main, ["log", "receipt", str(bad), "--key", key]).exit_code == 1
+    assert client.get("/exam/UJI/receipts/0").status_code == 404  # not one of this applicant's

@@ -1,0 +1,76 @@
+"""An applicant's receipt: for every answer, its log index and an offline-verifiable proof
+that it is in the log (a c2sp.org/tlog-proof with the entry's own bytes as its ``extra``).
+
+The proofs are against the first stored checkpoint that covers the attempt's last entry;
+when the periodic one has not come yet, one is signed now, so a receipt never waits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exam.models import Attempt, Response
+from proctoring import checkpoints, log
+from proctoring.note import Signer, format_proof
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    step: int
+    section: str
+    item_id: str
+    log_index: int
+    proof: str  # c2sp.org/tlog-proof@v1 text
+
+
+@dataclass(frozen=True)
+class Receipt:
+    checkpoint: str
+    size: int
+    lines: list[ReceiptLine]
+
+
+def receipt(session: Session, attempt: Attempt, signer: Signer, origin: str) -> Receipt:
+    """The receipt of ``attempt``; may sign a checkpoint (the caller commits)."""
+    responses = list(
+        session.scalars(
+            select(Response).where(Response.attempt_id == attempt.id).order_by(Response.step)
+        )
+    )
+    needed = max((r.log_index for r in responses), default=-1) + 1
+    covering = checkpoints.at_least(session, max(needed, 1))
+    note = covering.note if covering else checkpoints.sign(session, signer, origin, "receipt")
+    size = covering.size if covering else log.size(session)
+    texts = {e.index: e.entry for e in _entries(session, [r.log_index for r in responses])}
+    lines = [
+        ReceiptLine(
+            r.step,
+            r.section,
+            r.item_id,
+            r.log_index,
+            format_proof(
+                r.log_index,
+                log.inclusion_proof(session, r.log_index, size),
+                note,
+                extra=texts[r.log_index].encode(),
+            ),
+        )
+        for r in responses
+    ]
+    return Receipt(note, size, lines)
+
+
+def _entries(session: Session, indices: list[int]):
+    from proctoring.models import LogEntry  # noqa: PLC0415
+
+    if not indices:
+        return []
+    return session.scalars(select(LogEntry).where(LogEntry.index.in_(indices)))
+
+
+def verification_code(r: Receipt) -> str:
+    """A short code to read out or compare: the checkpoint's root, first 12 base64 chars."""
+    return r.checkpoint.split("\n")[2][:12]
