@@ -191,6 +191,7 @@ class CommitteeExams(Controller):
         self, request: Request, db_session: DbSession, code: FromPath[str], data: FormData
     ) -> Response:
         exam = await _exam(db_session, code)
+        await db_session.commit()  # the write below starts its own (immediate) transaction
         data = {**data, "code": code}
         if data.get("action") == "add_section":
             data["sections"] = str(section_count(data) + 1)
