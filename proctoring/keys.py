@@ -4,6 +4,7 @@ database (readable by its owner only), so a database dump alone cannot forge che
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from proctoring.note import Signer
@@ -19,7 +20,11 @@ def load_or_create(path: Path, name: str) -> Signer:
         return signer
     path.parent.mkdir(parents=True, exist_ok=True)
     signer = Signer.generate(name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker created it first: use that one
+        time.sleep(0.05)
+        return load_or_create(path, name)
     try:
         os.write(fd, (str(signer) + "\n").encode())
     finally:

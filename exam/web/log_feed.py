@@ -3,7 +3,7 @@
 The database is the source of truth; a wake-up only says "look again". Each process runs
 one watcher that reads the log head: on PostgreSQL it is woken at once by the
 ``pg_notify`` that every append sends on commit (so an answer through one worker reaches a
-stream on another), and it also polls as a safety net; on SQLite (one machine) it polls
+stream on another), and it also polls every 5 s as a safety net; on SQLite (one machine) it polls
 every 200 ms. Streams subscribe before they replay from the database, so no entry falls in
 between (FIELD-NOTES).
 
@@ -113,7 +113,7 @@ class LogFeed:
             return (await session.scalar(select(LogHead.size).where(LogHead.id == 1))) or 0
 
     async def _watch(self) -> None:
-        poll = 2.0 if self._listener is not None else 0.2
+        poll = 5.0 if self._listener is not None else 0.2
         while True:
             try:
                 self._publish(await self.read_size())
