@@ -14,11 +14,12 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from exam import delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam
+from exam.runtime import SNAPSHOT_HASH
 from exam.security import CurrentUser, applicant_only
 from exam.web.deps import DbSession, enrolled, exam_runtime
 from proctoring import log
@@ -110,14 +111,21 @@ def _raise(exc: delivery.DeliveryError) -> None:
 
 
 def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = False):
-    """The attempt, its enrollment and exam — only if they belong to ``user`` (else 404,
-    so attempt ids reveal nothing)."""
+    """The attempt, its enrollment, its exam and the hash of the exam's bank snapshot —
+    only if they belong to ``user`` (else 404, so attempt ids reveal nothing). The exam's
+    definition and snapshot are not read here: ``exam_runtime`` with the hash finds the
+    compiled exam without them."""
     query = select(Attempt).where(Attempt.id == attempt_id)
     attempt = session.scalar(query.with_for_update() if lock else query)
     enrollment = attempt and session.get(Enrollment, attempt.enrollment_id)
     if attempt is None or enrollment is None or enrollment.user_id != user.id:
         raise NotFoundException(f"no attempt {attempt_id}")
-    return attempt, enrollment, session.get(Exam, attempt.exam_id)
+    exam, snapshot_hash = session.execute(
+        select(Exam, SNAPSHOT_HASH)
+        .where(Exam.id == attempt.exam_id)
+        .options(defer(Exam.definition), defer(Exam.bank_snapshot))
+    ).one()
+    return attempt, enrollment, exam, snapshot_hash
 
 
 def _attempt_out(v: delivery.AttemptView) -> AttemptOut:
@@ -166,8 +174,8 @@ class AttemptApi(Controller):
 
         def run(session: Session) -> delivery.AttemptView:
             begin_write(session)
-            attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
-            rt = exam_runtime(request, exam)
+            attempt, enrollment, exam, snapshot_hash = _owned(session, user, attempt_id, lock=True)
+            rt = exam_runtime(request, exam, snapshot_hash)
             if attempt.status == "active" and now >= attempt.deadline_at:
                 delivery.finish_on_deadline(session, rt, attempt, enrollment, now)
             return delivery.view(rt, attempt, now)
@@ -191,8 +199,8 @@ class AttemptApi(Controller):
 
         def run(session: Session) -> delivery.AnswerReply:
             begin_write(session)
-            attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
-            rt = exam_runtime(request, exam)
+            attempt, enrollment, exam, snapshot_hash = _owned(session, user, attempt_id, lock=True)
+            rt = exam_runtime(request, exam, snapshot_hash)
             return delivery.submit_answer(
                 session, rt, attempt, enrollment, data.step, data.item_id, data.choice, now
             )
@@ -223,7 +231,7 @@ class AttemptApi(Controller):
 
         def run(session: Session) -> int:
             begin_write(session)
-            attempt, enrollment, exam = _owned(session, user, attempt_id)
+            attempt, enrollment, exam, _ = _owned(session, user, attempt_id)
             [index] = log.append(
                 session,
                 [
@@ -252,7 +260,7 @@ class AttemptApi(Controller):
         user: CurrentUser = request.user
 
         def run(session: Session) -> dict:
-            attempt, _, exam = _owned(session, user, attempt_id)
+            attempt, _, exam, _ = _owned(session, user, attempt_id)
             if attempt.status != "finished":
                 raise Conflict(detail="the attempt has not finished")
             sections = attempt.results or {}
