@@ -1,0 +1,506 @@
+"""Load: concurrent applicants over HTTP.
+
+N simulated applicants (default 500), each with its own HTTP client and session cookie,
+take a 30-item adaptive exam through the JSON API of a real server (``python -m exam
+serve`` in a subprocess, on loopback): log in, start the attempt, then 30 times read the
+attempt (the item to answer), think, and post the answer. A simulee answers with the 3PL
+probability of a correct answer at its own θ ~ N(0, 1), otherwise picks a wrong option.
+
+Measured: answers per second over the answer phase, the latency of the answer POST
+(p50, p99), the latency of the read GET, and errors (any non-200 reply or transport
+error). After the run the server is stopped and the acknowledged answers are counted back
+from the database: an answer the client was acknowledged but the database does not hold is
+lost.
+
+Setup (not measured): a fresh database per backend (SQLite in a temporary data folder; on
+PostgreSQL a new database ``seleksi_load_<random>``, dropped afterwards) with a synthetic
+3PL bank, one exam LOAD with a single adaptive section of exactly 30 items (default
+exposure control: Sympson–Hetter, derived when the exam opens) and N enrolled applicants.
+Passwords are hashed with argon2id at the cheapest costs (time 1, 8 KiB) and the login rate
+limit is lifted: login is not what this measures.
+
+Run:  python benchmarks/load.py [--applicants 500] [--db sqlite,postgresql] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+from sqlalchemy import create_engine, func, select, text
+from tqdm import tqdm
+
+from exam import database, delivery, migrate
+from exam.blueprint import ExamConfig, SectionConfig
+from exam.models import Attempt, Response, User
+from exam.security import password_hasher
+from exam.settings import Settings
+from itembank import repository
+from itembank.synthetic import synthetic_items
+from proctoring.models import LogEntry
+
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+PASSWORD = "load-test"
+EXAM_CODE = "LOAD"
+ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 8}
+
+
+# -- setup -------------------------------------------------------------------------------
+
+
+def load_exam(items: int) -> ExamConfig:
+    """One adaptive section of exactly ``items`` items, default exposure control."""
+    section = SectionConfig("TIU", "TIU", min_items=items, max_items=items, passing_grade=0)
+    return ExamConfig(EXAM_CODE, "Load test", (section,), duration_s=3 * 3600)
+
+
+def prepare(settings: Settings, applicants: int, bank_size: int, items: int) -> dict:
+    """Schema, bank, accounts, the open exam LOAD; returns the items' answer keys and
+    3PL parameters for the simulees."""
+    engine = database.sync_engine(settings)
+    migrate.upgrade(engine)
+    bank = synthetic_items(bank_size, seed=7, domain="TIU", topics=4)
+    hashed = password_hasher(settings).hash(PASSWORD)
+    with database.session_factory(engine)() as session, session.begin():
+        repository.import_items(session, [(item, "synthetic", None) for item in bank])
+        users = [
+            User(username=f"load{k:05d}", password_hash=hashed, role="applicant")
+            for k in range(applicants)
+        ]
+        session.add_all(users)
+        session.flush()
+        exam = delivery.new_exam(session, load_exam(items))
+        for k, user in enumerate(users):
+            delivery.enroll(session, exam, user.id, f"L-{k:05d}", f"Peserta {k}")
+        delivery.open_exam(session, exam, datetime.now(UTC))
+    engine.dispose()
+    return {
+        i.item_id: (
+            i.correct,
+            [o.key for o in i.options],
+            float(i.a),
+            float(i.b),
+            float(i.c),
+        )
+        for i in bank
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(settings: Settings, workers: int, log_path: Path):
+    """``python -m exam serve`` on a free port with ``settings``; yields the base URL."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        SELEKSI_DATA_DIR=str(settings.data_dir),
+        SELEKSI_ARGON2_TIME_COST=str(settings.argon2_time_cost),
+        SELEKSI_ARGON2_MEMORY_KIB=str(settings.argon2_memory_kib),
+        SELEKSI_LOGIN_ATTEMPTS_PER_MINUTE="1000000",
+    )
+    env.pop("SELEKSI_DATABASE_URL", None)
+    if settings.database_url:
+        env["SELEKSI_DATABASE_URL"] = settings.database_url
+    cmd = [sys.executable, "-m", "exam", "serve", "--port", str(port), "--workers", str(workers)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"the server did not start:\n{tail}") from None
+                time.sleep(0.2)
+        yield url, proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- the simulated applicants -----------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    answer_ms: list[float] = field(default_factory=list)
+    read_ms: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    acknowledged: set[tuple[int, int]] = field(default_factory=set)
+    finished: int = 0
+    stopped: int = 0
+    first_answer: float = math.inf
+    last_answer: float = 0.0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+class FailedError(Exception):
+    pass
+
+
+async def _request(client: httpx.AsyncClient, stats: Stats, what: str, method: str, url: str, **kw):
+    """One request, retried up to 3 times after an error (every request here may be
+    repeated: starting resumes, the same answer gets the same reply). Errors are counted."""
+    for _ in range(3):
+        try:
+            res = await client.request(method, url, **kw)
+        except httpx.HTTPError as exc:
+            stats.error(f"{what}: {exc.__class__.__name__}")
+            await asyncio.sleep(0.5)
+            continue
+        if res.status_code == 200:
+            return res
+        stats.error(f"{what}: HTTP {res.status_code}")
+        if res.status_code < 500:
+            raise FailedError(f"{what}: HTTP {res.status_code} {res.text[:200]}")
+        await asyncio.sleep(0.5)
+    raise FailedError(f"{what}: gave up after 3 attempts")
+
+
+@dataclass(frozen=True)
+class Plan:
+    applicants: int
+    items: int
+    think_s: float
+    login_concurrency: int
+    max_answer_s: float
+    seed: int
+
+
+async def applicant(
+    url: str,
+    k: int,
+    plan: Plan,
+    bank: dict,
+    stats: Stats,
+    logins: asyncio.Semaphore,
+    ready: asyncio.Event,
+    go: asyncio.Event,
+    progress: tqdm,
+    rng: random.Random,
+) -> None:
+    theta = rng.gauss(0.0, 1.0)
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        try:
+            async with logins:
+                await _request(client, stats, "csrf", "GET", "/healthz")
+                client.headers["x-csrftoken"] = client.cookies["csrftoken"]
+                await _request(
+                    client,
+                    stats,
+                    "login",
+                    "POST",
+                    "/api/v1/auth/login",
+                    json={"username": f"load{k:05d}", "password": PASSWORD},
+                )
+                start = f"/api/v1/exams/{EXAM_CODE}/attempts"
+                res = await _request(client, stats, "start", "POST", start)
+                attempt = res.json()["attempt_id"]
+        finally:
+            ready.set()
+        await go.wait()
+        stop_at = time.perf_counter() + plan.max_answer_s
+        await asyncio.sleep(rng.uniform(0, plan.think_s))  # spread the first answers
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            res = await _request(client, stats, "read", "GET", f"/api/v1/attempts/{attempt}")
+            stats.read_ms.append((time.perf_counter() - t0) * 1000)
+            view = res.json()
+            if view["status"] != "active" or view["item"] is None:
+                stats.finished += view["status"] == "finished"
+                return
+            item = view["item"]
+            correct, keys, a, b, c = bank[item["item_id"]]
+            if {o["key"] for o in item["options"]} != set(keys):
+                raise FailedError(f"item {item['item_id']}: options differ from the bank")
+            p = c + (1 - c) / (1 + math.exp(-a * (theta - b)))
+            wrong = [o for o in keys if o != correct]
+            choice = correct if rng.random() < p else rng.choice(wrong)
+            await asyncio.sleep(rng.uniform(0.5 * plan.think_s, 1.5 * plan.think_s))
+            body = {"step": view["step"], "item_id": item["item_id"], "choice": choice}
+            t0 = time.perf_counter()
+            res = await _request(
+                client, stats, "answer", "POST", f"/api/v1/attempts/{attempt}/answers", json=body
+            )
+            t1 = time.perf_counter()
+            stats.answer_ms.append((t1 - t0) * 1000)
+            if res.json().get("accepted"):
+                stats.acknowledged.add((attempt, view["step"]))
+                stats.first_answer = min(stats.first_answer, t1)
+                stats.last_answer = max(stats.last_answer, t1)
+                progress.update(1)
+        stats.stopped += 1
+
+
+async def drive(url: str, plan: Plan, bank: dict):
+    """Log everyone in and start their attempts (at most ``login_concurrency`` at a time),
+    then let all answer at once; returns the statistics, the applicants that failed and
+    the time logins and starts took."""
+    stats = Stats()
+    rng = random.Random(plan.seed)
+    logins = asyncio.Semaphore(plan.login_concurrency)
+    go = asyncio.Event()
+    readies = [asyncio.Event() for _ in range(plan.applicants)]
+    progress = tqdm(
+        total=plan.applicants * plan.items,
+        unit="ans",
+        desc="answers",
+        leave=False,
+        mininterval=1,
+        disable=not sys.stderr.isatty(),
+    )
+    t_login = time.perf_counter()
+    tasks = [
+        asyncio.create_task(
+            applicant(
+                url,
+                k,
+                plan,
+                bank,
+                stats,
+                logins,
+                readies[k],
+                go,
+                progress,
+                random.Random(rng.getrandbits(64)),
+            )
+        )
+        for k in range(plan.applicants)
+    ]
+    for ready in readies:
+        await ready.wait()
+    login_s = time.perf_counter() - t_login
+    go.set()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    progress.close()
+    failed = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+    return stats, failed, login_s
+
+
+def count_back(settings: Settings, acknowledged: set[tuple[int, int]]) -> dict:
+    """Answers in the database (responses and 'answer' log entries) against those the
+    clients were acknowledged."""
+    engine = database.sync_engine(settings)
+    with engine.connect() as conn:
+        stored = set(conn.execute(select(Response.attempt_id, Response.step)).all())
+        log_answers = conn.scalar(
+            select(func.count())
+            .select_from(LogEntry)
+            .where(LogEntry.entry.like('{%"type":"answer"%'))
+        )
+        finished = conn.scalar(
+            select(func.count()).select_from(Attempt).where(Attempt.status == "finished")
+        )
+    engine.dispose()
+    return {
+        "stored": len(stored),
+        "lost": len(acknowledged - stored),
+        "stored_not_acknowledged": len(stored - acknowledged),
+        "log_answer_entries": log_answers,
+        "attempts_finished_in_db": finished,
+    }
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def run_backend(backend: str, args, tmp: Path) -> dict:
+    data = tmp / backend
+    pg_name = None
+    url = None
+    if backend == "postgresql":
+        pg_name = f"seleksi_load_{secrets.token_hex(4)}"
+        admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
+    settings = Settings(data_dir=data, database_url=url, **ARGON2)
+    try:
+        t0 = time.perf_counter()
+        bank = prepare(settings, args.applicants, args.bank, args.items)
+        setup_s = time.perf_counter() - t0
+        print(f"[{backend}] prepared in {setup_s:.1f} s; starting the server", file=sys.stderr)
+        plan = Plan(
+            args.applicants, args.items, args.think, args.login_concurrency, args.max_s, args.seed
+        )
+        log_path = tmp / f"{backend}-server.log"
+        with running_server(settings, args.workers, log_path) as (base, _):
+            stats, failed, login_s = asyncio.run(drive(base, plan, bank))
+        counted = count_back(settings, stats.acknowledged)
+        server_errors = error_lines(log_path)
+    finally:
+        if pg_name:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+            admin.dispose()
+    span = stats.last_answer - stats.first_answer
+    answers = len(stats.acknowledged)
+    return {
+        "backend": backend,
+        "applicants": args.applicants,
+        "items": args.items,
+        "workers": args.workers,
+        "think_s": args.think,
+        "setup_s": round(setup_s, 1),
+        "login_and_start_s": round(login_s, 1),
+        "answer_phase_s": round(span, 1),
+        "answers": answers,
+        "answers_per_s": round(answers / span, 1) if span > 0 else 0.0,
+        "answer_p50_ms": round(pct(stats.answer_ms, 50), 1),
+        "answer_p99_ms": round(pct(stats.answer_ms, 99), 1),
+        "answer_max_ms": round(max(stats.answer_ms, default=float("nan")), 1),
+        "read_p50_ms": round(pct(stats.read_ms, 50), 1),
+        "read_p99_ms": round(pct(stats.read_ms, 99), 1),
+        "errors": sum(stats.errors.values()),
+        "error_kinds": stats.errors,
+        "applicants_failed": len(failed),
+        "failures": failed[:5],
+        "attempts_finished": stats.finished,
+        "applicants_stopped_at_time_limit": stats.stopped,
+        "server_errors": server_errors,
+        **counted,
+    }
+
+
+def error_lines(log_path: Path) -> dict[str, int]:
+    """The server log's distinct exception lines and how often each occurred."""
+    out: dict[str, int] = {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        if "Error" in line or "Exception" in line:
+            key = line.strip()[:160]
+            out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1])[:10])
+
+
+def verdict(r: dict, args) -> dict[str, bool]:
+    return {
+        "p99 <= 250 ms": r["answer_p99_ms"] <= 250,
+        ">= 300 answers/s": r["answers_per_s"] >= 300,
+        "zero errors": r["errors"] == 0 and r["applicants_failed"] == 0,
+        "zero lost": r["lost"] == 0,
+    }
+
+
+def print_table(results: list[dict], args) -> None:
+    rows = [
+        ("answers", "answers", "{:,}"),
+        ("answers/s", "answers_per_s", "{:.1f}"),
+        ("answer p50 (ms)", "answer_p50_ms", "{:.1f}"),
+        ("answer p99 (ms)", "answer_p99_ms", "{:.1f}"),
+        ("answer max (ms)", "answer_max_ms", "{:.1f}"),
+        ("read p50 (ms)", "read_p50_ms", "{:.1f}"),
+        ("read p99 (ms)", "read_p99_ms", "{:.1f}"),
+        ("errors", "errors", "{}"),
+        ("lost answers", "lost", "{}"),
+        ("stored, never acknowledged", "stored_not_acknowledged", "{}"),
+        ("attempts finished", "attempts_finished_in_db", "{}"),
+        ("stopped at the time limit", "applicants_stopped_at_time_limit", "{}"),
+        ("answer phase (s)", "answer_phase_s", "{:.1f}"),
+        ("login + start (s)", "login_and_start_s", "{:.1f}"),
+    ]
+    width = 28
+    print(
+        f"\n{args.applicants} applicants × {args.items} items, think {args.think} s, "
+        f"{args.workers} worker(s), {os.cpu_count()} cores, answer phase at most {args.max_s:g} s"
+    )
+    print("".ljust(width) + "".join(r["backend"].rjust(14) for r in results))
+    for label, key, fmt in rows:
+        print(label.ljust(width) + "".join(fmt.format(r[key]).rjust(14) for r in results))
+    for r in results:
+        checks = verdict(r, args)
+        marks = ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in checks.items())
+        print(f"{r['backend']}: {marks}")
+        if r["error_kinds"]:
+            print(f"  errors: {r['error_kinds']}")
+        if r["failures"]:
+            print(f"  failed applicants, e.g. {r['failures']}")
+        for line, count in r["server_errors"].items():
+            print(f"  server log ({count}×): {line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--applicants", type=int, default=500)
+    parser.add_argument("--items", type=int, default=30, help="Items per exam")
+    parser.add_argument("--bank", type=int, default=300, help="Items in the synthetic bank")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.2,
+        help="Mean think time per item in seconds (uniform over 0.5-1.5 times it)",
+    )
+    parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--workers", type=int, default=1, help="Server worker processes")
+    parser.add_argument(
+        "--login-concurrency",
+        type=int,
+        default=25,
+        help="Logins and starts in flight at once before the answer phase",
+    )
+    parser.add_argument(
+        "--max-s",
+        type=float,
+        default=120,
+        help="Time limit of the answer phase in seconds: an applicant still answering then "
+        "stops (its answers so far count)",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", help="Write the results here")
+    args = parser.parse_args()
+    backends = [b.strip() for b in args.db.split(",") if b.strip()]
+    if not set(backends) <= {"sqlite", "postgresql"}:
+        parser.error("--db takes sqlite, postgresql or both (comma-separated)")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="seleksi-load-") as tmp:
+        for backend in backends:
+            results.append(run_backend(backend, args, Path(tmp)))
+    print_table(results, args)
+    if args.json:
+        out = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+            "args": vars(args),
+            "results": results,
+            "targets": {r["backend"]: verdict(r, args) for r in results},
+        }
+        Path(args.json).write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
