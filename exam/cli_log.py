@@ -1,8 +1,9 @@
 """``seleksi log verify`` and ``seleksi log export``: an observer's own check of the log.
 
-``verify`` reads the log from a server (``http…``) or from an export file, checks it with
-``proctoring.verify`` and keeps the checkpoint it saw in ``--state``, so that the next run
-also proves the log only grew. Exit codes (CONTRACTS.md): 0 the log verifies, 1 it does
+``verify`` reads the log from a server (``--url``) or from an export folder (``--export``),
+checks it with ``proctoring.verify`` and, like a witness, keeps the last checkpoint it
+verified for each log origin in the state folder, so that the next run also proves the log
+only grew. Exit codes (CONTRACTS.md): 0 the log verifies, 1 it does
 not, 2 bad input.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-EXPORT_FORMAT = "seleksi-log-export/1"
+EXPORT_FORMAT = "seleksi-log-export/2"
 PAGE = 1000
 
 
@@ -60,27 +61,51 @@ def _fetch(url: str, progress: bool) -> tuple[str, str, list[str]]:
     return key, note, texts
 
 
-def read_export(path: Path) -> tuple[str, str, list[str]]:
+def read_export(folder: Path) -> tuple[str, str, list[str]]:
+    """(verifier key, latest checkpoint note, entry texts) from an export folder."""
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-        header = json.loads(lines[0])
-        if header.get("format") != EXPORT_FORMAT:
-            raise ValueError(f"line 1: not a {EXPORT_FORMAT} file")
-        return header["key"], header["checkpoint"], [line for line in lines[1:] if line]
-    except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: {exc}") from None
+        key = (folder / "key.txt").read_text(encoding="utf-8").strip()
+        note = (folder / "checkpoint.txt").read_text(encoding="utf-8")
+        texts = (folder / "entries.jsonl").read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{folder}: not a log export ({exc})") from None
+    return key, note, [t for t in texts if t]
+
+
+def write_export(folder: Path, key: str, note: str, texts: list[str], exams: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "key.txt").write_text(key + "\n", encoding="utf-8")
+    (folder / "checkpoint.txt").write_text(note, encoding="utf-8")
+    (folder / "entries.jsonl").write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+    (folder / "exams.json").write_text(json.dumps(exams, indent=2), encoding="utf-8")
+    (folder / "FORMAT").write_text(EXPORT_FORMAT + "\n", encoding="utf-8")
+
+
+def default_state_dir() -> Path:
+    return Path(click.get_app_dir("seleksi")) / "verify-state"
+
+
+def state_path(folder: Path, origin: str) -> Path:
+    """One state file per log origin, as a witness keeps one checkpoint per log."""
+    safe = "".join(c if c.isalnum() or c in "-." else "_" for c in origin)
+    return folder / f"{safe}.json"
 
 
 @log.command("export")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True)
 @click.option("--url", help="Read from this server instead of the local database.")
-@click.option("--out", "out", type=click.Path(dir_okay=False), required=True)
-def export(url: str | None, out: str) -> None:
-    """Write the log up to its latest checkpoint: a JSON header line (format, verifier key,
-    checkpoint), then each entry's exact text, one per line."""
+def export(out: str, url: str | None) -> None:
+    """Write the log up to its latest checkpoint into the folder OUT: key.txt (the verifier
+    key), checkpoint.txt (the signed checkpoint), entries.jsonl (each entry's exact text,
+    one per line) and exams.json (the public exam data)."""
+    exams: list[dict] = []
     if url:
         key, note, texts = _fetch(url, progress=sys.stderr.isatty())
     else:
+        from sqlalchemy import select  # noqa: PLC0415
+
         from exam import database  # noqa: PLC0415
+        from exam.models import Exam  # noqa: PLC0415
         from exam.settings import get_settings  # noqa: PLC0415
         from proctoring import checkpoints  # noqa: PLC0415
         from proctoring import log as audit  # noqa: PLC0415
@@ -93,61 +118,68 @@ def export(url: str | None, out: str) -> None:
                 raise BadInput("the log has no signed checkpoint yet")
             note, size = latest.note, latest.size
             texts = [r.entry for r in audit.entries(session, 0, size)]
+            exams = [
+                {"code": e.code, "title": e.title, "status": e.status}
+                for e in session.scalars(select(Exam).where(Exam.status != "draft"))
+            ]
         key = str(settings.log_signer().verifier)
-    header = {"format": EXPORT_FORMAT, "key": key, "checkpoint": note}
-    Path(out).write_text("\n".join([json.dumps(header), *texts]) + "\n", encoding="utf-8")
+    write_export(Path(out), key, note, texts, exams)
     click.echo(f"{out}: {len(texts)} entries")
 
 
 @log.command("verify")
-@click.argument("source")
+@click.option("--url", help="The server whose log to verify.")
+@click.option("--export", "folder", type=click.Path(file_okay=False), help="An export folder.")
 @click.option("--key", help="The log's verifier key (name+hexid+base64), or a file holding it.")
-@click.option("--origin", help="The log's expected origin (default: the key's name).")
 @click.option(
     "--state",
-    type=click.Path(dir_okay=False),
-    help="Keeps the checkpoint of this run; the next run checks the log only grew.",
+    "state_dir",
+    type=click.Path(file_okay=False),
+    help="Where the last verified checkpoint of each log is kept [default: in your home].",
 )
-def verify(source: str, key: str | None, origin: str | None, state: str | None) -> None:
-    """Verify the log at SOURCE (a server URL or an export file): signatures, the Merkle
-    root, consistency with --state, the event rules, and a replay of every attempt of
-    every closed exam."""
+def verify(url: str | None, folder: str | None, key: str | None, state_dir: str | None) -> None:
+    """Verify a log (--url or --export): the checkpoint's signature, the Merkle root,
+    consistency with the checkpoint verified last time, the event rules, and a replay of
+    every attempt of every closed exam. Exit 0 only if all of it holds."""
     from proctoring.note import NoteError, Verifier  # noqa: PLC0415
     from proctoring.verify import State  # noqa: PLC0415
     from proctoring.verify import verify as run  # noqa: PLC0415
 
+    if (url is None) == (folder is None):
+        raise click.UsageError("give exactly one of --url or --export")
     progress = sys.stderr.isatty()
-    if source.startswith(("http://", "https://")):
-        served_key, note, texts = _fetch(source, progress)
-    else:
-        served_key, note, texts = read_export(Path(source))
-    previous = None
-    if state and Path(state).exists():
-        try:
-            previous = State.loads(Path(state).read_text())
-        except (ValueError, KeyError) as exc:
-            raise BadInput(f"{state}: not a verifier state file ({exc})") from None
+    served_key, note, texts = _fetch(url, progress) if url else read_export(Path(folder))
     if key and Path(key).is_file():
         key = Path(key).read_text().strip()
-    if not key and previous and previous.key:
-        key = previous.key
-    if not key:
-        # Trust on first use: the key is kept in --state and checked from then on.
-        key = served_key
-        click.echo(f"trusting the key the log serves: {served_key}", err=True)
     try:
-        verifier = Verifier.parse(key)
+        verifier = Verifier.parse(key or served_key)
     except NoteError as exc:
         raise BadInput(f"--key: {exc}") from None
+    states = Path(state_dir) if state_dir else default_state_dir()
+    path = state_path(states, verifier.name)
+    previous = None
+    if path.exists():
+        try:
+            previous = State.loads(path.read_text())
+        except (ValueError, KeyError) as exc:
+            raise BadInput(f"{path}: not a verifier state file ({exc})") from None
+    if not key:
+        if previous and previous.key and previous.key != served_key:
+            click.echo(
+                f"FAIL the log now serves a different key than before: {served_key}", err=True
+            )
+            sys.exit(1)
+        if not previous:  # trust on first use; the key is kept with the state from now on
+            click.echo(f"trusting the key the log serves: {served_key}", err=True)
     with tqdm(total=len(texts), unit="entry", desc="verifying", disable=not progress) as bar:
-        report = run(texts, note, verifier, origin or verifier.name, previous, bar.update)
+        report = run(texts, note, verifier, verifier.name, previous, bar.update)
     for problem in report.problems:
         click.echo(f"FAIL {problem}", err=True)
     if not report.ok:
         click.echo(f"the log does not verify: {len(report.problems)} problems", err=True)
         sys.exit(1)
-    if state:
-        Path(state).write_text(State(report.size, report.root, str(verifier)).dumps())
+    states.mkdir(parents=True, exist_ok=True)
+    path.write_text(State(report.size, report.root, str(verifier)).dumps())
     click.echo(
         f"OK: {report.size} entries, root {report.root.hex()[:16]}…, {report.attempts} "
         f"attempts checked, {report.replayed} replayed in {report.exams_closed} closed exams"

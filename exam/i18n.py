@@ -389,8 +389,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the event rules, and replays every attempt of every closed exam.",
     ),
     "obs.state_help": (
-        "Simpan berkas state: pemeriksaan berikutnya membuktikan bahwa log hanya bertambah.",
-        "Keep the state file: the next run proves that the log only grew.",
+        "Perintah ini menyimpan checkpoint terakhir yang diperiksa: pemeriksaan berikutnya "
+        "membuktikan bahwa log hanya bertambah.",
+        "The command keeps the last checkpoint it verified: the next run proves that the "
+        "log only grew.",
     ),
     "exam.checkpoint_size": ("checkpoint log berukuran", "log checkpoint of size"),
     "exam.verification_code": ("kode verifikasi", "verification code"),

@@ -13,7 +13,7 @@ from sqlalchemy import text
 import itembank
 from exam import closing, delivery
 from exam.cli import main
-from exam.cli_log import EXPORT_FORMAT
+from exam.cli_log import state_path, write_export
 from exam.models import Enrollment, Exam, User
 from exam.runtime import runtime
 from itembank import repository
@@ -150,10 +150,10 @@ def test_tampered_rows_make_verify_exit_1(session_maker, settings, closed_exam, 
     _tamper(session_maker, settings, stmt)
     with session_maker() as session:
         rows = [r.entry for r in log.entries(session, 0, log.size(session) + 1)]
-    path = tmp_path / "log.jsonl"
-    header = {"format": EXPORT_FORMAT, "key": str(SIGNER.verifier), "checkpoint": note}
-    path.write_text("\n".join([json.dumps(header), *rows]) + "\n")
-    result = CliRunner().invoke(main, ["log", "verify", str(path), "--key", str(SIGNER.verifier)])
+    folder = tmp_path / "export"
+    write_export(folder, str(SIGNER.verifier), note, rows, [])
+    key = ["--key", str(SIGNER.verifier), "--state", str(tmp_path / "state")]
+    result = CliRunner().invoke(main, ["log", "verify", "--export", str(folder), *key])
     assert result.exit_code == 1, result.output
     assert "do not hash to the signed root" in result.output or (
         kind == "deleted" and "only" in result.output
@@ -162,22 +162,23 @@ def test_tampered_rows_make_verify_exit_1(session_maker, settings, closed_exam, 
 
 def test_a_rewritten_history_is_caught_on_the_next_run(session_maker, closed_exam, tmp_path):
     texts, note = export(session_maker)
-    state = tmp_path / "state.json"
-    first = tmp_path / "first.jsonl"
-    header = {"format": EXPORT_FORMAT, "key": str(SIGNER.verifier), "checkpoint": note}
-    first.write_text("\n".join([json.dumps(header), *texts]) + "\n")
-    ok = CliRunner().invoke(main, ["log", "verify", str(first), "--state", str(state)])
+    state = tmp_path / "state"
+    first = tmp_path / "first"
+    write_export(first, str(SIGNER.verifier), note, texts, [])
+    ok = CliRunner().invoke(main, ["log", "verify", "--export", str(first), "--state", str(state)])
     assert ok.exit_code == 0, ok.output
-    assert State.loads(state.read_text()).size == len(texts)
+    assert "trusting the key the log serves" in ok.output
+    assert State.loads(state_path(state, ORIGIN).read_text()).size == len(texts)
     # The operator rewrites an early entry and signs a fresh, self-consistent checkpoint.
     forged = list(texts)
     forged[1] = forged[1].replace('"t":', '"t":1', 1)
     forged.append(canonical({"type": "note", "exam": "", "t": 1}))
     new_note = signed(forged)
-    second = tmp_path / "second.jsonl"
-    header["checkpoint"] = new_note
-    second.write_text("\n".join([json.dumps(header), *forged]) + "\n")
-    caught = CliRunner().invoke(main, ["log", "verify", str(second), "--state", str(state)])
+    second = tmp_path / "second"
+    write_export(second, str(SIGNER.verifier), new_note, forged, [])
+    caught = CliRunner().invoke(
+        main, ["log", "verify", "--export", str(second), "--state", str(state)]
+    )
     assert caught.exit_code == 1 and "history rewritten" in caught.output
     assert verify(forged, new_note, SIGNER.verifier, ORIGIN).problems == [], "alone it verifies"
 
@@ -212,9 +213,31 @@ def test_event_rules(session_maker, closed_exam):
 
 
 def test_bad_input_exits_2(tmp_path):
-    broken = tmp_path / "broken.jsonl"
-    broken.write_text("not json\n")
-    result = CliRunner().invoke(main, ["log", "verify", str(broken)])
-    assert result.exit_code == 2 and "broken.jsonl" in result.output
-    result = CliRunner().invoke(main, ["log", "verify", str(tmp_path / "missing.jsonl")])
-    assert result.exit_code == 2
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "key.txt").write_text("not a key\n")
+    (broken / "checkpoint.txt").write_text("x\n")
+    (broken / "entries.jsonl").write_text("")
+    result = CliRunner().invoke(main, ["log", "verify", "--export", str(broken)])
+    assert result.exit_code == 2 and "--key" in result.output
+    result = CliRunner().invoke(main, ["log", "verify", "--export", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "missing" in result.output
+    assert CliRunner().invoke(main, ["log", "verify"]).exit_code == 2
+
+
+def test_a_new_key_is_refused_once_one_was_trusted(session_maker, closed_exam, tmp_path):
+    texts, note = export(session_maker)
+    write_export(tmp_path / "a", str(SIGNER.verifier), note, texts, [])
+    args = ["--state", str(tmp_path / "state")]
+    assert (
+        CliRunner()
+        .invoke(main, ["log", "verify", "--export", str(tmp_path / "a"), *args])
+        .exit_code
+        == 0
+    )
+    other = Signer.generate(ORIGIN)
+    write_export(
+        tmp_path / "b", str(other.verifier), other.sign(note.split("\n\n")[0] + "\n"), texts, []
+    )
+    result = CliRunner().invoke(main, ["log", "verify", "--export", str(tmp_path / "b"), *args])
+    assert result.exit_code == 1 and "different key" in result.output
