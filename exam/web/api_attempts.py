@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session, defer
 from exam import delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam
+from exam.receipts import receipt
 from exam.runtime import SNAPSHOT_HASH
 from exam.security import CurrentUser, applicant_only
+from exam.web import client_change
 from exam.web.deps import DbSession, enrolled, exam_runtime
 from proctoring import log
 
@@ -128,6 +130,23 @@ def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = Fa
     return attempt, enrollment, exam, snapshot_hash
 
 
+def _receipt_json(r) -> dict:
+    return {
+        "checkpoint": r.checkpoint,
+        "log_size": r.size,
+        "answers": [
+            {
+                "step": line.step,
+                "section": line.section,
+                "item_id": line.item_id,
+                "log_index": line.log_index,
+                "proof": line.proof,
+            }
+            for line in r.lines
+        ],
+    }
+
+
 def _attempt_out(v: delivery.AttemptView) -> AttemptOut:
     item = v.item and ItemOut(
         v.item.item_id, v.item.stem, [OptionOut(k, text) for k, text in v.item.options]
@@ -196,11 +215,16 @@ class AttemptApi(Controller):
         to an answered step or an answer after the deadline gets 409 with the reason."""
         user: CurrentUser = request.user
         now = _now(request)
+        change = client_change.detect(request)
 
         def run(session: Session) -> delivery.AnswerReply:
             begin_write(session)
             attempt, enrollment, exam, snapshot_hash = _owned(session, user, attempt_id, lock=True)
             rt = exam_runtime(request, exam, snapshot_hash)
+            if change:
+                client_change.log_change(
+                    session, change, exam.code, enrollment.pseudonym, attempt.step, now
+                )
             return delivery.submit_answer(
                 session, rt, attempt, enrollment, data.step, data.item_id, data.choice, now
             )
@@ -209,8 +233,12 @@ class AttemptApi(Controller):
             reply = await db_session.run_sync(run)
         except delivery.DeliveryError as exc:
             await db_session.commit()  # keep what the refusal changed (a deadline finish)
+            if change:
+                client_change.remember(request)
             _raise(exc)
         await db_session.commit()
+        if change:
+            client_change.remember(request)
         return AnswerOut(reply.accepted, reply.log_index, reply.next_step)
 
     @post("/attempts/{attempt_id:int}/events", status_code=HTTP_200_OK)
@@ -256,10 +284,12 @@ class AttemptApi(Controller):
     async def result(
         self, request: Request, db_session: DbSession, attempt_id: FromPath[int]
     ) -> dict:
-        """Points per section, the total and the receipt (log index of every answer)."""
+        """Points per section, the total and the receipt: for every answer its log index and
+        a c2sp.org/tlog-proof against a signed checkpoint (one is signed now if needed)."""
         user: CurrentUser = request.user
 
         def run(session: Session) -> dict:
+            begin_write(session)
             attempt, _, exam, _ = _owned(session, user, attempt_id)
             if attempt.status != "finished":
                 raise Conflict(detail="the attempt has not finished")
@@ -278,10 +308,10 @@ class AttemptApi(Controller):
                     for name, r in sections.items()
                 },
                 "total": sum(r["points"] for r in sections.values()),
-                "receipt": {
-                    "answers": delivery.receipts(session, attempt),
-                    "log_size": log.size(session),
-                },
+                "receipt": _receipt_json(receipt(session, attempt, feed.signer, feed.origin)),
             }
 
-        return await db_session.run_sync(run)
+        feed = request.app.state.log_feed
+        out = await db_session.run_sync(run)
+        await db_session.commit()  # a checkpoint signed for the receipt
+        return out

@@ -26,6 +26,7 @@ from exam.models import Attempt, Enrollment, Exam
 from exam.receipts import receipt, verification_code
 from exam.runtime import ExamRuntime
 from exam.security import CurrentUser, applicant_only
+from exam.web import client_change
 from exam.web.deps import DbSession, enrolled, exam_runtime
 
 
@@ -166,6 +167,7 @@ class ApplicantPages(Controller):
         """Store the answer, then send the next item (or send the browser to the result)."""
         user: CurrentUser = request.user
         now = request.app.state.clock()
+        change = client_change.detect(request)
 
         def run(session: Session):
             begin_write(session)
@@ -174,6 +176,10 @@ class ApplicantPages(Controller):
             attempt = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is None:
                 raise NotFoundException("no attempt")
+            if change:
+                client_change.log_change(
+                    session, change, exam.code, enrollment.pseudonym, attempt.step, now
+                )
             try:
                 reply = delivery.submit_answer(
                     session, rt, attempt, enrollment, data.step, data.item_id, data.choice, now
@@ -184,6 +190,8 @@ class ApplicantPages(Controller):
 
         reply, error, v = await db_session.run_sync(run)
         await db_session.commit()
+        if change:
+            client_change.remember(request)
         if v.status != "active":
             return Response(b"", status_code=200, headers={"HX-Redirect": f"/exam/{code}/finished"})
         context = {

@@ -19,6 +19,7 @@ from exam.database import WRITE
 from exam.i18n import LANG_COOKIE, LANGUAGES
 from exam.models import User
 from exam.security import CurrentUser, authenticate
+from exam.web import client_change
 from exam.web.deps import DbSession
 from exam.web.sessions import drop_session, rotate_session
 
@@ -53,7 +54,9 @@ async def _start_session(request: Request, db_session, user: CurrentUser) -> Non
     request holds no write transaction."""
     await db_session.commit()  # the read transaction of the login check
     session_id = await rotate_session(request)
-    request.set_session({"user": asdict(user)})
+    request.set_session(
+        {"user": asdict(user), client_change.KEY: client_change.fingerprint(request)}
+    )
     if user.role != "applicant":
         return
     await db_session.connection(execution_options={WRITE: True})

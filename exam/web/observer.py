@@ -33,6 +33,8 @@ from proctoring.models import LogEntry
 from proctoring.rankings import LiveRow, live_ranking
 
 NOTE_MAX = 2000
+#: Log entries that count as flags for human review.
+FLAG_TYPES = ("proctoring", "client_changed")
 
 
 @dataclass
@@ -76,8 +78,9 @@ def board(session: Session, code: str) -> Board:
         .where(Enrollment.exam_id == exam.id)
     ).all()
     flags: dict[str, int] = {}
-    for e in _entries_of(session, code, "proctoring"):
-        flags[e["pseudonym"]] = flags.get(e["pseudonym"], 0) + 1
+    for kind in FLAG_TYPES:
+        for e in _entries_of(session, code, kind):
+            flags[e["pseudonym"]] = flags.get(e["pseudonym"], 0) + 1
     attempts = [
         (
             pseudonym,
@@ -158,7 +161,9 @@ class ObserverPages(Controller):
         def run(session: Session):
             codes = list(session.scalars(select(Exam.code).where(Exam.status != "draft")))
             chosen = exam or (codes[0] if codes else "")
-            events = _entries_of(session, chosen, "proctoring") if chosen else []
+            events = (
+                [e for k in FLAG_TYPES for e in _entries_of(session, chosen, k)] if chosen else []
+            )
             notes = _entries_of(session, chosen, "incident_note") if chosen else []
             return codes, chosen, events, notes, log.size(session)
 

@@ -13,6 +13,8 @@ from exam.app import create_app
 from exam.models import User
 from itembank import repository
 from itembank.transfer import read_bank_file
+from proctoring import merkle
+from proctoring.note import Verifier, open_checkpoint, parse_proof
 from tests.db.test_delivery import demo_config
 from tests.web.conftest import PASSWORD, START, csrf
 
@@ -89,6 +91,14 @@ def test_a_full_attempt_through_the_api_never_shows_a_key(api, clock):
     assert set(res["sections"]) == {"TWK", "TIU", "TKP"}
     assert res["total"] == sum(s["points"] for s in res["sections"].values())
     assert len(res["receipt"]["answers"]) == 26
+    key = Verifier.parse(api.get("/api/v1/log/key").text)
+    for line in res["receipt"]["answers"]:
+        proof = parse_proof(line["proof"])
+        cp = open_checkpoint(proof.checkpoint_note, key)
+        assert proof.index == line["log_index"] and cp.size > proof.index
+        leaf = merkle.leaf_hash(proof.extra)
+        assert merkle.verify_inclusion(proof.index, cp.size, leaf, proof.hashes, cp.root)
+        assert json.loads(proof.extra)["type"] == "answer"
     for body in bodies:
         parsed = json.dumps(json.loads(body))
         assert '"correct"' not in parsed and '"points": {' not in parsed
@@ -192,3 +202,25 @@ def test_a_second_login_takes_over_and_is_logged(exam_ready, clock):
         last = session.scalars(select(LogEntry).order_by(LogEntry.index.desc())).first().entry
     engine.dispose()
     assert '"type":"session_takeover"' in last
+
+
+def test_a_new_browser_mid_exam_is_logged_once(api, web_settings, clock):
+    from tests.web.test_committee_exams import events
+
+    api_login(api, "peserta01")
+    attempt = post(api, "/api/v1/exams/UJI/attempts").json()["attempt_id"]
+
+    def answer(user_agent: str):
+        data = api.get(f"/api/v1/attempts/{attempt}").json()
+        body = {"step": data["step"], "item_id": data["item"]["item_id"], "choice": "A"}
+        headers = {"x-csrftoken": csrf(api), "user-agent": user_agent}
+        res = api.post(f"/api/v1/attempts/{attempt}/answers", json=body, headers=headers)
+        assert res.status_code == 200, res.text
+
+    answer(api.headers["user-agent"])
+    assert events(web_settings, "client_changed") == []
+    answer("Mozilla/5.0 (remote desktop)")
+    answer("Mozilla/5.0 (remote desktop)")
+    [changed] = events(web_settings, "client_changed")
+    assert changed["ua_changed"] is True and changed["ip_changed"] is False
+    assert "remote desktop" not in json.dumps(changed) and changed["step"] == 1
