@@ -20,6 +20,7 @@ from exam import database, migrate
 from exam.blueprint import BlueprintError, ExposureConfig, SectionConfig
 from exam.cli_log import BadInput
 from exam.cli_log import log as log_commands
+from exam.cli_results import results as results_commands
 from exam.data import exam_data
 from exam.feasibility import check_section
 from exam.models import ROLES, Exam, User
@@ -58,6 +59,7 @@ def main() -> None:
 
 
 main.add_command(log_commands)
+main.add_command(results_commands)
 
 
 def _analysis_data(responses: str | None, exam_code: str | None):
