@@ -152,6 +152,10 @@ class ExamConfig:
     title: str
     sections: tuple[SectionConfig, ...]
     duration_s: int
+    #: Selection rules beyond the sections' passing grades (scoring.ranking's JSON without
+    #: "sections" and "passing_grades", which come from the sections): tracks, vacancies
+    #: per formation, quota multiplier, tie-break order, a weighted final score.
+    rules: dict | None = None
 
     def validate(self) -> None:
         if not self.sections:
@@ -163,6 +167,13 @@ class ExamConfig:
             raise BlueprintError("duration_s must be > 0")
         for section in self.sections:
             section.validate()
+        if self.rules is not None:
+            from scoring.ranking import RulesError  # noqa: PLC0415
+
+            try:
+                self.ranking_rules()
+            except RulesError as exc:
+                raise BlueprintError(str(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,7 +181,35 @@ class ExamConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExamConfig:
         sections = tuple(section_from_dict(s) for s in data["sections"])
-        return cls(data["code"], data.get("title", data["code"]), sections, data["duration_s"])
+        return cls(
+            data["code"],
+            data.get("title", data["code"]),
+            sections,
+            data["duration_s"],
+            data.get("rules"),
+        )
+
+    def ranking_rules(self):
+        """The full ranking rules (scoring.ranking.Rules) of this exam."""
+        from scoring.ranking import Rules  # noqa: PLC0415 (scoring is imported lazily here)
+
+        extra = dict(self.rules or {})
+        extra.pop("sections", None)
+        extra.pop("passing_grades", None)
+        # By default ties break on the sections from the last to the first: for an SKD
+        # (TWK, TIU, TKP) that is CAT BKN's order TKP, TIU, TWK.
+        extra.setdefault("tie_break", [s.name for s in reversed(self.sections)])
+        return Rules.from_json(
+            {
+                "sections": [s.name for s in self.sections],
+                "passing_grades": {
+                    s.name: int(s.passing_grade)
+                    for s in self.sections
+                    if s.passing_grade is not None
+                },
+                **extra,
+            }
+        )
 
 
 def section_from_dict(data: dict[str, Any]) -> SectionConfig:

@@ -9,7 +9,10 @@ time, ``YYYY-MM-DDTHH:MM`` as an HTML ``datetime-local`` input sends it), and pe
 ``i`` (1-based, up to ``sections``): ``s{i}_name``, ``s{i}_domain``, ``s{i}_kind``,
 ``s{i}_min_items``, ``s{i}_max_items``, ``s{i}_se_target``, ``s{i}_passing_grade``,
 ``s{i}_time_limit_minutes``, ``s{i}_exposure`` and ``s{i}_topics`` (one ``topic min max``
-per line). A section whose name is empty is left out.
+per line). A section whose name is empty is left out. The selection rules:
+``vacancies`` (one ``formation name  count`` per line, the count last), ``quota_multiplier``,
+``tie_break`` (section names in order) and ``tracks`` (one ``track total_min SECTION:min …``
+per line, ``-`` for no minimum total).
 """
 
 from __future__ import annotations
@@ -191,10 +194,54 @@ def read_exam_form(
         errors["s1_name"] = "an exam needs at least one section"
     elif len(set(names)) != len(names):
         errors["s1_name"] = "section names must be unique"
+    rules = _rules(form, [s.name for s in sections], errors)
     if errors:
         raise FormError(errors)
-    config = ExamConfig(code, title, tuple(sections), duration * 60)
+    config = ExamConfig(code, title, tuple(sections), duration * 60, rules)
+    try:
+        config.validate()
+    except BlueprintError as exc:
+        raise FormError({"tie_break": str(exc)}) from None
     return ExamForm(config, opens_at, closes_at)
+
+
+def _rules(form: dict, names: list[str], errors: dict) -> dict:
+    rules: dict = {}
+    vacancies = {}
+    for n, line in enumerate(form.get("vacancies", "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, _, count = line.strip().rpartition(" ")
+        if not name.strip() or not count.isdigit():
+            errors["vacancies"] = f"line {n}: {line.strip()!r} is not 'formation count'"
+            break
+        vacancies[name.strip()] = int(count)
+    rules["vacancies"] = vacancies
+    rules["quota_multiplier"] = _int(form, "quota_multiplier", errors, 1, 100, default=3)
+    order = form.get("tie_break", "").replace(",", " ").split()
+    if order:
+        unknown = [x for x in order if x not in names]
+        if unknown:
+            errors["tie_break"] = f"unknown sections {', '.join(unknown)}"
+        rules["tie_break"] = order
+    tracks = {}
+    for n, line in enumerate(form.get("tracks", "").splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        mins = {}
+        ok = len(parts) >= 2 and (parts[1] == "-" or parts[1].isdigit())
+        for p in parts[2:]:
+            section, _, value = p.partition(":")
+            ok = ok and section in names and value.isdigit()
+            if ok:
+                mins[section] = int(value)
+        if not ok:
+            errors["tracks"] = f"line {n}: {line.strip()!r} is not 'track total_min SECTION:min …'"
+            break
+        tracks[parts[0]] = {"total_min": None if parts[1] == "-" else int(parts[1]), "min": mins}
+    rules["tracks"] = tracks
+    return rules
 
 
 def exam_form_fields(
@@ -208,6 +255,22 @@ def exam_form_fields(
         "opens_at": opens_at.astimezone(tz).strftime(_LOCAL_TIME) if opens_at else "",
         "closes_at": closes_at.astimezone(tz).strftime(_LOCAL_TIME) if closes_at else "",
         "sections": str(len(config.sections)),
+    }
+    rules = config.rules or {}
+    fields |= {
+        "vacancies": "\n".join(f"{k} {v}" for k, v in rules.get("vacancies", {}).items()),
+        "quota_multiplier": str(rules.get("quota_multiplier", 3)),
+        "tie_break": " ".join(rules.get("tie_break", [])),
+        "tracks": "\n".join(
+            " ".join(
+                [
+                    name,
+                    "-" if t.get("total_min") is None else str(t["total_min"]),
+                    *(f"{s}:{m}" for s, m in t.get("min", {}).items()),
+                ]
+            )
+            for name, t in rules.get("tracks", {}).items()
+        ),
     }
     for i, s in enumerate(config.sections, start=1):
         p = f"s{i}_"

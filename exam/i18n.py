@@ -405,6 +405,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Each proof can be checked without the server, on anyone's computer, with the "
         "log's verifier key:",
     ),
+    "rules.title": ("Aturan seleksi", "Selection rules"),
+    "rules.help": (
+        "Dicatat di log audit saat ujian dibuka. Peserta pada suatu jalur dinilai dengan "
+        "aturan jalurnya, bukan dengan nilai ambang batas tiap bagian.",
+        "Committed to the audit log when the exam opens. An applicant on a track is judged "
+        "by the track's rule instead of the section passing grades.",
+    ),
+    "rules.vacancies": (
+        "Kebutuhan per formasi (satu per baris: formasi jumlah)",
+        "Vacancies per formation (one per line: formation count)",
+    ),
+    "rules.quota": ("Kelipatan kuota ke tahap berikutnya", "Quota multiple for the next stage"),
+    "rules.tie_break": (
+        "Urutan penentu bila nilai total sama",
+        "Tie-break order when totals are equal",
+    ),
+    "rules.tracks": (
+        "Jalur khusus (satu per baris: jalur total_min BAGIAN:min)",
+        "Special tracks (one per line: track total_min SECTION:min)",
+    ),
 }
 
 

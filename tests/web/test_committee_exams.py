@@ -260,3 +260,24 @@ def test_only_the_committee_sets_up_exams(client, who):
         assert client.get(url).status_code == 403
     for url in ("/committee/exams/new", "/committee/exams/X/open", "/committee/exams/X/enroll"):
         assert post(client, url, FORM).status_code == 403
+
+
+def test_selection_rules_from_the_builder(web, app_settings):
+    rules = {
+        "vacancies": "Auditor Ahli Pertama 2\nPranata Komputer 1",
+        "quota_multiplier": "3",
+        "tie_break": "TIU TWK",
+        "tracks": "disabilitas - TIU:60\ncumlaude 300 TWK:60",
+    }
+    bad = post(web, "/committee/exams/new", FORM | rules | {"tie_break": "TKP", "tracks": "x y"})
+    assert bad.status_code == 422
+    assert set(field_errors(bad.text)) == {"tie_break", "tracks"}
+    assert post(web, "/committee/exams/new", FORM | rules).status_code == 200
+    with db_session(app_settings) as s:
+        exam = s.scalar(select(Exam).where(Exam.code == "CPNS1"))
+        got = exam.definition["rules"]
+    assert got["vacancies"] == {"Auditor Ahli Pertama": 2, "Pranata Komputer": 1}
+    assert got["tie_break"] == ["TIU", "TWK"] and got["quota_multiplier"] == 3
+    assert got["tracks"]["disabilitas"] == {"total_min": None, "min": {"TIU": 60}}
+    edit = web.get("/committee/exams/CPNS1/edit").text
+    assert "Auditor Ahli Pertama 2" in edit and "cumlaude 300 TWK:60" in edit
