@@ -236,11 +236,13 @@ async def applicant(
         await go.wait()
         stop_at = time.perf_counter() + plan.max_answer_s
         await asyncio.sleep(rng.uniform(0, plan.think_s))  # spread the first answers
+        view = None
         while time.perf_counter() < stop_at:
-            t0 = time.perf_counter()
-            res = await _request(client, stats, "read", "GET", f"/api/v1/attempts/{attempt}")
-            stats.read_ms.append((time.perf_counter() - t0) * 1000)
-            view = res.json()
+            if view is None:  # the first item, or after a reply without the next one
+                t0 = time.perf_counter()
+                res = await _request(client, stats, "read", "GET", f"/api/v1/attempts/{attempt}")
+                stats.read_ms.append((time.perf_counter() - t0) * 1000)
+                view = res.json()
             if view["status"] != "active" or view["item"] is None:
                 stats.finished += view["status"] == "finished"
                 return
@@ -259,11 +261,19 @@ async def applicant(
             )
             t1 = time.perf_counter()
             stats.answer_ms.append((t1 - t0) * 1000)
-            if res.json().get("accepted"):
+            reply = res.json()
+            if reply.get("accepted"):
                 stats.acknowledged.add((attempt, view["step"]))
                 stats.first_answer = min(stats.first_answer, t1)
                 stats.last_answer = max(stats.last_answer, t1)
                 progress.update(1)
+            # The reply carries the next item: no second request per answer.
+            if reply.get("next_step") is None:
+                view = {"status": "finished", "item": None}
+            elif reply.get("item"):
+                view = {"status": "active", "step": reply["next_step"], "item": reply["item"]}
+            else:
+                view = None
         stats.stopped += 1
 
 

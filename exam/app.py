@@ -14,6 +14,7 @@ from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
+    SQLAlchemySyncConfig,
 )
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from litestar import Litestar, Request, Response
@@ -48,6 +49,7 @@ from exam.web import (
 )
 from exam.web.log_feed import LogFeed
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
+from exam.web.threaded import ThreadedDb
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Paths open without a login (regular expressions, anchored).
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         await anyio.to_thread.run_sync(migrate.upgrade, sync)
         sync.dispose()
 
+    threaded = ThreadedDb(settings)
     feed = LogFeed(
         engine, settings.log_signer(), settings.log_origin, settings.checkpoint_interval_s
     )
@@ -125,9 +128,15 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
         on_app_init=[session_auth.on_app_init],
         on_startup=[upgrade_database, feed.start],
-        on_shutdown=[feed.stop],
+        on_shutdown=[feed.stop, threaded.dispose],
         stores={
-            SESSION_STORE: SQLAlchemyStore(db, model=WebSession, namespace="sessions"),
+            # The session store reads on every request: through the synchronous engine in a
+            # worker thread it costs one hand-off instead of one per statement.
+            SESSION_STORE: SQLAlchemyStore(
+                SQLAlchemySyncConfig(engine_instance=threaded.engine, create_all=False),
+                model=WebSession,
+                namespace="sessions",
+            ),
             "login-rate-limit": MemoryStore(),
         },
         csrf_config=CSRFConfig(
@@ -152,6 +161,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
                 "language": settings.language,
                 "clock": clock or (lambda: datetime.now(UTC)),
                 "log_feed": feed,
+                "db": threaded,
             }
         ),
     )

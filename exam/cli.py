@@ -490,7 +490,13 @@ def dif(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log every request (usually the reverse proxy does).",
+)
+def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Run the web application on the configured database."""
     import uvicorn  # noqa: PLC0415 (the server loads only when serving)
 
@@ -503,6 +509,7 @@ def serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        access_log=access_log,
     )
 
 

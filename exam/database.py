@@ -6,10 +6,14 @@ line the synchronous ones (sqlite3, psycopg); both come from the one configured 
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.util import await_only
 
 from exam.settings import Settings, get_settings
 
@@ -83,10 +87,121 @@ def _on_sqlite(engine: Engine, settings: Settings) -> None:
     event.listen(engine, "begin", on_begin)
 
 
-def sync_engine(settings: Settings | None = None) -> Engine:
+class _WriteQueue:
+    """One SQLite writer at a time within this process, queued in asyncio (first come,
+    first served) before ``BEGIN IMMEDIATE``.
+
+    SQLite has one writer per database. Left to itself, a second writer waits in SQLite's
+    busy handler, which sleeps in growing steps (up to 100 ms at a time), so under load the
+    answers queue in sleeps rather than in order. Waiting here instead costs nothing while
+    the first writer works, and the writer holding the queue is woken the moment its
+    predecessor's connection is returned. Readers (WAL) never wait. Other processes on the
+    same file still meet in SQLite's own lock."""
+
+    def __init__(self) -> None:
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            return self._locks.setdefault(loop, asyncio.Lock())
+
+    def acquire(self, record) -> None:
+        lock = self._lock()
+        await_only(lock.acquire())
+        record.info["seleksi_write_lock"] = (lock, asyncio.get_running_loop())
+
+    @staticmethod
+    def release(record) -> None:
+        held = record.info.pop("seleksi_write_lock", None)
+        if held is None:
+            return
+        lock, loop = held
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            lock.release()
+        else:
+            loop.call_soon_threadsafe(lock.release)
+
+
+def _queue_sqlite_writers(engine: Engine) -> None:
+    if engine.url.get_backend_name() != "sqlite":
+        return
+    queue = _WriteQueue()
+
+    def on_begin(connection) -> None:
+        if connection.get_execution_options().get(WRITE, False):
+            queue.acquire(connection.connection._connection_record)
+
+    def on_checkin(dbapi_connection, record) -> None:
+        _WriteQueue.release(record)
+
+    def on_reset(dbapi_connection, record, reset_state) -> None:
+        _WriteQueue.release(record)
+
+    # Runs before the BEGIN IMMEDIATE of _on_sqlite (listeners run in order of listening).
+    event.listen(engine, "begin", on_begin)
+    event.listen(engine.pool, "checkin", on_checkin)
+    event.listen(engine.pool, "reset", on_reset)
+
+
+class _ThreadWriteLock:
+    """The same queue for writers in worker threads (``exam.web.threaded``): a plain
+    lock, which a worker thread may block on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def acquire(self, record) -> None:
+        self._lock.acquire()
+        record.info["seleksi_thread_write_lock"] = self._lock
+
+    @staticmethod
+    def release(record) -> None:
+        lock = record.info.pop("seleksi_thread_write_lock", None)
+        if lock is not None:
+            lock.release()
+
+
+def _queue_thread_writers(engine: Engine) -> None:
+    if engine.url.get_backend_name() != "sqlite":
+        return
+    queue = _ThreadWriteLock()
+
+    def on_begin(connection) -> None:
+        if connection.get_execution_options().get(WRITE, False):
+            queue.acquire(connection.connection._connection_record)
+
+    def on_checkin(dbapi_connection, record) -> None:
+        _ThreadWriteLock.release(record)
+
+    def on_reset(dbapi_connection, record, reset_state) -> None:
+        _ThreadWriteLock.release(record)
+
+    event.listen(engine, "begin", on_begin)
+    event.listen(engine.pool, "checkin", on_checkin)
+    event.listen(engine.pool, "reset", on_reset)
+
+
+def sync_engine(
+    settings: Settings | None = None, serialize_writers: bool = False, pool_size: int = 5
+) -> Engine:
+    """The synchronous engine. ``serialize_writers`` queues SQLite writers of this process
+    on a lock (for worker threads; see ``_WriteQueue`` for why)."""
     settings = settings or get_settings()
     _prepare(settings)
-    engine = create_engine(sync_url(settings.resolved_database_url), pool_pre_ping=True)
+    engine = create_engine(
+        sync_url(settings.resolved_database_url),
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+    )
+    if serialize_writers:
+        _queue_thread_writers(engine)
     _on_sqlite(engine, settings)
     return engine
 
@@ -95,6 +210,7 @@ def async_engine(settings: Settings | None = None) -> AsyncEngine:
     settings = settings or get_settings()
     _prepare(settings)
     engine = create_async_engine(async_url(settings.resolved_database_url), pool_pre_ping=True)
+    _queue_sqlite_writers(engine.sync_engine)
     _on_sqlite(engine.sync_engine, settings)
     return engine
 

@@ -190,7 +190,7 @@ class AttemptView:
     resumed: bool = False
 
 
-def _item_view(item: ItemContent) -> ItemView:
+def item_view(item: ItemContent) -> ItemView:
     return ItemView(item.item_id, item.stem, tuple((o.key, o.text) for o in item.options))
 
 
@@ -208,7 +208,7 @@ def view(rt: ExamRuntime, attempt: Attempt, now: datetime, resumed: bool = False
         attempt.step,
         remaining_seconds(attempt, now),
         attempt.deadline_at,
-        _item_view(rt.content(attempt.served_item)) if active else None,
+        item_view(rt.content(attempt.served_item)) if active else None,
         resumed,
     )
 
@@ -494,12 +494,26 @@ def submit_answer(
     )
     attempt.step = step + 1
     events = [answer_event, *_serve_next(session, rt, attempt, enrollment, state, now)]
+    # The attempt's row is written before the log's head row is locked (by the append),
+    # so the head lock is held for as few statements as possible before the commit.
+    session.flush()
     indices = log.append(session, events)
     response.log_index = indices[0]
     response.next_step = attempt.step if attempt.status == "active" else None
     session.add(response)
     session.flush()
     return AnswerReply(True, indices[0], attempt.step if attempt.status == "active" else None)
+
+
+def item_at(session: Session, attempt: Attempt, step: int | None) -> str | None:
+    """The item served at ``step`` (answered or current), or None."""
+    if step is None:
+        return None
+    if step == attempt.step:
+        return attempt.served_item if attempt.status == "active" else None
+    return session.scalar(
+        select(Response.item_id).where(Response.attempt_id == attempt.id, Response.step == step)
+    )
 
 
 def finish_on_deadline(

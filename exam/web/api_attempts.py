@@ -23,7 +23,7 @@ from exam.receipts import receipt
 from exam.runtime import SNAPSHOT_HASH
 from exam.security import CurrentUser, applicant_only
 from exam.web import client_change
-from exam.web.deps import DbSession, enrolled, exam_runtime
+from exam.web.deps import enrolled, exam_runtime
 from proctoring import log
 
 
@@ -71,6 +71,8 @@ class AnswerOut:
     accepted: bool
     log_index: int
     next_step: int | None
+    #: The item served at ``next_step``, so a client needs no second request.
+    item: ItemOut | None = None
 
 
 @dataclass
@@ -147,10 +149,12 @@ def _receipt_json(r) -> dict:
     }
 
 
+def _item_out(item: delivery.ItemView) -> ItemOut:
+    return ItemOut(item.item_id, item.stem, [OptionOut(k, text) for k, text in item.options])
+
+
 def _attempt_out(v: delivery.AttemptView) -> AttemptOut:
-    item = v.item and ItemOut(
-        v.item.item_id, v.item.stem, [OptionOut(k, text) for k, text in v.item.options]
-    )
+    item = v.item and _item_out(v.item)
     return AttemptOut(
         v.attempt_id, v.status, v.section, v.step, v.remaining_seconds, v.deadline.isoformat(), item
     )
@@ -162,9 +166,7 @@ class AttemptApi(Controller):
     tags = ["applicant"]  # noqa: RUF012
 
     @post("/exams/{exam_code:str}/attempts", status_code=HTTP_200_OK)
-    async def start(
-        self, request: Request, db_session: DbSession, exam_code: FromPath[str]
-    ) -> StartReply:
+    async def start(self, request: Request, exam_code: FromPath[str]) -> StartReply:
         """Start the attempt, or resume it (starting twice returns the same attempt)."""
         user: CurrentUser = request.user
         now = _now(request)
@@ -177,21 +179,24 @@ class AttemptApi(Controller):
             return delivery.start_attempt(session, rt, exam, enrollment, now)
 
         try:
-            v = await db_session.run_sync(run)
+            v = await request.app.state.db.run(run)
         except delivery.DeliveryError as exc:
             _raise(exc)
-        await db_session.commit()
         return StartReply(v.attempt_id, v.deadline.isoformat(), v.remaining_seconds, v.resumed)
 
     @get("/attempts/{attempt_id:int}")
-    async def read(
-        self, request: Request, db_session: DbSession, attempt_id: FromPath[int]
-    ) -> AttemptOut:
+    async def read(self, request: Request, attempt_id: FromPath[int]) -> AttemptOut:
         """The attempt's state and the item to answer now (never a key or option points)."""
         user: CurrentUser = request.user
         now = _now(request)
 
-        def run(session: Session) -> delivery.AttemptView:
+        def read(session: Session) -> delivery.AttemptView | None:
+            attempt, _enrollment, exam, snapshot_hash = _owned(session, user, attempt_id)
+            if attempt.status == "active" and now >= attempt.deadline_at:
+                return None  # the deadline passed: finish it first, in a write
+            return delivery.view(exam_runtime(request, exam, snapshot_hash), attempt, now)
+
+        def finish(session: Session) -> delivery.AttemptView:
             begin_write(session)
             attempt, enrollment, exam, snapshot_hash = _owned(session, user, attempt_id, lock=True)
             rt = exam_runtime(request, exam, snapshot_hash)
@@ -199,15 +204,16 @@ class AttemptApi(Controller):
                 delivery.finish_on_deadline(session, rt, attempt, enrollment, now)
             return delivery.view(rt, attempt, now)
 
-        v = await db_session.run_sync(run)
-        await db_session.commit()
+        # A read needs no write transaction (SQLite: readers never wait for writers).
+        v = await request.app.state.db.run(read)
+        if v is None:
+            v = await request.app.state.db.run(finish)
         return _attempt_out(v)
 
     @post("/attempts/{attempt_id:int}/answers", status_code=HTTP_200_OK)
     async def answer(
         self,
         request: Request,
-        db_session: DbSession,
         attempt_id: FromPath[int],
         data: JSONBody[AnswerIn],
     ) -> AnswerOut:
@@ -217,7 +223,7 @@ class AttemptApi(Controller):
         now = _now(request)
         change = client_change.detect(request)
 
-        def run(session: Session) -> delivery.AnswerReply:
+        def run(session: Session) -> tuple[delivery.AnswerReply, ItemOut | None]:
             begin_write(session)
             attempt, enrollment, exam, snapshot_hash = _owned(session, user, attempt_id, lock=True)
             rt = exam_runtime(request, exam, snapshot_hash)
@@ -225,27 +231,29 @@ class AttemptApi(Controller):
                 client_change.log_change(
                     session, change, exam.code, enrollment.pseudonym, attempt.step, now
                 )
-            return delivery.submit_answer(
+            reply = delivery.submit_answer(
                 session, rt, attempt, enrollment, data.step, data.item_id, data.choice, now
             )
+            following = delivery.item_at(session, attempt, reply.next_step)
+            return reply, following and _item_out(delivery.item_view(rt.content(following)))
 
         try:
-            reply = await db_session.run_sync(run)
+            # What a refusal changed (finishing at the deadline) is kept: commit_on.
+            reply, following = await request.app.state.db.run(
+                run, commit_on=(delivery.DeliveryError,)
+            )
         except delivery.DeliveryError as exc:
-            await db_session.commit()  # keep what the refusal changed (a deadline finish)
             if change:
                 client_change.remember(request)
             _raise(exc)
-        await db_session.commit()
         if change:
             client_change.remember(request)
-        return AnswerOut(reply.accepted, reply.log_index, reply.next_step)
+        return AnswerOut(reply.accepted, reply.log_index, reply.next_step, following)
 
     @post("/attempts/{attempt_id:int}/events", status_code=HTTP_200_OK)
     async def event(
         self,
         request: Request,
-        db_session: DbSession,
         attempt_id: FromPath[int],
         data: JSONBody[EventIn],
     ) -> EventOut:
@@ -276,14 +284,11 @@ class AttemptApi(Controller):
             )
             return index
 
-        index = await db_session.run_sync(run)
-        await db_session.commit()
+        index = await request.app.state.db.run(run)
         return EventOut(index)
 
     @get("/attempts/{attempt_id:int}/result")
-    async def result(
-        self, request: Request, db_session: DbSession, attempt_id: FromPath[int]
-    ) -> dict:
+    async def result(self, request: Request, attempt_id: FromPath[int]) -> dict:
         """Points per section, the total and the receipt: for every answer its log index and
         a c2sp.org/tlog-proof against a signed checkpoint (one is signed now if needed)."""
         user: CurrentUser = request.user
@@ -312,6 +317,5 @@ class AttemptApi(Controller):
             }
 
         feed = request.app.state.log_feed
-        out = await db_session.run_sync(run)
-        await db_session.commit()  # a checkpoint signed for the receipt
+        out = await request.app.state.db.run(run)
         return out

@@ -71,9 +71,7 @@ class ApplicantPages(Controller):
         return Template("exam/home.html", context={"exams": rows})
 
     @get("/{code:str}", name="exam-before")
-    async def before(
-        self, request: Request, db_session: DbSession, code: FromPath[str]
-    ) -> Response:
+    async def before(self, request: Request, code: FromPath[str]) -> Response:
         user: CurrentUser = request.user
 
         def run(session: Session):
@@ -82,7 +80,7 @@ class ApplicantPages(Controller):
             rt = exam_runtime(request, exam) if exam.bank_snapshot else None
             return exam, enrollment, attempt, rt
 
-        exam, enrollment, attempt, rt = await db_session.run_sync(run)
+        exam, enrollment, attempt, rt = await request.app.state.db.run(run)
         if attempt is not None:
             target = "attempt" if attempt.status == "active" else "finished"
             return Redirect(f"/exam/{code}/{target}", status_code=303)
@@ -99,7 +97,7 @@ class ApplicantPages(Controller):
         )
 
     @post("/{code:str}/start", name="exam-start", status_code=303)
-    async def start(self, request: Request, db_session: DbSession, code: FromPath[str]) -> Redirect:
+    async def start(self, request: Request, code: FromPath[str]) -> Redirect:
         user: CurrentUser = request.user
         now = request.app.state.clock()
 
@@ -111,10 +109,9 @@ class ApplicantPages(Controller):
             delivery.start_attempt(session, rt, exam, enrollment, now)
 
         try:
-            await db_session.run_sync(run)
+            await request.app.state.db.run(run)
         except delivery.DeliveryError:
             return Redirect(f"/exam/{code}", status_code=303)
-        await db_session.commit()
         # One-shot flag: the first view after "start" is no resumption.
         request.set_session({**request.session, "fresh_start": code})
         return Redirect(f"/exam/{code}/attempt", status_code=303)
@@ -123,7 +120,6 @@ class ApplicantPages(Controller):
     async def attempt_page(
         self,
         request: Request,
-        db_session: DbSession,
         code: FromPath[str],
     ) -> Response:
         """The item screen. Opening it again (reload, crash, new device) resumes: the same
@@ -143,8 +139,7 @@ class ApplicantPages(Controller):
                 return delivery.view(rt, attempt, now), rt
             return delivery.start_attempt(session, rt, exam, enrollment, now), rt
 
-        v, rt = await db_session.run_sync(run)
-        await db_session.commit()
+        v, rt = await request.app.state.db.run(run)
         if fresh:
             request.set_session({k: x for k, x in request.session.items() if k != "fresh_start"})
         if v is None:
@@ -160,7 +155,6 @@ class ApplicantPages(Controller):
     async def answer(
         self,
         request: HTMXRequest,
-        db_session: DbSession,
         code: FromPath[str],
         data: Annotated[AnswerForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response:
@@ -188,8 +182,7 @@ class ApplicantPages(Controller):
                 return None, exc, delivery.view(rt, attempt, now)
             return reply, None, delivery.view(rt, attempt, now)
 
-        reply, error, v = await db_session.run_sync(run)
-        await db_session.commit()
+        reply, error, v = await request.app.state.db.run(run)
         if change:
             client_change.remember(request)
         if v.status != "active":
@@ -208,9 +201,7 @@ class ApplicantPages(Controller):
         )
 
     @post("/{code:str}/finish", name="exam-finish", status_code=303)
-    async def finish(
-        self, request: Request, db_session: DbSession, code: FromPath[str]
-    ) -> Redirect:
+    async def finish(self, request: Request, code: FromPath[str]) -> Redirect:
         user: CurrentUser = request.user
         now = request.app.state.clock()
 
@@ -222,14 +213,11 @@ class ApplicantPages(Controller):
                 rt = exam_runtime(request, exam)
                 delivery.finish_attempt(session, rt, attempt, enrollment, now)
 
-        await db_session.run_sync(run)
-        await db_session.commit()
+        await request.app.state.db.run(run)
         return Redirect(f"/exam/{code}/finished", status_code=303)
 
     @get("/{code:str}/finished", name="exam-finished")
-    async def finished(
-        self, request: Request, db_session: DbSession, code: FromPath[str]
-    ) -> Response:
+    async def finished(self, request: Request, code: FromPath[str]) -> Response:
         user: CurrentUser = request.user
         now = request.app.state.clock()
 
@@ -246,8 +234,7 @@ class ApplicantPages(Controller):
             return exam, enrollment, attempt, rt, bundle
 
         feed = request.app.state.log_feed
-        exam, enrollment, attempt, rt, bundle = await db_session.run_sync(run)
-        await db_session.commit()
+        exam, enrollment, attempt, rt, bundle = await request.app.state.db.run(run)
         if attempt is None or attempt.status != "finished":
             return Redirect(f"/exam/{code}", status_code=303)
         rows = []
@@ -282,7 +269,7 @@ class ApplicantPages(Controller):
 
     @get("/{code:str}/receipts/{index:int}", name="exam-receipt", media_type="text/plain")
     async def receipt_file(
-        self, request: Request, db_session: DbSession, code: FromPath[str], index: FromPath[int]
+        self, request: Request, code: FromPath[str], index: FromPath[int]
     ) -> Response:
         """One answer's receipt as a .tlog-proof file, to keep and check offline."""
         user: CurrentUser = request.user
@@ -300,8 +287,7 @@ class ApplicantPages(Controller):
                 raise NotFoundException(f"log entry {index} is not one of your answers")
             return line.proof
 
-        proof = await db_session.run_sync(run)
-        await db_session.commit()
+        proof = await request.app.state.db.run(run)
         return Response(
             proof,
             media_type="text/plain",
