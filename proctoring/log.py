@@ -7,10 +7,11 @@ something happened that was rolled back, and nothing that happened is missing fr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, text, tuple_, update
+from sqlalchemy import TextClause, insert, select, text
 from sqlalchemy.orm import Session
 
 from proctoring import merkle
@@ -19,6 +20,12 @@ from proctoring.models import LogEntry, LogHead, LogNode
 
 #: PostgreSQL channel on which every append announces the new log size, on commit.
 NOTIFY_CHANNEL = "seleksi_log"
+
+#: Reserves ``n`` indices (see ``append``).
+_RESERVE = text("UPDATE log_head SET size = size + :n WHERE id = 1 RETURNING size")
+_INSERT_ENTRIES = insert(LogEntry.__table__)
+_INSERT_NODES = insert(LogNode.__table__)
+_NOTIFY = text("SELECT pg_notify(:channel, :size)")
 
 
 def leaf_hash(entry: str) -> bytes:
@@ -35,12 +42,8 @@ def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
             raise ValueError("a log entry needs the fields type, exam and t")
     # One statement both reserves the indices and locks the head row until the caller's
     # transaction ends, so appends are numbered without gaps and commit in order.
-    end = session.execute(
-        update(LogHead)
-        .where(LogHead.id == 1)
-        .values(size=LogHead.size + len(texts))
-        .returning(LogHead.size)
-    ).scalar_one()
+    conn = session.connection()
+    end = conn.execute(_RESERVE, {"n": len(texts)}).scalar_one()
     start = end - len(texts)
     leaves = [leaf_hash(text) for text in texts]
     # The new leaves read only the compact range of the tree before them: O(log n).
@@ -50,20 +53,20 @@ def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
         for level, idx, h in merkle.new_nodes(start + i, leaf, lambda lv, k: nodes[(lv, k)]):
             nodes[(level, idx)] = h
             added.append({"level": level, "idx": idx, "hash": h})
-    session.execute(
-        insert(LogEntry),
+    # Core statements on the session's connection: the ORM's paths cost more than the
+    # statements themselves here, on every state change of every attempt.
+    conn.execute(
+        _INSERT_ENTRIES,
         [
             {"index": start + i, "entry": text, "leaf_hash": leaves[i]}
             for i, text in enumerate(texts)
         ],
     )
-    session.execute(insert(LogNode), added)
-    if session.get_bind().dialect.name == "postgresql":
+    conn.execute(_INSERT_NODES, added)
+    if conn.dialect.name == "postgresql":
         # Delivered only if and when this transaction commits: a wake-up for the streams
         # of every worker process (the size only; readers fetch the entries themselves).
-        session.execute(
-            text("SELECT pg_notify(:channel, :size)"), {"channel": NOTIFY_CHANNEL, "size": str(end)}
-        )
+        conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "size": str(end)})
     return list(range(start, start + len(texts)))
 
 
@@ -72,12 +75,26 @@ def fetch_nodes(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple
     keys = list(keys)
     if not keys:
         return {}
-    rows = session.execute(
-        select(LogNode.level, LogNode.idx, LogNode.hash).where(
-            tuple_(LogNode.level, LogNode.idx).in_(keys)
-        )
-    )
+    params = {}
+    for k, (level, idx) in enumerate(keys):
+        params[f"l{k}"], params[f"i{k}"] = level, idx
+    conn = session.connection()
+    rows = conn.execute(_nodes_query(conn.dialect.name, len(keys)), params)
     return {(level, idx): bytes(h) for level, idx, h in rows}
+
+
+@functools.lru_cache(maxsize=256)
+def _nodes_query(dialect: str, count: int) -> TextClause:
+    """The query for ``count`` nodes, as plain SQL text built once per count: building the
+    condition as an expression on every append costs more than running it."""
+    if dialect == "sqlite":
+        # SQLite scans the whole table for a row-value IN list; an OR of (level, idx)
+        # equalities is one primary-key search per node.
+        where = " OR ".join(f"(level = :l{k} AND idx = :i{k})" for k in range(count))
+    else:
+        pairs = ", ".join(f"(:l{k}, :i{k})" for k in range(count))
+        where = f"(level, idx) IN ({pairs})"
+    return text(f"SELECT level, idx, hash FROM log_nodes WHERE {where}")
 
 
 def _with_nodes(session: Session, compute: Callable[[merkle.NodeSource], Any]) -> Any:
