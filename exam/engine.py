@@ -462,8 +462,10 @@ def start(
                 "derived (run the exam check before opening)"
             ]
         )
-    index = {item_id: i for i, item_id in enumerate(plan.ids)}
-    rows = np.array([index[i] for i in excluded if i in index], dtype=np.int64)
+    rows = np.zeros(0, dtype=np.int64)
+    if excluded:
+        index = {item_id: i for i, item_id in enumerate(plan.ids)}
+        rows = np.array([index[i] for i in excluded if i in index], dtype=np.int64)
     st = initial_state(plan, 1, [rows])
     if plan.config.kind == "fixed":
         form = draw_form(plan, seed, pseudonym, rows)
