@@ -510,6 +510,9 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
         proxy_headers=True,
         log_level="info",
         access_log=access_log,
+        # Longer than a client's idle gap between two answers: a connection the server
+        # closes just as the client reuses it is an error the applicant would see.
+        timeout_keep_alive=75,
     )
 
 

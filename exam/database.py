@@ -194,9 +194,12 @@ def sync_engine(
     on a lock (for worker threads; see ``_WriteQueue`` for why)."""
     settings = settings or get_settings()
     _prepare(settings)
+    url = sync_url(settings.resolved_database_url)
     engine = create_engine(
-        sync_url(settings.resolved_database_url),
-        pool_pre_ping=True,
+        url,
+        # A ping before each use finds PostgreSQL connections a restart broke; a SQLite
+        # file cannot go away like that, and the ping cost a statement per request.
+        pool_pre_ping=url.get_backend_name() != "sqlite",
         pool_size=pool_size,
         max_overflow=pool_size,
     )

@@ -119,17 +119,19 @@ def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = Fa
     only if they belong to ``user`` (else 404, so attempt ids reveal nothing). The exam's
     definition and snapshot are not read here: ``exam_runtime`` with the hash finds the
     compiled exam without them."""
-    query = select(Attempt).where(Attempt.id == attempt_id)
-    attempt = session.scalar(query.with_for_update() if lock else query)
-    enrollment = attempt and session.get(Enrollment, attempt.enrollment_id)
-    if attempt is None or enrollment is None or enrollment.user_id != user.id:
-        raise NotFoundException(f"no attempt {attempt_id}")
-    exam, snapshot_hash = session.execute(
-        select(Exam, SNAPSHOT_HASH)
-        .where(Exam.id == attempt.exam_id)
+    query = (
+        select(Attempt, Enrollment, Exam, SNAPSHOT_HASH)
+        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+        .join(Exam, Exam.id == Attempt.exam_id)
+        .where(Attempt.id == attempt_id, Enrollment.user_id == user.id)
         .options(defer(Exam.definition), defer(Exam.bank_snapshot))
-    ).one()
-    return attempt, enrollment, exam, snapshot_hash
+    )
+    if lock:
+        query = query.with_for_update(of=Attempt)
+    row = session.execute(query).one_or_none()
+    if row is None:
+        raise NotFoundException(f"no attempt {attempt_id}")
+    return tuple(row)
 
 
 def _receipt_json(r) -> dict:
