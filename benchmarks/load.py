@@ -163,6 +163,10 @@ class Stats:
     stopped: int = 0
     first_answer: float = math.inf
     last_answer: float = 0.0
+    #: log index of an acknowledged answer → when its reply arrived
+    acked_at: dict[int, float] = field(default_factory=dict)
+    #: log index → when an observer's stream delivered it (first observer to see it)
+    streamed_at: dict[int, float] = field(default_factory=dict)
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -199,6 +203,7 @@ class Plan:
     login_concurrency: int
     max_answer_s: float
     seed: int
+    observers: int = 2
 
 
 async def applicant(
@@ -264,6 +269,7 @@ async def applicant(
             reply = res.json()
             if reply.get("accepted"):
                 stats.acknowledged.add((attempt, view["step"]))
+                stats.acked_at[reply["log_index"]] = t1
                 stats.first_answer = min(stats.first_answer, t1)
                 stats.last_answer = max(stats.last_answer, t1)
                 progress.update(1)
@@ -275,6 +281,23 @@ async def applicant(
             else:
                 view = None
         stats.stopped += 1
+
+
+async def observer(url: str, stats: Stats, stop: asyncio.Event) -> None:
+    """An observer following the log's SSE stream, as the live board does: records when
+    each entry arrives, to measure answer → observer latency."""
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=None) as client,
+        client.stream("GET", "/api/v1/log/stream") as stream,
+    ):
+        index = None
+        async for line in stream.aiter_lines():
+            if stop.is_set():
+                return
+            if line.startswith("id: "):
+                index = int(line[4:])
+            elif line.startswith("data: ") and index is not None:
+                stats.streamed_at.setdefault(index, time.perf_counter())
 
 
 async def drive(url: str, plan: Plan, bank: dict):
@@ -315,9 +338,17 @@ async def drive(url: str, plan: Plan, bank: dict):
     for ready in readies:
         await ready.wait()
     login_s = time.perf_counter() - t_login
+    stop = asyncio.Event()
+    watchers = [asyncio.create_task(observer(url, stats, stop)) for _ in range(plan.observers)]
+    await asyncio.sleep(0.5)  # the observers are connected before the first answer
     go.set()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     progress.close()
+    await asyncio.sleep(1.0)  # the last entries reach the observers
+    stop.set()
+    for w in watchers:
+        w.cancel()
+    await asyncio.gather(*watchers, return_exceptions=True)
     failed = [repr(o) for o in outcomes if isinstance(o, BaseException)]
     return stats, failed, login_s
 
@@ -367,7 +398,13 @@ def run_backend(backend: str, args, tmp: Path) -> dict:
         setup_s = time.perf_counter() - t0
         print(f"[{backend}] prepared in {setup_s:.1f} s; starting the server", file=sys.stderr)
         plan = Plan(
-            args.applicants, args.items, args.think, args.login_concurrency, args.max_s, args.seed
+            args.applicants,
+            args.items,
+            args.think,
+            args.login_concurrency,
+            args.max_s,
+            args.seed,
+            args.observers,
         )
         log_path = tmp / f"{backend}-server.log"
         with running_server(settings, args.workers, log_path) as (base, _):
@@ -381,6 +418,14 @@ def run_backend(backend: str, args, tmp: Path) -> dict:
             admin.dispose()
     span = stats.last_answer - stats.first_answer
     answers = len(stats.acknowledged)
+    # Answer → observer: from the applicant's acknowledgement to the observer's stream (an
+    # entry may reach the stream first: then the delay counts as 0).
+    delays = [
+        max(0.0, stats.streamed_at[i] - t) * 1000
+        for i, t in stats.acked_at.items()
+        if i in stats.streamed_at
+    ]
+    unseen = sum(1 for i in stats.acked_at if i not in stats.streamed_at)
     return {
         "backend": backend,
         "applicants": args.applicants,
@@ -395,6 +440,9 @@ def run_backend(backend: str, args, tmp: Path) -> dict:
         "answer_p50_ms": round(pct(stats.answer_ms, 50), 1),
         "answer_p99_ms": round(pct(stats.answer_ms, 99), 1),
         "answer_max_ms": round(max(stats.answer_ms, default=float("nan")), 1),
+        "observer_p50_ms": round(pct(delays, 50), 1),
+        "observer_p99_ms": round(pct(delays, 99), 1),
+        "observer_unseen": unseen,
         "read_p50_ms": round(pct(stats.read_ms, 50), 1),
         "read_p99_ms": round(pct(stats.read_ms, 99), 1),
         "errors": sum(stats.errors.values()),
@@ -424,6 +472,7 @@ def verdict(r: dict, args) -> dict[str, bool]:
         ">= 300 answers/s": r["answers_per_s"] >= 300,
         "zero errors": r["errors"] == 0 and r["applicants_failed"] == 0,
         "zero lost": r["lost"] == 0,
+        "observer p99 <= 1 s": r["observer_p99_ms"] <= 1000 and r["observer_unseen"] == 0,
     }
 
 
@@ -434,6 +483,9 @@ def print_table(results: list[dict], args) -> None:
         ("answer p50 (ms)", "answer_p50_ms", "{:.1f}"),
         ("answer p99 (ms)", "answer_p99_ms", "{:.1f}"),
         ("answer max (ms)", "answer_max_ms", "{:.1f}"),
+        ("answer → observer p50 (ms)", "observer_p50_ms", "{:.1f}"),
+        ("answer → observer p99 (ms)", "observer_p99_ms", "{:.1f}"),
+        ("answers never streamed", "observer_unseen", "{}"),
         ("read p50 (ms)", "read_p50_ms", "{:.1f}"),
         ("read p99 (ms)", "read_p99_ms", "{:.1f}"),
         ("errors", "errors", "{}"),
@@ -444,7 +496,7 @@ def print_table(results: list[dict], args) -> None:
         ("answer phase (s)", "answer_phase_s", "{:.1f}"),
         ("login + start (s)", "login_and_start_s", "{:.1f}"),
     ]
-    width = 28
+    width = 30
     print(
         f"\n{args.applicants} applicants × {args.items} items, think {args.think} s, "
         f"{args.workers} worker(s), {os.cpu_count()} cores, answer phase at most {args.max_s:g} s"
@@ -468,6 +520,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applicants", type=int, default=500)
     parser.add_argument("--items", type=int, default=30, help="Items per exam")
+    parser.add_argument(
+        "--observers", type=int, default=2, help="Observers following the SSE stream"
+    )
     parser.add_argument("--bank", type=int, default=300, help="Items in the synthetic bank")
     parser.add_argument(
         "--think",
