@@ -8,10 +8,11 @@ something happened that was rolled back, and nothing that happened is missing fr
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import TextClause, insert, select, text
+from sqlalchemy import TextClause, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from proctoring import merkle
@@ -46,13 +47,37 @@ def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
     end = conn.execute(_RESERVE, {"n": len(texts)}).scalar_one()
     start = end - len(texts)
     leaves = [leaf_hash(text) for text in texts]
-    # The new leaves read only the compact range of the tree before them: O(log n).
-    nodes = fetch_nodes(session, merkle.frontier(start))
+    # The new leaves read only the compact range of the tree before them: O(log n). This
+    # process usually knows it already from its own last append (see _Frontiers).
+    db = str(conn.engine.url)
+    nodes = _FRONTIERS.get(db, start)
+    if nodes is None:
+        nodes = fetch_nodes(session, merkle.frontier(start))
     added = []
     for i, leaf in enumerate(leaves):
         for level, idx, h in merkle.new_nodes(start + i, leaf, lambda lv, k: nodes[(lv, k)]):
             nodes[(level, idx)] = h
             added.append({"level": level, "idx": idx, "hash": h})
+    pending = session.info.setdefault(_PENDING, {})
+    pending[db] = (end, {k: nodes[k] for k in merkle.frontier(end)})
+    if conn.dialect.name == "postgresql":
+        # One round trip while the head row is locked: entries, nodes and the wake-up for
+        # the streams of every worker (pg_notify is delivered only if and when this
+        # transaction commits; it carries the size only).
+        conn.execute(
+            _PG_APPEND,
+            {
+                "idx": list(range(start, end)),
+                "txt": texts,
+                "leaf": leaves,
+                "lv": [a["level"] for a in added],
+                "ix": [a["idx"] for a in added],
+                "h": [a["hash"] for a in added],
+                "channel": NOTIFY_CHANNEL,
+                "size": str(end),
+            },
+        )
+        return list(range(start, end))
     # Core statements on the session's connection: the ORM's paths cost more than the
     # statements themselves here, on every state change of every attempt.
     conn.execute(
@@ -63,11 +88,65 @@ def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
         ],
     )
     conn.execute(_INSERT_NODES, added)
-    if conn.dialect.name == "postgresql":
-        # Delivered only if and when this transaction commits: a wake-up for the streams
-        # of every worker process (the size only; readers fetch the entries themselves).
-        conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "size": str(end)})
     return list(range(start, start + len(texts)))
+
+
+_PG_APPEND = text(
+    """
+    WITH entries AS (
+        INSERT INTO log_entries ("index", entry, leaf_hash, appended_at)
+        SELECT i, t, l, now()
+        FROM unnest(CAST(:idx AS bigint[]), CAST(:txt AS text[]), CAST(:leaf AS bytea[]))
+            AS e(i, t, l)
+    ), nodes AS (
+        INSERT INTO log_nodes (level, idx, hash)
+        SELECT lv, ix, h
+        FROM unnest(CAST(:lv AS smallint[]), CAST(:ix AS bigint[]), CAST(:h AS bytea[]))
+            AS n(lv, ix, h)
+    )
+    SELECT pg_notify(:channel, :size)
+    """
+)
+_PENDING = "seleksi.log_frontier"
+
+
+class _Frontiers:
+    """The compact range of the log after this process's last committed append, per
+    database. Used only when the next append starts exactly there (no other process or
+    rollback came between); it is set after the commit, never before, so a rolled-back
+    append can never leave nodes behind that the database does not have."""
+
+    def __init__(self) -> None:
+        self._by_db: dict[str, tuple[int, dict]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, db: str, size: int) -> dict | None:
+        with self._lock:
+            known = self._by_db.get(db)
+        if known is None or known[0] != size:
+            return None
+        return dict(known[1])
+
+    def put(self, db: str, size: int, nodes: dict) -> None:
+        # The latest commit wins. Two commits noted out of order leave a smaller size
+        # here, which the next append merely misses; a database restored to an older
+        # state is likewise never mistaken for the one remembered.
+        with self._lock:
+            self._by_db[db] = (size, nodes)
+
+
+_FRONTIERS = _Frontiers()
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_frontier(session: Session) -> None:
+    for db, (size, nodes) in session.info.pop(_PENDING, {}).items():
+        _FRONTIERS.put(db, size, nodes)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_frontier(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def fetch_nodes(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:

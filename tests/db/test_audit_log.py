@@ -127,3 +127,23 @@ def test_the_migration_computes_nodes_for_entries_logged_before_it(tmp_path):
         assert log.root(session, 13) == merkle.root(13, lambda lv, i: nodes[(lv, i)])
         assert log.append(session, [event(13)]) == [13]
     engine.dispose()
+
+
+def test_a_rolled_back_append_never_leaves_its_nodes_behind(session_maker):
+    """The next append may reuse the tree's edge this process remembers; after a rollback
+    at the same size, the new entries must still hash as the database has them."""
+    with session_maker() as session, session.begin():
+        log.append(session, [event(i) for i in range(5)])
+    with session_maker() as session:
+        session.begin()
+        log.append(session, [event(100), event(101)])
+        session.rollback()
+    with session_maker() as session, session.begin():
+        log.append(session, [event(5), event(6)])
+    with session_maker() as session, session.begin():
+        log.append(session, [event(7)])
+    texts = [canonical(event(i)) for i in range(8)]
+    nodes = merkle.nodes_for_leaves(log.leaf_hash(t) for t in texts)
+    with session_maker() as session:
+        assert log.root(session, 8) == merkle.root(8, lambda lv, i: nodes[(lv, i)])
+        assert [e.entry for e in log.entries(session, 0, 8)] == texts
