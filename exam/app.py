@@ -46,6 +46,7 @@ from exam.web import (
     committee_exams,
     log_api,
     observer,
+    results_pages,
 )
 from exam.web.log_feed import LogFeed
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
@@ -62,6 +63,8 @@ PUBLIC_PATHS = [
     "^/healthz$",
     "^/api/v1/log/",
     "^/api/v1/exams/[^/]+/rankings$",
+    "^/api/v1/exams/[^/]+/results$",
+    "^/results/",
 ]
 
 
@@ -122,6 +125,10 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             log_api.LogApi,
             observer.RankingsApi,
             observer.ObserverPages,
+            results_pages.CommitteeResults,
+            results_pages.PublicResults,
+            results_pages.ResultsApi,
+            results_pages.Certificate,
             applicant.ApplicantPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],

@@ -425,6 +425,65 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Jalur khusus (satu per baris: jalur total_min BAGIAN:min)",
         "Special tracks (one per line: track total_min SECTION:min)",
     ),
+    "res.title": ("Hasil seleksi", "Selection results"),
+    "res.rules": ("Aturan yang berlaku", "The rules applied"),
+    "res.vacancies": ("kebutuhan", "vacancies"),
+    "res.absent": (
+        "peserta terdaftar tidak menyelesaikan ujian dan tidak diperingkat.",
+        "enrolled applicants did not finish the exam and are not ranked.",
+    ),
+    "res.none": ("Belum ada peserta yang selesai.", "No applicant has finished."),
+    "res.publish": ("Umumkan", "Publish"),
+    "res.publish_help": (
+        "Mengumumkan mencatat tabel ini di log audit: isinya, SHA-256-nya dan checkpoint "
+        "log yang menjadi dasar perhitungannya. Pengumuman tidak bisa ditarik; versi baru "
+        "(setelah sanggahan diterima) tampil di samping versi pertama.",
+        "Publishing records this table in the audit log: its content, its SHA-256 and the "
+        "log checkpoint it was computed from. A publication cannot be withdrawn; a new "
+        "version (after an upheld appeal) shows beside the first.",
+    ),
+    "res.show_names": (
+        "Tampilkan nama peserta di halaman publik (bukan pseudonim)",
+        "Show applicants' names on the public page (instead of pseudonyms)",
+    ),
+    "res.publish_button": ("Umumkan hasil", "Publish the results"),
+    "res.close_first": (
+        "Tutup ujian terlebih dahulu: hasil diumumkan setelah sesi terakhir.",
+        "Close the exam first: results are published after the last session.",
+    ),
+    "res.versions": ("Versi yang diumumkan", "Published versions"),
+    "res.version": ("Versi", "Version"),
+    "res.latest": ("versi terbaru", "latest version"),
+    "res.bound": ("Terikat pada", "Bound to"),
+    "res.rank": ("Peringkat", "Rank"),
+    "res.applicant": ("Peserta", "Applicant"),
+    "res.proceeds": ("Lanjut", "Proceeds"),
+    "res.yes": ("ya", "yes"),
+    "res.plot_alt": (
+        "Sebaran nilai tiap bagian dengan garis nilai ambang batas",
+        "Distribution of each section's points with its passing grade",
+    ),
+    "res.plot_caption": (
+        "Sebaran nilai; garis putus-putus: nilai ambang batas.",
+        "Score distributions; dashed line: the passing grade.",
+    ),
+    "res.verify_help": (
+        "Siapa pun dapat menghitung ulang tabel ini dari log audit: seleksi log verify "
+        "--url <alamat ini>.",
+        "Anyone can recompute this table from the audit log: seleksi log verify --url <this site>.",
+    ),
+    "res.check": ("Pemeriksaan hasil", "Result check"),
+    "res.entry": ("Entri log pengumuman", "The publication's log entry"),
+    "res.show_entry": ("Tampilkan entri", "Show the entry"),
+    "res.offline": ("Periksa tanpa server", "Check without the server"),
+    "res.offline_help": (
+        "Simpan teks di bawah sebagai berkas .tlog-proof dan periksa dengan: seleksi log "
+        "receipt BERKAS --key KUNCI.",
+        "Save the text below as a .tlog-proof file and check it with: seleksi log receipt "
+        "FILE --key KEY.",
+    ),
+    "res.certificate": ("Unduh sertifikat (PDF)", "Download the certificate (PDF)"),
+    "exams.results": ("Hasil dan pengumuman", "Results and publication"),
 }
 
 

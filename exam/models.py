@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -132,3 +133,22 @@ class Response(Base):
     #: The reply's next step (None when this answer ended the attempt), so the same
     #: answer sent again gets the same reply, even after the attempt has finished.
     next_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Publication(Base):
+    """One published version of an exam's results: the canonical table (CSV text), its
+    SHA-256, the log entry that published it and the checkpoint it was computed from."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("exam_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    table_csv: Mapped[str] = mapped_column(Text)
+    table_sha256: Mapped[str] = mapped_column(String(64))
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger)
+    checkpoint_root: Mapped[str] = mapped_column(String(64))
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    show_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)

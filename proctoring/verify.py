@@ -21,7 +21,9 @@ checks, in order:
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -102,6 +104,7 @@ def verify(
         progress(len(entries) // 2)
     _check_events(entries, report)
     _replay_closed_exams(entries, report, progress)
+    _check_publications(entries, report, texts)
     return report
 
 
@@ -394,3 +397,77 @@ def _replay_attempt(code, config, plans, seed, pseudonym, events, report) -> Non
     done = next((e for e in events if e["type"] == "attempt_finished"), None)
     if done is not None and done.get("total") != total:
         report.add(f"{where}: total {done.get('total')} logged, {total} replayed")
+
+
+# -- published results ------------------------------------------------------------------------
+
+
+def _check_publications(entries: list[dict], report: Report, texts: Sequence[str]) -> None:
+    """Every ``results_published`` entry: its table hashes to the SHA-256 it states, the
+    checkpoint it names is the log's root at that size, every row's points are the points
+    the log finished the attempt with, and — the exam's rules being revealed — the pure
+    ranking of those scores gives exactly the published table."""
+    from scoring.ranking import Score, rank, results_table, table_sha256  # noqa: PLC0415
+
+    published = [e for e in entries if e["type"] == "results_published"]
+    if not published:
+        return
+    nodes = merkle.nodes_for_leaves(merkle.leaf_hash(t.encode()) for t in texts[: report.size])
+
+    def node(level: int, i: int) -> bytes:
+        return nodes[(level, i)]
+
+    for e in published:
+        where = f"entry {e['_index']} (results of {e['exam']}, version {e.get('version')})"
+        try:
+            table = e["table"]
+            if table_sha256(table) != e["table_sha256"]:
+                report.add(f"{where}: the table does not hash to the published SHA-256")
+                continue
+            size = int(e["checkpoint_size"])
+            if size > e["_index"]:
+                report.add(f"{where}: computed from a log larger than the one before it")
+                continue
+            root = merkle.root(size, node)
+            if base64.b64encode(root).decode() != e["checkpoint_root"]:
+                report.add(f"{where}: the checkpoint it names is not the log's root at {size}")
+            finished = {
+                x["pseudonym"]: x.get("points", {})
+                for x in entries[:size]
+                if x["type"] == "attempt_finished" and x["exam"] == e["exam"]
+            }
+            reveal = next(
+                (
+                    x
+                    for x in entries[: e["_index"]]
+                    if x["type"] == "exam_revealed" and x["exam"] == e["exam"]
+                ),
+                None,
+            )
+            rows = list(csv.DictReader(io.StringIO(table)))
+            if reveal is None:
+                report.add(f"{where}: published before the exam's rules were revealed")
+                continue
+            config = ExamConfig.from_dict(json.loads(reveal["definition"]))
+            rules = config.ranking_rules()
+            scores = [
+                Score(
+                    r["person_id"],
+                    r["formation"],
+                    r["track"],
+                    {s: int(r[s]) for s in rules.sections},
+                )
+                for r in rows
+            ]
+            for sc in scores:
+                if finished.get(sc.person_id) != dict(sc.points):
+                    report.add(f"{where}: {sc.person_id}'s points differ from the log's")
+            missing = sorted(set(finished) - {sc.person_id for sc in scores})
+            if missing:
+                report.add(
+                    f"{where}: finished attempts missing from the table: {', '.join(missing[:5])}"
+                )
+            if results_table(rank(scores, rules), rules.sections) != table:
+                report.add(f"{where}: the ranking recomputed from the scores and rules differs")
+        except (KeyError, TypeError, ValueError) as exc:
+            report.add(f"{where}: malformed ({exc!r})")

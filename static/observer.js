@@ -1,71 +1,11 @@
-// Observer pages: follow the audit log live and check its checkpoints in this browser.
-// The checkpoint check uses WebCrypto only: the Ed25519 signature of the C2SP signed note
-// under the log's verifier key, and an RFC 9162 consistency proof from the last checkpoint
-// this browser saw, so a log that rewrote its history shows a red mark here.
+// Observer pages: follow the audit log live and check its checkpoints in this browser
+// (static/tlog.js): the Ed25519 signature of the C2SP signed note under the log's verifier
+// key, and an RFC 9162 consistency proof from the last checkpoint this browser saw, so a
+// log that rewrote its history shows a red mark here.
 (function () {
   "use strict";
-  var enc = new TextEncoder();
-
-  function b64(s) { return Uint8Array.from(atob(s), function (c) { return c.charCodeAt(0); }); }
-  function toB64(a) { return btoa(String.fromCharCode.apply(null, a)); }
-  function eq(a, b) {
-    if (a.length !== b.length) return false;
-    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-  function concat(parts) {
-    var n = parts.reduce(function (s, p) { return s + p.length; }, 0), out = new Uint8Array(n), o = 0;
-    parts.forEach(function (p) { out.set(p, o); o += p.length; });
-    return out;
-  }
-  async function sha256(bytes) { return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)); }
-  function nodeHash(l, r) { return sha256(concat([new Uint8Array([1]), l, r])); }
-
-  // RFC 9162 section 2.1.4.2
-  async function verifyConsistency(first, second, firstRoot, secondRoot, proof) {
-    if (first === second) return proof.length === 0 && eq(firstRoot, secondRoot);
-    if (first === 0 || first > second || proof.length === 0) return false;
-    var path = proof.slice();
-    if ((first & (first - 1)) === 0) path.unshift(firstRoot);
-    var fn = first - 1, sn = second - 1;
-    while (fn & 1) { fn >>= 1; sn >>= 1; }
-    var fr = path[0], sr = path[0];
-    for (var i = 1; i < path.length; i++) {
-      var c = path[i];
-      if (sn === 0) return false;
-      if ((fn & 1) || fn === sn) {
-        fr = await nodeHash(c, fr); sr = await nodeHash(c, sr);
-        if (!(fn & 1)) { while (fn && !(fn & 1)) { fn >>= 1; sn >>= 1; } }
-      } else {
-        sr = await nodeHash(sr, c);
-      }
-      fn >>= 1; sn >>= 1;
-    }
-    return sn === 0 && eq(fr, firstRoot) && eq(sr, secondRoot);
-  }
-
-  async function checkNote(note, vkey) {
-    var parts = vkey.trim().split("+");
-    var name = parts[0], raw = b64(parts.slice(2).join("+"));
-    var pub = raw.slice(1);
-    var id = (await sha256(concat([enc.encode(name + "\n"), new Uint8Array([1]), pub]))).slice(0, 4);
-    var cut = note.lastIndexOf("\n\n");
-    var text = note.slice(0, cut + 1);
-    var lines = note.slice(cut + 2).split("\n").filter(Boolean);
-    var key = await crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, false, ["verify"]);
-    for (var i = 0; i < lines.length; i++) {
-      var m = lines[i].match(/^\u2014 (\S+) (\S+)$/);
-      if (!m || m[1] !== name) continue;
-      var sig = b64(m[2]);
-      if (!eq(sig.slice(0, 4), id)) continue;
-      if (await crypto.subtle.verify("Ed25519", key, sig.slice(4), enc.encode(text))) {
-        var body = text.split("\n");
-        return { origin: body[0], size: parseInt(body[1], 10), root: b64(body[2]) };
-      }
-      return null;
-    }
-    return null;
-  }
+  var T = window.SeleksiTlog, b64 = T.b64, toB64 = T.toB64, checkNote = T.checkNote;
+  var verifyConsistency = T.verifyConsistency;
 
   async function verifyCheckpoint(el) {
     var out = el.querySelector("[data-cp-text]");

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from exam import delivery
 from exam.database import begin_write
-from exam.models import Attempt, Enrollment, Exam
+from exam.models import Attempt, Enrollment, Exam, Publication
 from exam.receipts import receipt, verification_code
 from exam.runtime import ExamRuntime
 from exam.security import CurrentUser, applicant_only
@@ -231,10 +231,13 @@ class ApplicantPages(Controller):
             bundle = None
             if attempt is not None and attempt.status == "finished":
                 bundle = receipt(session, attempt, feed.signer, feed.origin)
-            return exam, enrollment, attempt, rt, bundle
+            published = session.scalar(
+                select(Publication.id).where(Publication.exam_id == exam.id).limit(1)
+            )
+            return exam, enrollment, attempt, rt, (bundle, published is not None)
 
         feed = request.app.state.log_feed
-        exam, enrollment, attempt, rt, bundle = await request.app.state.db.run(run)
+        exam, enrollment, attempt, rt, (bundle, published) = await request.app.state.db.run(run)
         if attempt is None or attempt.status != "finished":
             return Redirect(f"/exam/{code}", status_code=303)
         rows = []
@@ -262,6 +265,7 @@ class ApplicantPages(Controller):
                 "total": total,
                 "all_passed": all_passed,
                 "receipt": bundle,
+                "published": published,
                 "code_short": verification_code(bundle),
                 "key": str(feed.signer.verifier),
             },

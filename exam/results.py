@@ -1,0 +1,142 @@
+"""Publishing an exam's results, bound to the audit log.
+
+The scores come from the finished attempts, the rules from the exam's committed definition,
+and the ranking from the pure function ``scoring.ranking.rank``. Publishing signs a
+checkpoint of the log as it stands (the state the results were computed from), then appends
+``results_published`` with the canonical table itself (pseudonyms, formation, track, points,
+total, outcome, rank), its SHA-256, that checkpoint's size and root, the version and, from the
+second version on, who changed; a second checkpoint then covers the publication. Every
+version stays: a later one (after an upheld appeal) never replaces the first on the page.
+``proctoring.verify`` recomputes the table from the log and the revealed rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from exam.blueprint import ExamConfig
+from exam.delivery import DeliveryError, event
+from exam.models import Attempt, Enrollment, Exam, Publication
+from proctoring import checkpoints, log
+from proctoring.note import Checkpoint, Signer
+from scoring.ranking import Ranked, Score, rank, results_table, table_sha256
+
+
+@dataclass(frozen=True)
+class Computed:
+    rows: list[Ranked]
+    table: str
+    sha256: str
+    sections: tuple[str, ...]
+
+
+def scores(session: Session, exam: Exam) -> list[Score]:
+    """The points of every finished attempt, by pseudonym, with formation and track."""
+    rows = session.execute(
+        select(Enrollment.pseudonym, Enrollment.formation, Enrollment.track, Attempt.results)
+        .join(Attempt, Attempt.enrollment_id == Enrollment.id)
+        .where(Attempt.exam_id == exam.id, Attempt.status == "finished")
+    ).all()
+    return [
+        Score(p, formation, track, {name: r["points"] for name, r in (results or {}).items()})
+        for p, formation, track, results in rows
+    ]
+
+
+def compute(session: Session, exam: Exam) -> Computed:
+    rules = ExamConfig.from_dict(exam.definition).ranking_rules()
+    rows = rank(scores(session, exam), rules)
+    table = results_table(rows, rules.sections)
+    return Computed(rows, table, table_sha256(table), rules.sections)
+
+
+def changes(before: str, after: str) -> list[dict]:
+    """Who changed between two versions of a table: pseudonym, and what (points, total,
+    passed, rank, proceeds) was and is."""
+
+    def by_person(table: str) -> dict[str, dict]:
+        return {row["person_id"]: row for row in csv.DictReader(io.StringIO(table))}
+
+    old, new = by_person(before), by_person(after)
+    out = []
+    for person in sorted(set(old) | set(new)):
+        a, b = old.get(person), new.get(person)
+        if a != b:
+            out.append({"pseudonym": person, "before": a, "after": b})
+    return out
+
+
+def publish(
+    session: Session, exam: Exam, by: int, now: datetime, signer: Signer, show_names: bool
+) -> Publication:
+    """Publish (a new version of) the results of a closed exam."""
+    if exam.status != "closed":
+        raise DeliveryError(f"exam {exam.code} is {exam.status}: close it before publishing")
+    computed = compute(session, exam)
+    previous = session.scalar(
+        select(Publication)
+        .where(Publication.exam_id == exam.id)
+        .order_by(Publication.version.desc())
+        .limit(1)
+    )
+    if previous is not None and previous.table_sha256 == computed.sha256:
+        raise DeliveryError(f"the results of {exam.code} are already published as they stand")
+    note = checkpoints.sign(session, signer, signer.name, "results")
+    cp = Checkpoint.parse_text(note.split("\n\n")[0] + "\n")
+    version = (previous.version + 1) if previous else 1
+    fields = {
+        "by": by,
+        "version": version,
+        "table": computed.table,
+        "table_sha256": computed.sha256,
+        "checkpoint_size": cp.size,
+        "checkpoint_root": base64.b64encode(cp.root).decode(),
+    }
+    if previous is not None:
+        fields["changes"] = changes(previous.table_csv, computed.table)
+        fields["supersedes"] = previous.log_index
+    [index] = log.append(session, [event("results_published", exam.code, now, **fields)])
+    publication = Publication(
+        exam_id=exam.id,
+        version=version,
+        table_csv=computed.table,
+        table_sha256=computed.sha256,
+        checkpoint_size=cp.size,
+        checkpoint_root=fields["checkpoint_root"],
+        log_index=index,
+        show_names=show_names,
+        published_at=now,
+    )
+    session.add(publication)
+    session.flush()
+    checkpoints.sign(session, signer, signer.name, "results_published")
+    return publication
+
+
+def publications(session: Session, exam: Exam) -> list[Publication]:
+    return list(
+        session.scalars(
+            select(Publication).where(Publication.exam_id == exam.id).order_by(Publication.version)
+        )
+    )
+
+
+def count_absent(session: Session, exam: Exam) -> int:
+    """Enrolled applicants without a finished attempt (they are not ranked)."""
+    finished = (
+        select(Attempt.enrollment_id)
+        .where(Attempt.exam_id == exam.id, Attempt.status == "finished")
+        .scalar_subquery()
+    )
+    return session.scalar(
+        select(func.count())
+        .select_from(Enrollment)
+        .where(Enrollment.exam_id == exam.id, Enrollment.id.not_in(finished))
+    )

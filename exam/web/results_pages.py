@@ -1,0 +1,338 @@
+"""Results: the committee's preview and publication, the public results page with its
+downloads, an applicant's certificate, and the page its QR code opens.
+
+The public pages need no login. They show the published versions only (the first stays
+visible after a new one), each with the checkpoint it was computed from and the SHA-256 of
+its table; the certificate page checks in the browser that the publication entry is in the
+signed log and that the applicant's row is in the table that entry commits to.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exam import delivery, results
+from exam.blueprint import ExamConfig
+from exam.database import begin_write
+from exam.documents import certificate_pdf, distribution_svg, results_pdf, table_rows
+from exam.models import Enrollment, Exam, Publication
+from exam.security import CurrentUser, applicant_only, committee_only
+from exam.web.deps import DbSession, enrolled
+from proctoring import log
+from proctoring.note import format_proof
+
+FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _exam(session: Session, code: str) -> Exam:
+    exam = session.scalar(select(Exam).where(Exam.code == code))
+    if exam is None:
+        raise NotFoundException(f"no exam {code}")
+    return exam
+
+
+def _published(session: Session, code: str, version: int | None = None):
+    exam = _exam(session, code)
+    versions = results.publications(session, exam)
+    if not versions:
+        raise NotFoundException(f"the results of {code} are not published")
+    chosen = (
+        versions[-1]
+        if version is None
+        else next((p for p in versions if p.version == version), None)
+    )
+    if chosen is None:
+        raise NotFoundException(f"no version {version} of the results of {code}")
+    return exam, versions, chosen
+
+
+def _names(session: Session, exam: Exam, publication: Publication) -> dict[str, str]:
+    if not publication.show_names:
+        return {}
+    return dict(
+        session.execute(
+            select(Enrollment.pseudonym, Enrollment.name).where(Enrollment.exam_id == exam.id)
+        ).all()
+    )
+
+
+def _sections(exam: Exam) -> list[str]:
+    return [s["name"] for s in exam.definition["sections"]]
+
+
+def _grades(exam: Exam) -> dict[str, float | None]:
+    return {s["name"]: s.get("passing_grade") for s in exam.definition["sections"]}
+
+
+def _by_formation(rows: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["formation"], []).append(r)
+    return dict(sorted(out.items()))
+
+
+async def _preview(db_session, code: str, error: str | None = None, status: int = 200) -> Template:
+    def run(session: Session):
+        exam = _exam(session, code)
+        computed = results.compute(session, exam)
+        return (
+            exam,
+            computed,
+            results.publications(session, exam),
+            results.count_absent(session, exam),
+            ExamConfig.from_dict(exam.definition).ranking_rules(),
+        )
+
+    exam, computed, versions, absent, rules = await db_session.run_sync(run)
+    return Template(
+        "committee/results.html",
+        status_code=status,
+        context={
+            "exam": exam,
+            "formations": _by_formation(table_rows(computed.table)),
+            "sections": computed.sections,
+            "sha256": computed.sha256,
+            "versions": versions,
+            "absent": absent,
+            "rules": rules,
+            "error": error,
+        },
+    )
+
+
+class CommitteeResults(Controller):
+    path = "/committee/exams/{code:str}/results"
+    guards = [committee_only]  # noqa: RUF012 (Litestar's controller attribute)
+    include_in_schema = False
+
+    @get("/", name="results-preview")
+    async def preview(self, db_session: DbSession, code: FromPath[str]) -> Template:
+        """The ranking as it would be published now, the rules above it, and the versions
+        already published."""
+        return await _preview(db_session, code)
+
+    @post("/publish", name="results-publish")
+    async def publish(
+        self, request: Request, db_session: DbSession, code: FromPath[str], data: FormData
+    ) -> Response:
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+        signer = request.app.state.log_feed.signer
+
+        def run(session: Session) -> int:
+            begin_write(session)
+            exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
+            if exam is None:
+                raise NotFoundException(f"no exam {code}")
+            show = data.get("show_names") == "on"
+            return results.publish(session, exam, user.id, now, signer, show).version
+
+        try:
+            version = await db_session.run_sync(run)
+        except delivery.DeliveryError as exc:
+            await db_session.rollback()
+            return await _preview(db_session, code, exc.reason, 409)
+        await db_session.commit()
+        return Redirect(f"/results/{code}?version={version}", status_code=303)
+
+
+class PublicResults(Controller):
+    path = "/results"
+    include_in_schema = False
+
+    @get("/{code:str}", name="results-public")
+    async def page(
+        self, db_session: DbSession, code: FromPath[str], version: FromQuery[int | None] = None
+    ) -> Template:
+        def run(session: Session):
+            exam, versions, chosen = _published(session, code, version)
+            return exam, versions, chosen, _names(session, exam, chosen)
+
+        exam, versions, chosen, names = await db_session.run_sync(run)
+        return Template(
+            "results/public.html",
+            context={
+                "exam": exam,
+                "versions": versions,
+                "p": chosen,
+                "formations": _by_formation(table_rows(chosen.table_csv)),
+                "sections": _sections(exam),
+                "grades": _grades(exam),
+                "names": names,
+                "latest": versions[-1],
+            },
+        )
+
+    @get("/{code:str}/v/{version:int}/table.csv", name="results-csv", media_type="text/csv")
+    async def table_csv(
+        self, db_session: DbSession, code: FromPath[str], version: FromPath[int]
+    ) -> Response:
+        """The canonical table, byte for byte what its SHA-256 in the log covers."""
+        _, _, p = await db_session.run_sync(lambda s: _published(s, code, version))
+        return Response(
+            p.table_csv,
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{code}-v{version}.csv"'},
+        )
+
+    @get("/{code:str}/v/{version:int}/table.pdf", name="results-pdf")
+    async def table_pdf(
+        self, db_session: DbSession, code: FromPath[str], version: FromPath[int]
+    ) -> Response:
+        def run(session: Session):
+            exam, _, p = _published(session, code, version)
+            return exam, p, _names(session, exam, p)
+
+        exam, p, names = await db_session.run_sync(run)
+        footer = (
+            f"Versi {p.version}, dicatat di log audit indeks {p.log_index}; SHA-256 tabel "
+            f"{p.table_sha256}; checkpoint ukuran {p.checkpoint_size}, akar {p.checkpoint_root}."
+        )
+        pdf = results_pdf(f"Hasil {exam.title}", p.table_csv, _sections(exam), names, footer)
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"content-disposition": f'attachment; filename="{code}-v{version}.pdf"'},
+        )
+
+    @get("/{code:str}/v/{version:int}/distribution.svg", name="results-plot")
+    async def distribution(
+        self, db_session: DbSession, code: FromPath[str], version: FromPath[int]
+    ) -> Response:
+        exam, _, p = await db_session.run_sync(lambda s: _published(s, code, version))
+        svg = distribution_svg(p.table_csv, _sections(exam), _grades(exam))
+        return Response(svg, media_type="image/svg+xml")
+
+    @get("/{code:str}/check/{pseudonym:str}", name="results-check")
+    async def check(
+        self, db_session: DbSession, code: FromPath[str], pseudonym: FromPath[str]
+    ) -> Template:
+        """The certificate's QR target: the applicant's row in every published version,
+        the publication's log entry and its inclusion proof against a signed checkpoint."""
+
+        def run(session: Session):
+            exam, versions, latest = _published(session, code)
+            entry = log.entries(session, latest.log_index, latest.log_index + 1)[0].entry
+            size = log.size(session)
+            from proctoring import checkpoints  # noqa: PLC0415
+
+            cp = checkpoints.at_least(session, latest.log_index + 1)
+            proof = format_proof(
+                latest.log_index,
+                log.inclusion_proof(session, latest.log_index, cp.size),
+                cp.note,
+                extra=entry.encode(),
+            )
+            return exam, versions, latest, entry, size, proof
+
+        exam, versions, latest, entry, size, proof = await db_session.run_sync(run)
+        rows = [
+            (
+                p.version,
+                next((r for r in table_rows(p.table_csv) if r["person_id"] == pseudonym), None),
+            )
+            for p in versions
+        ]
+        if all(r is None for _, r in rows):
+            raise NotFoundException(f"{pseudonym} is not in the results of {code}")
+        return Template(
+            "results/check.html",
+            context={
+                "exam": exam,
+                "pseudonym": pseudonym,
+                "rows": rows,
+                "sections": _sections(exam),
+                "latest": latest,
+                "entry": entry,
+                "proof": proof,
+                "proof_b64": base64.b64encode(proof.encode()).decode(),
+                "log_size": size,
+            },
+        )
+
+
+class ResultsApi(Controller):
+    path = "/api/v1/exams"
+    tags = ["results"]  # noqa: RUF012 (Litestar's controller attribute)
+
+    @get("/{exam_code:str}/results")
+    async def results_json(self, db_session: DbSession, exam_code: FromPath[str]) -> dict:
+        """The published results (every version), each with the checkpoint it was computed
+        from and the SHA-256 of its canonical table."""
+
+        def run(session: Session):
+            _, versions, _ = _published(session, exam_code)
+            return versions
+
+        versions = await db_session.run_sync(run)
+        return {
+            "exam": exam_code,
+            "versions": [
+                {
+                    "version": p.version,
+                    "log_index": p.log_index,
+                    "table_sha256": p.table_sha256,
+                    "checkpoint": {"size": p.checkpoint_size, "root": p.checkpoint_root},
+                    "published_at": p.published_at.isoformat(),
+                    "rows": table_rows(p.table_csv),
+                }
+                for p in versions
+            ],
+        }
+
+
+class Certificate(Controller):
+    path = "/exam"
+    guards = [applicant_only]  # noqa: RUF012 (Litestar's controller attribute)
+    include_in_schema = False
+
+    @get("/{code:str}/certificate.pdf", name="exam-certificate")
+    async def certificate(
+        self, request: Request, db_session: DbSession, code: FromPath[str]
+    ) -> Response:
+        """The applicant's certificate of the latest published results, with a QR code of
+        its verification page."""
+        user: CurrentUser = request.user
+
+        def run(session: Session):
+            exam, enrollment = enrolled(session, user, code)
+            _, _, latest = _published(session, code)
+            return exam, enrollment, latest
+
+        exam, enrollment, latest = await db_session.run_sync(run)
+        row = next(
+            (r for r in table_rows(latest.table_csv) if r["person_id"] == enrollment.pseudonym),
+            None,
+        )
+        if row is None:
+            raise NotFoundException("you are not in the published results")
+        base = str(request.base_url).rstrip("/")
+        url = f"{base}/results/{code}/check/{enrollment.pseudonym}"
+        footer = (
+            f"Hasil versi {latest.version}, log audit indeks {latest.log_index}, SHA-256 tabel "
+            f"{latest.table_sha256}. Pindai kode QR atau buka alamat di atas untuk memeriksa; "
+            "pemeriksaan luring: seleksi log verify."
+        )
+        pdf = certificate_pdf(
+            f"Sertifikat hasil {exam.title}",
+            enrollment.name,
+            enrollment.pseudonym,
+            row,
+            _sections(exam),
+            url,
+            footer,
+        )
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"content-disposition": f'attachment; filename="sertifikat-{code}.pdf"'},
+        )

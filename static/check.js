@@ -1,0 +1,34 @@
+// The certificate's QR page: check in this browser that the results entry is in the signed
+// log (signature and inclusion proof) and that this applicant's row is in the table whose
+// SHA-256 the entry commits to.
+(function () {
+  "use strict";
+  var el = document.querySelector("[data-check-result]");
+  if (!el) return;
+  var T = window.SeleksiTlog;
+  function fail(msg) { el.className = "checkpoint bad"; el.textContent = "✗ " + msg; }
+  async function run() {
+    var text = new TextDecoder().decode(T.b64(el.dataset.proof));
+    var cut = text.indexOf("\n\n");
+    var head = text.slice(0, cut).split("\n"), note = text.slice(cut + 2);
+    var extra = T.b64(head[1].slice(6)), index = parseInt(head[2].slice(6), 10);
+    var hashes = head.slice(3).map(T.b64);
+    var key = await (await fetch("/api/v1/log/key")).text();
+    var cp = await T.checkNote(note, key);
+    if (!cp) return fail("the checkpoint's signature does not verify");
+    var leaf = await T.leafHash(extra);
+    if (!(await T.verifyInclusion(index, cp.size, leaf, hashes, cp.root))) {
+      return fail("the results entry is not in the signed log");
+    }
+    var entry = JSON.parse(new TextDecoder().decode(extra));
+    var digest = Array.from(await T.sha256(T.enc.encode(entry.table)))
+      .map(function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+    if (digest !== entry.table_sha256) return fail("the table does not match its SHA-256");
+    var mine = entry.table.split("\n").some(function (line) { return line.split(",")[0] === el.dataset.pseudonym; });
+    if (!mine) return fail("this applicant is not in the published table");
+    el.className = "checkpoint good";
+    el.textContent = "✓ verified in this browser: entry " + index + " is in the log signed at size " +
+      cp.size.toLocaleString() + ", its table's SHA-256 matches, and this applicant's row is in it";
+  }
+  run().catch(function (e) { fail("could not check here (" + e.message + ")"); });
+})();

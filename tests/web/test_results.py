@@ -1,0 +1,144 @@
+"""Publishing results, on both databases: the committee's preview and publication, the
+public page and its downloads, the certificate and its QR target, publishing twice, and
+seleksi log verify recomputing the ranking (a tampered table fails)."""
+
+import csv
+import hashlib
+import io
+import json
+import random
+from datetime import timedelta
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import select
+
+from exam import delivery
+from exam.models import Attempt, Enrollment, Exam
+from exam.runtime import runtime
+from proctoring import checkpoints, log, merkle
+from proctoring.canonical import canonical
+from proctoring.note import Checkpoint, Signer, Verifier
+from proctoring.verify import verify
+from tests.web.conftest import login
+from tests.web.test_committee_exams import CSV, FORM, db_session, enroll, events, post, sheet
+
+RULES = {"vacancies": "Auditor 1\nPranata Komputer 1", "quota_multiplier": "1"}
+
+
+def take_exams(settings, clock, regs) -> None:
+    """The applicants in ``regs`` take the whole exam (through the delivery use cases)."""
+    rng = random.Random(3)
+    for reg in regs:
+        now = clock.now
+        with db_session(settings) as s, s.begin():
+            exam = s.scalar(select(Exam).where(Exam.code == "CPNS1"))
+            enr = s.scalar(select(Enrollment).where(Enrollment.registration_number == reg))
+            view = delivery.start_attempt(s, runtime(exam), exam, enr, now)
+        while view.item is not None:
+            now += timedelta(seconds=10)
+            with db_session(settings) as s, s.begin():
+                exam = s.scalar(select(Exam).where(Exam.code == "CPNS1"))
+                enr = s.scalar(select(Enrollment).where(Enrollment.registration_number == reg))
+                attempt = s.scalar(select(Attempt).where(Attempt.enrollment_id == enr.id))
+                choice = rng.choice([k for k, _ in view.item.options])
+                delivery.submit_answer(
+                    s, runtime(exam), attempt, enr, view.step, view.item.item_id, choice, now
+                )
+                view = delivery.view(runtime(exam), attempt, now)
+
+
+@pytest.fixture
+def closed(web, app_settings, clock):
+    assert post(web, "/committee/exams/new", FORM | RULES).status_code == 200
+    creds = sheet(enroll(web, CSV).text)
+    assert "notice=opened" in str(post(web, "/committee/exams/CPNS1/open").url)
+    take_exams(app_settings, clock, ["2401001", "2401002"])  # 2401003 stays away
+    clock.now += timedelta(hours=2)
+    assert "notice=closed" in str(post(web, "/committee/exams/CPNS1/close").url)
+    return creds
+
+
+def export(settings):
+    with db_session(settings) as s:
+        latest = checkpoints.latest(s)
+        return [e.entry for e in log.entries(s, 0, latest.size)], latest.note
+
+
+def test_publish_then_public_page_downloads_and_certificate(web, app_settings, closed, clock):
+    preview = web.get("/committee/exams/CPNS1/results/")
+    assert preview.status_code == 200 and "1 peserta terdaftar tidak menyelesaikan" in preview.text
+    page = post(web, "/committee/exams/CPNS1/results/publish")
+    assert page.status_code == 200 and "/results/CPNS1" in str(page.url)
+    [published] = events(app_settings, "results_published")
+    assert published["version"] == 1
+    assert hashlib.sha256(published["table"].encode()).hexdigest() == published["table_sha256"]
+
+    with TestClient(app=web.app) as public:  # no login
+        page = public.get("/results/CPNS1")
+        assert page.status_code == 200 and published["table_sha256"] in page.text
+        assert "Ani Lestari" not in page.text  # pseudonyms unless the committee chose names
+        table = public.get("/results/CPNS1/v/1/table.csv")
+        assert table.text == published["table"]
+        rows = list(csv.DictReader(io.StringIO(table.text)))
+        assert len(rows) == 2 and {r["formation"] for r in rows} == {"Auditor"}
+        pdf = public.get("/results/CPNS1/v/1/table.pdf")
+        assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+        plot = public.get("/results/CPNS1/v/1/distribution.svg")
+        assert plot.status_code == 200 and b"<svg" in plot.content
+        api = public.get("/api/v1/exams/CPNS1/results").json()
+        assert api["versions"][0]["table_sha256"] == published["table_sha256"]
+        pseudonym = rows[0]["person_id"]
+        check = public.get(f"/results/CPNS1/check/{pseudonym}")
+        assert check.status_code == 200 and "c2sp.org/tlog-proof@v1" in check.text
+        assert "check.js" in check.text and pseudonym in check.text
+        assert public.get("/results/CPNS1/check/Pnobody").status_code == 404
+        assert public.get("/results/NOPE").status_code == 404
+
+    with TestClient(app=web.app) as applicant:
+        assert login(applicant, "2401002", closed["2401002"]).status_code == 303
+        finished = applicant.get("/exam/CPNS1/finished")
+        assert "/exam/CPNS1/certificate.pdf" in finished.text
+        cert = applicant.get("/exam/CPNS1/certificate.pdf")
+        assert cert.content.startswith(b"%PDF") and len(cert.content) > 2000
+
+    # Publishing the same table again is refused; the first version stays.
+    again = post(web, "/committee/exams/CPNS1/results/publish")
+    assert again.status_code == 409 and "already published" in again.text
+    texts, note = export(app_settings)
+    key = Verifier.parse(web.get("/api/v1/log/key").text)
+    report = verify(texts, note, key, key.name)
+    assert report.problems == [] and report.replayed == 2
+
+
+def test_results_wait_for_the_exam_to_close(web, app_settings, clock):
+    assert post(web, "/committee/exams/new", FORM).status_code == 200
+    enroll(web, CSV)
+    post(web, "/committee/exams/CPNS1/open")
+    refused = post(web, "/committee/exams/CPNS1/results/publish")
+    assert refused.status_code == 409 and "close it before publishing" in refused.text
+    assert events(app_settings, "results_published") == []
+
+
+def test_a_tampered_published_table_fails_verification(web, app_settings, closed):
+    post(web, "/committee/exams/CPNS1/results/publish")
+    texts, _ = export(app_settings)
+    i = next(k for k, t in enumerate(texts) if '"type":"results_published"' in t)
+    entry = json.loads(texts[i])
+    lines = entry["table"].split("\n")
+    first = lines[1].split(",")
+    first[-2] = "9"  # a forged rank
+    lines[1] = ",".join(first)
+    entry["table"] = "\n".join(lines)
+    entry["table_sha256"] = hashlib.sha256(entry["table"].encode()).hexdigest()  # consistent
+    forged = list(texts)
+    forged[i] = canonical(entry)
+    # Even re-signed by the log's own key, the recomputed ranking gives it away.
+    with db_session(app_settings) as s:
+        signer = Signer.parse((app_settings.resolved_log_key_file).read_text())
+        assert log.size(s) >= len(forged)
+    nodes = merkle.nodes_for_leaves(merkle.leaf_hash(t.encode()) for t in forged)
+    root = merkle.root(len(forged), lambda lv, k: nodes[(lv, k)])
+    note = signer.sign(Checkpoint(signer.name, len(forged), root).text())
+    problems = verify(forged, note, signer.verifier, signer.name).problems
+    assert any("ranking recomputed" in p for p in problems), problems
