@@ -39,6 +39,7 @@ from exam.security import CurrentUser, password_hasher, user_from_session
 from exam.settings import Settings, get_settings
 from exam.web import (
     api_attempts,
+    appeals,
     applicant,
     auth,
     committee_bank,
@@ -129,6 +130,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             results_pages.PublicResults,
             results_pages.ResultsApi,
             results_pages.Certificate,
+            appeals.ApplicantAppeals,
+            appeals.CommitteeAppeals,
             applicant.ApplicantPages,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],

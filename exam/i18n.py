@@ -482,8 +482,42 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Save the text below as a .tlog-proof file and check it with: seleksi log receipt "
         "FILE --key KEY.",
     ),
+    "res.changes": ("Perubahan dari versi", "Changes from version"),
+    "res.no_changes": ("Tidak ada yang berubah.", "Nobody changed."),
     "res.certificate": ("Unduh sertifikat (PDF)", "Download the certificate (PDF)"),
     "exams.results": ("Hasil dan pengumuman", "Results and publication"),
+    "appeal.title": ("Sanggahan", "Appeals"),
+    "appeal.window": ("Sanggahan dapat diajukan sampai", "Appeals may be filed until"),
+    "appeal.not_yet": ("Hasil belum diumumkan.", "The results are not published yet."),
+    "appeal.text": ("Isi sanggahan", "Your appeal"),
+    "appeal.references": (
+        "Indeks entri log sebagai bukti (boleh kosong)",
+        "Log entry indices as evidence (optional)",
+    ),
+    "appeal.help": (
+        "Log audit mencatat bahwa Anda mengajukan sanggahan, buktinya, dan sidik (SHA-256) "
+        "teksnya; teksnya sendiri hanya dibaca panitia.",
+        "The audit log records that you appealed, the evidence and the text's fingerprint "
+        "(SHA-256); the text itself is read by the committee only.",
+    ),
+    "appeal.file": ("Ajukan sanggahan", "File the appeal"),
+    "appeal.status_filed": ("diajukan", "filed"),
+    "appeal.status_upheld": ("diterima", "upheld"),
+    "appeal.status_rejected": ("ditolak", "rejected"),
+    "appeal.evidence": ("bukti", "evidence"),
+    "appeal.decision": ("Keputusan", "Decision"),
+    "appeal.answer": ("Jawaban panitia", "The committee's answer"),
+    "appeal.rekey_item": ("Ubah kunci soal (kode soal)", "Re-key item (item id)"),
+    "appeal.rekey_key": ("Jawaban benar yang baru", "New correct option"),
+    "appeal.rekey_help": (
+        "Mengubah kunci menilai ulang semua peserta yang menjawab soal itu dan dicatat di log; "
+        "lalu umumkan versi hasil yang baru.",
+        "Re-keying re-scores every applicant who answered the item and is logged; then "
+        "publish a new version of the results.",
+    ),
+    "appeal.send": ("Kirim jawaban", "Send the answer"),
+    "appeal.none": ("Belum ada sanggahan.", "No appeals."),
+    "appeal.link": ("Sanggahan", "Appeals"),
 }
 
 

@@ -152,3 +152,22 @@ class Publication(Base):
     log_index: Mapped[int] = mapped_column(BigInteger)
     show_names: Mapped[bool] = mapped_column(Boolean, default=False)
     published_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class Appeal(Base):
+    """An applicant's appeal ("sanggahan") against published results, and the committee's
+    answer. The log carries both steps (the texts by SHA-256 only: they may name people)."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    references: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="filed")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    filed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    answer_log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

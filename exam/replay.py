@@ -82,3 +82,15 @@ def replay_exam(
             (pilot_responses or {}).get(section.name, ()),
         )
     return out
+
+
+def rescore_section(
+    plan: SectionPlan, seed: bytes, pseudonym: str, items: Sequence[str], responses: Sequence[int]
+):
+    """Score a section's *served* items with (corrected) responses, without selecting
+    again: after an item is re-keyed, the items an applicant saw are history; only what
+    the answers earn changes. Returns the SectionResult."""
+    st = engine.start(plan, seed, pseudonym)
+    for item, response in zip(items, responses, strict=True):
+        st = engine.answer(plan, st, plan.ids.index(item), int(response))
+    return section_result(plan, st)

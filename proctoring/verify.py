@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from exam.blueprint import ExamConfig
 from exam.plan import compile_section
 from exam.randomness import open_category, seed_commitment
-from exam.replay import replay_section
+from exam.replay import replay_section, rescore_section
 from itembank.table import BankTable
 from proctoring import merkle
 from proctoring.canonical import decimal
@@ -276,8 +276,11 @@ def _replay_closed_exams(
         for e in events:
             if "pseudonym" in e:
                 per_person[e["pseudonym"]].append(e)
+        # A re-keyed item (an upheld appeal) changes what its answers earn: every attempt
+        # replays with the re-keying in view (see _check_rescoring).
+        rekeys = [e for e in events if e["type"] == "item_rekeyed"]
         attempts = [
-            (pseudonym, mine)
+            (pseudonym, mine + rekeys)
             for pseudonym, mine in per_person.items()
             if any(e["type"] == "attempt_started" for e in mine)
         ]
@@ -350,6 +353,7 @@ def _replay_chunk(chunk: list, exam: tuple | None = None) -> tuple[list[str], in
 def _replay_attempt(code, config, plans, seed, pseudonym, events, report) -> None:
     where = f"exam {code}, {pseudonym}"
     answers: dict[str, list[tuple[str, int, bool]]] = defaultdict(list)
+    choices: dict[str, list[str]] = defaultdict(list)
     for e in events:
         if e["type"] != "answer":
             continue
@@ -358,6 +362,8 @@ def _replay_attempt(code, config, plans, seed, pseudonym, events, report) -> Non
             report.add(f"{where}: the score of the answer at step {e['step']} does not open")
             return
         answers[e["section"]].append((e["item"], category, bool(e.get("pilot"))))
+        choices[e["section"]].append(e.get("choice"))
+    _check_rescoring(where, config, plans, seed, pseudonym, events, answers, choices, report)
     finished = {e["section"]: e for e in events if e["type"] == "section_finished"}
     total = 0
     for section in config.sections:
@@ -399,6 +405,29 @@ def _replay_attempt(code, config, plans, seed, pseudonym, events, report) -> Non
         report.add(f"{where}: total {done.get('total')} logged, {total} replayed")
 
 
+def _check_rescoring(where, config, plans, seed, pseudonym, events, answers, choices, report):
+    """Re-scored sections (after an item was re-keyed): the served items scored with the
+    corrected categories give the points, θ and SE the last ``attempt_rescored`` states."""
+    rescored = {e["section"]: e for e in events if e["type"] == "attempt_rescored"}
+    if not rescored:
+        return
+    rekey = {e["item"]: e["scoring"] for e in events if e["type"] == "item_rekeyed"}
+    for name, logged in rescored.items():
+        given = answers.get(name, [])
+        picked = choices.get(name, [])
+        items, cats = [], []
+        for (item, category, pilot), choice in zip(given, picked, strict=True):
+            if pilot:
+                continue
+            items.append(item)
+            cats.append(rekey[item][choice] if item in rekey else category)
+        result = rescore_section(plans[name], seed, pseudonym, items, cats)
+        got = (result.points, decimal(result.theta), decimal(result.se))
+        want = (logged.get("points"), logged.get("theta"), logged.get("se"))
+        if got != want:
+            report.add(f"{where}, {name}: re-scoring gives points, θ, SE {got}, the log {want}")
+
+
 # -- published results ------------------------------------------------------------------------
 
 
@@ -432,10 +461,13 @@ def _check_publications(entries: list[dict], report: Report, texts: Sequence[str
             if base64.b64encode(root).decode() != e["checkpoint_root"]:
                 report.add(f"{where}: the checkpoint it names is not the log's root at {size}")
             finished = {
-                x["pseudonym"]: x.get("points", {})
+                x["pseudonym"]: dict(x.get("points", {}))
                 for x in entries[:size]
                 if x["type"] == "attempt_finished" and x["exam"] == e["exam"]
             }
+            for x in entries[:size]:  # re-scored after an upheld appeal
+                if x["type"] == "attempt_rescored" and x["exam"] == e["exam"]:
+                    finished.setdefault(x["pseudonym"], {})[x["section"]] = x["points"]
             reveal = next(
                 (
                     x

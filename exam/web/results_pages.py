@@ -158,9 +158,12 @@ class PublicResults(Controller):
             return exam, versions, chosen, _names(session, exam, chosen)
 
         exam, versions, chosen, names = await db_session.run_sync(run)
+        before = next((v for v in versions if v.version == chosen.version - 1), None)
         return Template(
             "results/public.html",
             context={
+                "changes": results.changes(before.table_csv, chosen.table_csv) if before else [],
+                "before": before,
                 "exam": exam,
                 "versions": versions,
                 "p": chosen,

@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from exam import delivery
+from exam.app import create_app
 from exam.models import Attempt, Enrollment, Exam
 from exam.runtime import runtime
 from proctoring import checkpoints, log, merkle
@@ -74,7 +75,7 @@ def test_publish_then_public_page_downloads_and_certificate(web, app_settings, c
     assert published["version"] == 1
     assert hashlib.sha256(published["table"].encode()).hexdigest() == published["table_sha256"]
 
-    with TestClient(app=web.app) as public:  # no login
+    with TestClient(app=create_app(app_settings, clock=clock)) as public:  # no login
         page = public.get("/results/CPNS1")
         assert page.status_code == 200 and published["table_sha256"] in page.text
         assert "Ani Lestari" not in page.text  # pseudonyms unless the committee chose names
@@ -95,7 +96,7 @@ def test_publish_then_public_page_downloads_and_certificate(web, app_settings, c
         assert public.get("/results/CPNS1/check/Pnobody").status_code == 404
         assert public.get("/results/NOPE").status_code == 404
 
-    with TestClient(app=web.app) as applicant:
+    with TestClient(app=create_app(app_settings, clock=clock)) as applicant:
         assert login(applicant, "2401002", closed["2401002"]).status_code == 303
         finished = applicant.get("/exam/CPNS1/finished")
         assert "/exam/CPNS1/certificate.pdf" in finished.text
@@ -142,3 +143,93 @@ def test_a_tampered_published_table_fails_verification(web, app_settings, closed
     note = signer.sign(Checkpoint(signer.name, len(forged), root).text())
     problems = verify(forged, note, signer.verifier, signer.name).problems
     assert any("ranking recomputed" in p for p in problems), problems
+
+
+def test_an_upheld_appeal_rekeys_rescores_and_a_second_version_lists_who_changed(
+    web, app_settings, closed, clock
+):
+    post(web, "/committee/exams/CPNS1/results/publish")
+    # An answer 2401002 got wrong, in the fixed TWK section (5 points per correct answer).
+    with db_session(app_settings) as s:
+        from exam.models import Response
+
+        enr = s.scalar(select(Enrollment).where(Enrollment.registration_number == "2401002"))
+        attempt = s.scalar(select(Attempt).where(Attempt.enrollment_id == enr.id))
+        wrong = s.scalar(
+            select(Response).where(
+                Response.attempt_id == attempt.id,
+                Response.category == 0,
+                Response.pilot.is_(False),
+                Response.section == "TWK",
+            )
+        )
+        before = attempt.results["TWK"]["points"]
+        pseudonym = enr.pseudonym
+    with TestClient(app=create_app(app_settings, clock=clock)) as applicant:
+        assert login(applicant, "2401002", closed["2401002"]).status_code == 303
+        assert "/exam/CPNS1/appeals/" in applicant.get("/exam/CPNS1/finished").text
+        short = post(applicant, "/exam/CPNS1/appeals/", {"text": "x"})
+        assert short.status_code == 409 and "10–4000" in short.text
+        filed = post(
+            applicant,
+            "/exam/CPNS1/appeals/",
+            {"text": f"Kunci soal {wrong.item_id} keliru.", "references": str(wrong.log_index)},
+        )
+        assert filed.status_code == 200 and "diajukan" in filed.text
+    [appeal] = events(app_settings, "appeal_filed")
+    assert appeal["references"] == [wrong.log_index] and "keliru" not in json.dumps(appeal)
+
+    page = web.get("/committee/exams/CPNS1/appeals/")
+    assert "Kunci soal" in page.text
+    bad = post(
+        web,
+        f"/committee/exams/CPNS1/appeals/{appeal['appeal']}",
+        {"decision": "rejected", "answer": "x", "rekey_item": wrong.item_id, "rekey_key": "A"},
+    )
+    assert bad.status_code == 409 and "only an upheld appeal" in bad.text
+    ok = post(
+        web,
+        f"/committee/exams/CPNS1/appeals/{appeal['appeal']}",
+        {
+            "decision": "upheld",
+            "answer": "Kunci diperbaiki.",
+            "rekey_item": wrong.item_id,
+            "rekey_key": wrong.choice,
+        },
+    )
+    assert ok.status_code == 200 and "diterima" in ok.text
+    [rekeyed] = events(app_settings, "item_rekeyed")
+    assert rekeyed["scoring"][wrong.choice] == 1
+    rescored = [e for e in events(app_settings, "attempt_rescored") if e["pseudonym"] == pseudonym]
+    assert rescored and rescored[-1]["points"] == before + 5
+
+    v2 = post(web, "/committee/exams/CPNS1/results/publish")
+    assert v2.status_code == 200 and "version=2" in str(v2.url)
+    first, second = events(app_settings, "results_published")
+    assert second["version"] == 2 and second["supersedes"] > first["version"]
+    assert pseudonym in [c["pseudonym"] for c in second["changes"]]
+    with TestClient(app=create_app(app_settings, clock=clock)) as public:
+        page = public.get("/results/CPNS1")
+        assert "Perubahan dari versi 1" in page.text and pseudonym in page.text
+        assert public.get("/results/CPNS1?version=1").status_code == 200  # stays visible
+    texts, note = export(app_settings)
+    key = Verifier.parse(web.get("/api/v1/log/key").text)
+    assert verify(texts, note, key, key.name).problems == []
+    # A forged re-scoring is caught: the corrected categories do not give these points.
+    i = max(k for k, t in enumerate(texts) if '"type":"attempt_rescored"' in t)
+    entry = json.loads(texts[i])
+    entry["points"] += 5
+    forged = list(texts)
+    forged[i] = canonical(entry)
+    signer = Signer.parse(app_settings.resolved_log_key_file.read_text())
+    nodes = merkle.nodes_for_leaves(merkle.leaf_hash(t.encode()) for t in forged)
+    root = merkle.root(len(forged), lambda lv, k: nodes[(lv, k)])
+    forged_note = signer.sign(Checkpoint(signer.name, len(forged), root).text())
+    problems = verify(forged, forged_note, signer.verifier, signer.name).problems
+    assert any("re-scoring gives" in p for p in problems), problems
+
+    clock.now += timedelta(hours=100)
+    with TestClient(app=create_app(app_settings, clock=clock)) as applicant:
+        assert login(applicant, "2401002", closed["2401002"]).status_code == 303
+        late = post(applicant, "/exam/CPNS1/appeals/", {"text": "Terlambat sekali ya."})
+        assert late.status_code == 409 and "window closed" in late.text
