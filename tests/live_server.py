@@ -21,7 +21,7 @@ import pytest
 
 from exam import database, delivery, migrate
 from exam.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
-from exam.models import User
+from exam.models import Enrollment, Exam, User
 from exam.security import password_hasher
 from exam.settings import Settings
 
@@ -89,6 +89,56 @@ def prepare_data(data: Path, database_url: str | None = None) -> Settings:
             delivery.open_exam(session, exam, delivery_now())
     engine.dispose()
     return settings
+
+
+def prepare_closed_exam(settings: Settings, code: str = "HASIL") -> None:
+    """A small exam that three applicants have taken and the committee has closed, its
+    results not yet published (for the results pages)."""
+    import dataclasses
+    import random
+    from datetime import timedelta
+
+    from exam import closing
+    from exam.runtime import runtime
+
+    engine = database.sync_engine(settings)
+    factory = database.session_factory(engine)
+    start = delivery_now() - timedelta(hours=1)
+    config = dataclasses.replace(short_exam(code, 600), rules={"vacancies": {"Auditor": 1}})
+    with factory() as session, session.begin():
+        exam = delivery.new_exam(session, config)
+        users = session.query(User).filter(User.username.in_(APPLICANTS[:3])).all()
+        for k, user in enumerate(sorted(users, key=lambda u: u.username)):
+            delivery.enroll(session, exam, user.id, f"{code}-{k}", f"Peserta {k + 1}", "Auditor")
+        delivery.open_exam(session, exam, start)
+        exam_id = exam.id
+    rng = random.Random(11)
+    for k in range(3):
+        with factory() as session, session.begin():
+            exam = session.get(Exam, exam_id)
+            enr = session.query(Enrollment).filter_by(registration_number=f"{code}-{k}").one()
+            view = delivery.start_attempt(session, runtime(exam), exam, enr, start)
+        while view.item is not None:
+            with factory() as session, session.begin():
+                exam = session.get(Exam, exam_id)
+                enr = session.query(Enrollment).filter_by(registration_number=f"{code}-{k}").one()
+                attempt = delivery.find_attempt(session, enr, lock=True)
+                choice = rng.choice([key for key, _ in view.item.options])
+                delivery.submit_answer(
+                    session,
+                    runtime(exam),
+                    attempt,
+                    enr,
+                    view.step,
+                    view.item.item_id,
+                    choice,
+                    start,
+                )
+                view = delivery.view(runtime(exam), attempt, start)
+    with factory() as session, session.begin():
+        exam = session.get(Exam, exam_id)
+        closing.close_exam(session, exam, runtime(exam), 1, start + timedelta(minutes=30))
+    engine.dispose()
 
 
 def free_port() -> int:
@@ -178,8 +228,11 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """A server on a free port with exams UJI (10 min) and KILAT (12 s)."""
-    live = LiveServer(prepare_data(tmp_path_factory.mktemp("browser-data")))
+    """A server on a free port with exams UJI (10 min) and KILAT (12 s) open, and HASIL
+    taken by three applicants and closed."""
+    settings = prepare_data(tmp_path_factory.mktemp("browser-data"))
+    prepare_closed_exam(settings)
+    live = LiveServer(settings)
     url = live.start(timeout=10)
     yield url
     live.stop()
