@@ -71,7 +71,9 @@ class Rules:
         """Rules from their JSON form (CONTRACTS.md); RulesError names a wrong field."""
         try:
             sections = tuple(str(s) for s in data["sections"])
-            grades = {str(k): int(v) for k, v in data.get("passing_grades", {}).items()}
+            # Without passing grades given, an SKD's sections get CAT BKN's defaults.
+            default = {s: g for s, g in DEFAULT_PASSING_GRADES.items() if s in sections}
+            grades = {str(k): int(v) for k, v in data.get("passing_grades", default).items()}
             tracks = {
                 str(name): TrackRule(
                     None if t.get("total_min") is None else int(t["total_min"]),

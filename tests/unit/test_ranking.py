@@ -170,3 +170,9 @@ def test_the_command_line(tmp_path):
     (tmp_path / "scores.csv").write_text("person_id,formation\nA,B\n")
     bad = CliRunner().invoke(main, args)
     assert bad.exit_code == 2 and "scores.csv:1: missing columns track, TWK, TIU, TKP" in bad.output
+
+
+def test_an_skd_without_passing_grades_gets_cat_bkn_defaults():
+    rules = Rules.from_json({"sections": ["TWK", "TIU", "TKP"]})
+    assert dict(rules.passing_grades) == {"TWK": 65, "TIU": 80, "TKP": 166}
+    assert rules.tie_break == ("TKP", "TIU", "TWK")

@@ -10,11 +10,14 @@ import random
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from litestar.testing import TestClient
 from sqlalchemy import select
 
 from exam import delivery
 from exam.app import create_app
+from exam.cli import main
+from exam.cli_log import write_export
 from exam.models import Attempt, Enrollment, Exam
 from exam.runtime import runtime
 from proctoring import checkpoints, log, merkle
@@ -121,7 +124,7 @@ def test_results_wait_for_the_exam_to_close(web, app_settings, clock):
     assert events(app_settings, "results_published") == []
 
 
-def test_a_tampered_published_table_fails_verification(web, app_settings, closed):
+def test_a_tampered_published_table_fails_verification(web, app_settings, closed, tmp_path):
     post(web, "/committee/exams/CPNS1/results/publish")
     texts, _ = export(app_settings)
     i = next(k for k, t in enumerate(texts) if '"type":"results_published"' in t)
@@ -143,6 +146,11 @@ def test_a_tampered_published_table_fails_verification(web, app_settings, closed
     note = signer.sign(Checkpoint(signer.name, len(forged), root).text())
     problems = verify(forged, note, signer.verifier, signer.name).problems
     assert any("ranking recomputed" in p for p in problems), problems
+    folder = tmp_path / "export"
+    write_export(folder, str(signer.verifier), note, forged, [])
+    args = ["log", "verify", "--export", str(folder), "--state", str(tmp_path / "state")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "ranking recomputed" in result.output
 
 
 def test_an_upheld_appeal_rekeys_rescores_and_a_second_version_lists_who_changed(
