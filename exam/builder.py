@@ -12,7 +12,9 @@ time, ``YYYY-MM-DDTHH:MM`` as an HTML ``datetime-local`` input sends it), and pe
 per line). A section whose name is empty is left out. The selection rules:
 ``vacancies`` (one ``formation name  count`` per line, the count last), ``quota_multiplier``,
 ``tie_break`` (section names in order) and ``tracks`` (one ``track total_min SECTION:min …``
-per line, ``-`` for no minimum total).
+per line, ``-`` for no minimum total); an optional weighted final score: ``final`` (one
+``stage SECTION+SECTION max percent`` per line, e.g. ``SKD TWK+TIU+TKP 550 40``) and
+``final_tie_break``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from fractions import Fraction
 
 from exam.blueprint import (
     EXPOSURE_METHODS,
@@ -241,6 +244,30 @@ def _rules(form: dict, names: list[str], errors: dict) -> dict:
             break
         tracks[parts[0]] = {"total_min": None if parts[1] == "-" else int(parts[1]), "min": mins}
     rules["tracks"] = tracks
+    components = {}
+    for n, line in enumerate(form.get("final", "").splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        ok = len(parts) == 4 and parts[2].isdigit() and parts[3].isdigit()
+        sections = parts[1].split("+") if ok else []
+        if not ok or any(x not in names for x in sections):
+            errors["final"] = (
+                f"line {n}: {line.strip()!r} is not 'stage SECTION+SECTION max percent'"
+            )
+            break
+        components[parts[0]] = {
+            "sections": sections,
+            "max": int(parts[2]),
+            "weight": str(Fraction(int(parts[3]), 100)),
+        }
+    if components:
+        if sum(Fraction(c["weight"]) for c in components.values()) != 1:
+            errors["final"] = "the percentages must add up to 100"
+        order = form.get("final_tie_break", "").replace(",", " ").split()
+        if any(x not in names for x in order):
+            errors["final_tie_break"] = "unknown sections"
+        rules["final"] = {"components": components, "tie_break": order}
     return rules
 
 
@@ -271,6 +298,11 @@ def exam_form_fields(
             )
             for name, t in rules.get("tracks", {}).items()
         ),
+        "final": "\n".join(
+            f"{name} {'+'.join(c['sections'])} {c['max']} {int(Fraction(c['weight']) * 100)}"
+            for name, c in (rules.get("final") or {}).get("components", {}).items()
+        ),
+        "final_tie_break": " ".join((rules.get("final") or {}).get("tie_break", [])),
     }
     for i, s in enumerate(config.sections, start=1):
         p = f"s{i}_"

@@ -421,6 +421,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Urutan penentu bila nilai total sama",
         "Tie-break order when totals are equal",
     ),
+    "rules.final": (
+        "Nilai akhir berbobot, boleh kosong (satu per baris: tahap BAGIAN+BAGIAN maks persen)",
+        "Weighted final score, optional (one per line: stage SECTION+SECTION max percent)",
+    ),
+    "rules.final_tie_break": (
+        "Urutan penentu untuk nilai akhir",
+        "Tie-break order for the final score",
+    ),
     "rules.tracks": (
         "Jalur khusus (satu per baris: jalur total_min BAGIAN:min)",
         "Special tracks (one per line: track total_min SECTION:min)",

@@ -281,3 +281,23 @@ def test_selection_rules_from_the_builder(web, app_settings):
     assert got["tracks"]["disabilitas"] == {"total_min": None, "min": {"TIU": 60}}
     edit = web.get("/committee/exams/CPNS1/edit").text
     assert "Auditor Ahli Pertama 2" in edit and "cumlaude 300 TWK:60" in edit
+
+
+def test_a_weighted_final_score_from_the_builder(web, app_settings):
+    form = FORM | {
+        "sections": "3",
+        "s3_name": "SKB",
+        "s3_domain": "TKP",
+        "s3_kind": "fixed",
+        "s3_max_items": "5",
+        "final": "SKD TWK+TIU 100 40\nSKB SKB 25 60",
+        "final_tie_break": "SKB TIU",
+    }
+    bad = post(web, "/committee/exams/new", form | {"final": "SKD TWK+TIU 100 40\nSKB SKB 25 50"})
+    assert bad.status_code == 422 and "add up to 100" in field_errors(bad.text)["final"]
+    assert post(web, "/committee/exams/new", form).status_code == 200
+    with db_session(app_settings) as s:
+        final = s.scalar(select(Exam).where(Exam.code == "CPNS1")).definition["rules"]["final"]
+    assert final["components"]["SKD"] == {"sections": ["TWK", "TIU"], "max": 100, "weight": "2/5"}
+    assert final["tie_break"] == ["SKB", "TIU"]
+    assert "SKD TWK+TIU 100 40" in web.get("/committee/exams/CPNS1/edit").text
