@@ -211,3 +211,12 @@ def test_bank_changes_go_to_the_audit_log(committee, web_settings, tmp_path):
     assert res.status_code == 200 and "retired" in res.text.lower()
     [changed] = events(web_settings, "item_status_changed")
     assert changed["item"] == "TWK-001" and changed["status"] == "retired"
+
+
+def test_pages_forbid_framing_and_inline_script(client):
+    page = client.get("/login")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "'unsafe-inline'" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in page.text and " onclick=" not in page.text
