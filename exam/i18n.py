@@ -526,6 +526,45 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "appeal.send": ("Kirim jawaban", "Send the answer"),
     "appeal.none": ("Belum ada sanggahan.", "No appeals."),
     "appeal.link": ("Sanggahan", "Appeals"),
+    "cp.none": ("Belum ada checkpoint bertanda tangan.", "No signed checkpoint yet."),
+    "cp.bad_signature": (
+        "tanda tangan checkpoint TIDAK sah",
+        "the checkpoint's signature does NOT verify",
+    ),
+    "cp.verified": (
+        "ukuran log {size} · tanda tangan checkpoint ✓ terverifikasi di peramban ini",
+        "log size {size} · checkpoint signature ✓ verified in this browser",
+    ),
+    "cp.consistent": (
+        "konsisten dengan ukuran {seen} yang dilihat sebelumnya ✓",
+        "consistent with size {seen} seen before ✓",
+    ),
+    "cp.inconsistent": (
+        "log TIDAK konsisten dengan checkpoint berukuran {seen} yang pernah dilihat peramban ini",
+        "the log is NOT consistent with the checkpoint of size {seen} this browser saw before",
+    ),
+    "cp.error": (
+        "tidak dapat memeriksa di sini ({error})",
+        "could not check here ({error})",
+    ),
+    "check.ok": (
+        "terverifikasi di peramban ini: entri {index} ada di log yang ditandatangani pada "
+        "ukuran {size}, SHA-256 tabelnya cocok, dan baris peserta ini ada di dalamnya",
+        "verified in this browser: entry {index} is in the log signed at size {size}, its "
+        "table's SHA-256 matches, and this applicant's row is in it",
+    ),
+    "check.not_in_log": (
+        "entri pengumuman tidak ada di log yang ditandatangani",
+        "the results entry is not in the signed log",
+    ),
+    "check.table": (
+        "tabel tidak cocok dengan SHA-256-nya",
+        "the table does not match its SHA-256",
+    ),
+    "check.not_in_table": (
+        "peserta ini tidak ada di tabel yang diumumkan",
+        "this applicant is not in the published table",
+    ),
 }
 
 

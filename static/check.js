@@ -6,6 +6,11 @@
   var el = document.querySelector("[data-check-result]");
   if (!el) return;
   var T = window.SeleksiTlog;
+  function say(key, values) {
+    var text = el.dataset[key] || key;
+    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
+    return text;
+  }
   function fail(msg) { el.className = "checkpoint bad"; el.textContent = "✗ " + msg; }
   async function run() {
     var text = new TextDecoder().decode(T.b64(el.dataset.proof));
@@ -15,20 +20,19 @@
     var hashes = head.slice(3).map(T.b64);
     var key = await (await fetch("/api/v1/log/key")).text();
     var cp = await T.checkNote(note, key);
-    if (!cp) return fail("the checkpoint's signature does not verify");
+    if (!cp) return fail(say("msgSignature"));
     var leaf = await T.leafHash(extra);
     if (!(await T.verifyInclusion(index, cp.size, leaf, hashes, cp.root))) {
-      return fail("the results entry is not in the signed log");
+      return fail(say("msgNotInLog"));
     }
     var entry = JSON.parse(new TextDecoder().decode(extra));
     var digest = Array.from(await T.sha256(T.enc.encode(entry.table)))
       .map(function (b) { return b.toString(16).padStart(2, "0"); }).join("");
-    if (digest !== entry.table_sha256) return fail("the table does not match its SHA-256");
+    if (digest !== entry.table_sha256) return fail(say("msgTable"));
     var mine = entry.table.split("\n").some(function (line) { return line.split(",")[0] === el.dataset.pseudonym; });
-    if (!mine) return fail("this applicant is not in the published table");
+    if (!mine) return fail(say("msgNotInTable"));
     el.className = "checkpoint good";
-    el.textContent = "✓ verified in this browser: entry " + index + " is in the log signed at size " +
-      cp.size.toLocaleString() + ", its table's SHA-256 matches, and this applicant's row is in it";
+    el.textContent = "✓ " + say("msgOk", { index: index, size: cp.size.toLocaleString() });
   }
-  run().catch(function (e) { fail("could not check here (" + e.message + ")"); });
+  run().catch(function (e) { fail(say("msgError", { error: e.message })); });
 })();

@@ -7,15 +7,22 @@
   var T = window.SeleksiTlog, b64 = T.b64, toB64 = T.toB64, checkNote = T.checkNote;
   var verifyConsistency = T.verifyConsistency;
 
+  // The page gives its texts (Indonesian or English) as data-msg-* with {name} slots.
+  function say(el, key, values) {
+    var text = el.dataset[key] || key;
+    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
+    return text;
+  }
+
   async function verifyCheckpoint(el) {
     var out = el.querySelector("[data-cp-text]");
     try {
       var vkey = await (await fetch("/api/v1/log/key")).text();
       var res = await fetch("/api/v1/log/checkpoint");
-      if (!res.ok) { out.textContent = "no signed checkpoint yet"; return; }
+      if (!res.ok) { out.textContent = say(el, "msgNone"); return; }
       var cp = await checkNote(await res.text(), vkey);
-      if (!cp) { el.className = "checkpoint bad"; out.textContent = "✗ checkpoint signature does NOT verify"; return; }
-      var msg = "log size " + cp.size.toLocaleString() + " · checkpoint signature ✓ verified in this browser";
+      if (!cp) { el.className = "checkpoint bad"; out.textContent = "✗ " + say(el, "msgBadSignature"); return; }
+      var msg = say(el, "msgVerified", { size: cp.size.toLocaleString() });
       var seen = JSON.parse(localStorage.getItem("seleksi-checkpoint") || "null");
       var consistent = true;
       if (seen && seen.origin === cp.origin && seen.size <= cp.size) {
@@ -25,13 +32,13 @@
           proof = (await p.json()).hashes.map(b64);
         }
         consistent = seen.size === 0 || await verifyConsistency(seen.size, cp.size, b64(seen.root), cp.root, proof);
-        msg += consistent ? " · consistent with size " + seen.size.toLocaleString() + " seen before ✓" : "";
+        msg += consistent ? " · " + say(el, "msgConsistent", { seen: seen.size.toLocaleString() }) : "";
       } else if (seen && seen.size > cp.size) {
         consistent = false;
       }
       if (!consistent) {
         el.className = "checkpoint bad";
-        out.textContent = "✗ the log is NOT consistent with the checkpoint of size " + seen.size + " this browser saw before";
+        out.textContent = "✗ " + say(el, "msgInconsistent", { seen: seen.size });
         return;
       }
       localStorage.setItem("seleksi-checkpoint", JSON.stringify({ origin: cp.origin, size: cp.size, root: toB64(cp.root) }));
@@ -40,7 +47,7 @@
       out.textContent = msg + " · " + new Date().toLocaleTimeString();
     } catch (e) {
       el.className = "checkpoint bad";
-      out.textContent = "✗ could not check the checkpoint here (" + e.message + ")";
+      out.textContent = "✗ " + say(el, "msgError", { error: e.message });
     }
   }
 

@@ -10,7 +10,7 @@ def test_the_board_updates_live_and_the_checkpoint_verifies_in_the_browser(page,
     log_in(page, server, "pengamat")
     page.goto(f"{server}/observer/exams/UJI")
     status = page.locator("#checkpoint-status")
-    status.get_by_text(re.compile("verified in this browser")).wait_for(timeout=15_000)
+    status.get_by_text(re.compile("terverifikasi di peramban ini")).wait_for(timeout=15_000)
     assert "checkpoint good" in status.get_attribute("class")
     size_before = int(page.locator("#board").get_attribute("data-log-size"))
     active_before = page.get_by_role("cell", name="sedang ujian").count()

@@ -45,6 +45,6 @@ def test_publish_public_page_and_the_certificate_qr_target(page, browser, server
     checker = browser.new_context().new_page()  # anyone, no login: what the QR code opens
     checker.goto(url)
     status = checker.locator("#check-status")
-    status.get_by_text(re.compile("verified in this browser")).wait_for(timeout=15_000)
+    status.get_by_text(re.compile("terverifikasi di peramban ini")).wait_for(timeout=15_000)
     assert "checkpoint good" in status.get_attribute("class")
     checker.context.close()
