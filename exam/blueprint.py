@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from scoring.ranking import Rules, RulesError
+
 EXPOSURE_METHODS = ("none", "randomesque", "sympson-hetter")
 SECTION_KINDS = ("adaptive", "fixed")
 
@@ -168,8 +170,6 @@ class ExamConfig:
         for section in self.sections:
             section.validate()
         if self.rules is not None:
-            from scoring.ranking import RulesError  # noqa: PLC0415
-
             try:
                 self.ranking_rules()
             except RulesError as exc:
@@ -189,10 +189,8 @@ class ExamConfig:
             data.get("rules"),
         )
 
-    def ranking_rules(self):
+    def ranking_rules(self) -> Rules:
         """The full ranking rules (scoring.ranking.Rules) of this exam."""
-        from scoring.ranking import Rules  # noqa: PLC0415 (scoring is imported lazily here)
-
         extra = dict(self.rules or {})
         extra.pop("sections", None)
         extra.pop("passing_grades", None)

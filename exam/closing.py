@@ -19,7 +19,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.delivery import DeliveryError, _canonical, event, finish_on_deadline, ms
+from exam.delivery import (
+    DeliveryError,
+    _canonical,
+    definition_sha256,
+    event,
+    finish_on_deadline,
+    ms,
+)
 from exam.models import Attempt, Enrollment, Exam
 from exam.runtime import ExamRuntime
 from proctoring import log
@@ -57,7 +64,7 @@ def close_exam(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: date
                 now,
                 seed=rt.seed.hex(),
                 definition=definition,
-                definition_sha256=hashlib.sha256(definition.encode()).hexdigest(),
+                definition_sha256=definition_sha256(exam.definition),
                 parameter_table=table,
                 bank_parameters_sha256=hashlib.sha256(table.encode()).hexdigest(),
                 closed_at=ms(now),

@@ -8,7 +8,6 @@ name the committee member by account id (``by``) and applicants by pseudonym onl
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,29 +17,24 @@ from sqlalchemy.orm import Session
 
 from exam.blueprint import ExamConfig
 from exam.builder import ExamForm
-from exam.delivery import DeliveryError, _canonical, event, ms, new_exam
+from exam.delivery import DeliveryError, definition_sha256, event, ms, new_exam
 from exam.enrollment import EnrollmentRow
 from exam.models import Attempt, Enrollment, Exam, User
 from exam.runtime import pseudonym
 from itembank import repository
 from itembank.content import Problem
+from itembank.models import Item
 from itembank.table import BankTable
 from proctoring import log
-
-
-def definition_sha256(definition: dict) -> str:
-    return hashlib.sha256(_canonical(definition).encode()).hexdigest()
 
 
 def draft_bank(session: Session, config: ExamConfig, points_correct: float = 5) -> BankTable:
     """The operational, calibrated items of the exam's domains, as opening would use them."""
     items = repository.current_items(session, {s.domain for s in config.sections}, ["operational"])
-    return repository.bank_table([i for i in items if i.has_params], points_correct)
+    return repository.bank_table(items, points_correct)  # (it keeps the calibrated ones)
 
 
 def bank_domains(session: Session) -> list[str]:
-    from itembank.models import Item  # noqa: PLC0415 (keeps the bank's models out of imports)
-
     return list(session.scalars(select(Item.domain).distinct().order_by(Item.domain)))
 
 

@@ -108,7 +108,7 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
                 "exam_committed",
                 exam.code,
                 now,
-                definition_sha256=hashlib.sha256(_canonical(exam.definition).encode()).hexdigest(),
+                definition_sha256=definition_sha256(exam.definition),
                 bank_parameters_sha256=rt.bank.parameter_table_hash(),
                 bank_snapshot_sha256=exam.bank_snapshot["hash"],
                 engine=engine.ENGINE_VERSION,
@@ -117,6 +117,11 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
         ],
     )
     return index
+
+
+def definition_sha256(definition: dict) -> str:
+    """What the log commits an exam's definition by (opening, committee changes, reveal)."""
+    return hashlib.sha256(_canonical(definition).encode()).hexdigest()
 
 
 def _canonical(value) -> str:
@@ -530,14 +535,6 @@ def finish_attempt(
     if attempt.status != "active":
         raise DeliveryError("the attempt has finished")
     return _finish(session, rt, attempt, enrollment, now, "submitted")
-
-
-def receipts(session: Session, attempt: Attempt) -> list[dict]:
-    """The log index of every answer (inclusion proofs come with the signed log)."""
-    rows = session.scalars(
-        select(Response).where(Response.attempt_id == attempt.id).order_by(Response.step)
-    )
-    return [{"step": r.step, "item_id": r.item_id, "log_index": r.log_index} for r in rows]
 
 
 def log_applicant_access(session: Session, user_id: int, kind: str, now: datetime) -> list[int]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from exam.models import Attempt, Response
 from proctoring import checkpoints, log
+from proctoring.models import LogEntry
 from proctoring.note import Signer, format_proof
 
 
@@ -64,8 +65,6 @@ def receipt(session: Session, attempt: Attempt, signer: Signer, origin: str) -> 
 
 
 def _entries(session: Session, indices: list[int]):
-    from proctoring.models import LogEntry  # noqa: PLC0415
-
     if not indices:
         return []
     return session.scalars(select(LogEntry).where(LogEntry.index.in_(indices)))

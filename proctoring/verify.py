@@ -40,6 +40,7 @@ from itembank.table import BankTable
 from proctoring import merkle
 from proctoring.canonical import decimal
 from proctoring.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from scoring.ranking import Score, rank, results_table, table_sha256
 
 MAX_PROBLEMS = 200
 
@@ -98,23 +99,26 @@ def verify(
         report.add(f"checkpoint: {exc}")
         return report
     report.size, report.root = cp.size, cp.root
-    _check_tree(texts, cp, state, report)
+    nodes = _check_tree(texts, cp, state, report)
     entries = _parse(texts[: cp.size], report)
     if progress:
         progress(len(entries) // 2)
     _check_events(entries, report)
     _replay_closed_exams(entries, report, progress)
-    _check_publications(entries, report, texts)
+    _check_publications(entries, report, nodes)
     return report
 
 
 # -- the tree ---------------------------------------------------------------------------------
 
 
-def _check_tree(texts: Sequence[str], cp: Checkpoint, state: State | None, report: Report) -> None:
+def _check_tree(
+    texts: Sequence[str], cp: Checkpoint, state: State | None, report: Report
+) -> dict[tuple[int, int], bytes]:
+    """The checks against the checkpoint and the state; returns the tree's nodes."""
     if len(texts) < cp.size:
         report.add(f"the checkpoint covers {cp.size} entries but only {len(texts)} were given")
-        return
+        return {}
     nodes = merkle.nodes_for_leaves(merkle.leaf_hash(t.encode()) for t in texts[: cp.size])
 
     def node(level: int, i: int) -> bytes:
@@ -135,6 +139,7 @@ def _check_tree(texts: Sequence[str], cp: Checkpoint, state: State | None, repor
                 f"history rewritten: the first {state.size} entries no longer hash to the root "
                 "recorded by the previous run"
             )
+    return nodes
 
 
 def _no_float(text: str) -> float:
@@ -431,17 +436,16 @@ def _check_rescoring(where, config, plans, seed, pseudonym, events, answers, cho
 # -- published results ------------------------------------------------------------------------
 
 
-def _check_publications(entries: list[dict], report: Report, texts: Sequence[str]) -> None:
+def _check_publications(
+    entries: list[dict], report: Report, nodes: dict[tuple[int, int], bytes]
+) -> None:
     """Every ``results_published`` entry: its table hashes to the SHA-256 it states, the
     checkpoint it names is the log's root at that size, every row's points are the points
     the log finished the attempt with, and — the exam's rules being revealed — the pure
     ranking of those scores gives exactly the published table."""
-    from scoring.ranking import Score, rank, results_table, table_sha256  # noqa: PLC0415
-
     published = [e for e in entries if e["type"] == "results_published"]
-    if not published:
+    if not published or not nodes:
         return
-    nodes = merkle.nodes_for_leaves(merkle.leaf_hash(t.encode()) for t in texts[: report.size])
 
     def node(level: int, i: int) -> bytes:
         return nodes[(level, i)]

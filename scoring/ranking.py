@@ -253,37 +253,26 @@ def _ranked(s: Score, rules: Rules, passed: bool, rank_: int | None, proceeds: b
 
 def ranking_csv(rows: Sequence[Ranked]) -> str:
     """The Ranking CSV of CONTRACTS.md: person_id,formation,total,passed,rank,proceeds."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["person_id", "formation", "total", "passed", "rank", "proceeds"])
-    for r in rows:
-        w.writerow(
-            [
-                r.person_id,
-                r.formation,
-                r.total,
-                "true" if r.passed else "false",
-                "" if r.rank is None else r.rank,
-                "true" if r.proceeds else "false",
-            ]
-        )
-    return out.getvalue()
+    return _csv(rows, [], with_track=False)
 
 
 def results_table(rows: Sequence[Ranked], sections: Sequence[str]) -> str:
     """The canonical results table (CSV) that a publication hashes: the ranking columns
     plus track and every section's points, in the ranking's order."""
+    return _csv(rows, sections, with_track=True)
+
+
+def _csv(rows: Sequence[Ranked], sections: Sequence[str], with_track: bool) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(
-        ["person_id", "formation", "track", *sections, "total", "passed", "rank", "proceeds"]
-    )
+    track = ["track"] if with_track else []
+    w.writerow(["person_id", "formation", *track, *sections, "total", "passed", "rank", "proceeds"])
     for r in rows:
         w.writerow(
             [
                 r.person_id,
                 r.formation,
-                r.track,
+                *([r.track] if with_track else []),
                 *(r.points.get(s, 0) for s in sections),
                 r.total,
                 "true" if r.passed else "false",

@@ -34,20 +34,7 @@ class ApplicantAppeals(Controller):
 
     @get("/", name="appeal-form")
     async def form(self, request: Request, db_session: DbSession, code: FromPath[str]) -> Template:
-        user: CurrentUser = request.user
-
-        def run(session: Session):
-            exam, enrollment = enrolled(session, user, code)
-            mine = session.scalars(
-                select(Appeal).where(Appeal.enrollment_id == enrollment.id).order_by(Appeal.id)
-            ).all()
-            return exam, appeals.window(session, exam), mine
-
-        exam, window, mine = await db_session.run_sync(run)
-        return Template(
-            "exam/appeals.html",
-            context={"exam": exam, "window": window, "appeals": mine, "error": None},
-        )
+        return await _applicant_page(db_session, request.user, code)
 
     @post("/", name="appeal-file")
     async def file(
@@ -72,13 +59,14 @@ class ApplicantAppeals(Controller):
             await db_session.run_sync(run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
-            page = await _applicant_page(db_session, user, code, exc.reason)
-            return page
+            return await _applicant_page(db_session, user, code, exc.reason, 409)
         await db_session.commit()
         return Redirect(f"/exam/{code}/appeals/", status_code=303)
 
 
-async def _applicant_page(db_session, user, code: str, error: str) -> Template:
+async def _applicant_page(
+    db_session, user, code: str, error: str | None = None, status: int = 200
+) -> Template:
     def run(session: Session):
         exam, enrollment = enrolled(session, user, code)
         mine = session.scalars(
@@ -89,7 +77,7 @@ async def _applicant_page(db_session, user, code: str, error: str) -> Template:
     exam, window, mine = await db_session.run_sync(run)
     return Template(
         "exam/appeals.html",
-        status_code=409,
+        status_code=status,
         context={"exam": exam, "window": window, "appeals": mine, "error": error},
     )
 

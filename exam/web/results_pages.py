@@ -27,7 +27,7 @@ from exam.documents import certificate_pdf, distribution_svg, results_pdf, table
 from exam.models import Enrollment, Exam, Publication
 from exam.security import CurrentUser, applicant_only, committee_only
 from exam.web.deps import DbSession, enrolled
-from proctoring import log
+from proctoring import checkpoints, log
 from proctoring.note import format_proof
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -225,9 +225,6 @@ class PublicResults(Controller):
         def run(session: Session):
             exam, versions, latest = _published(session, code)
             entry = log.entries(session, latest.log_index, latest.log_index + 1)[0].entry
-            size = log.size(session)
-            from proctoring import checkpoints  # noqa: PLC0415
-
             cp = checkpoints.at_least(session, latest.log_index + 1)
             proof = format_proof(
                 latest.log_index,
@@ -235,9 +232,9 @@ class PublicResults(Controller):
                 cp.note,
                 extra=entry.encode(),
             )
-            return exam, versions, latest, entry, size, proof
+            return exam, versions, latest, entry, proof
 
-        exam, versions, latest, entry, size, proof = await db_session.run_sync(run)
+        exam, versions, latest, entry, proof = await db_session.run_sync(run)
         rows = [
             (
                 p.version,
@@ -258,7 +255,6 @@ class PublicResults(Controller):
                 "entry": entry,
                 "proof": proof,
                 "proof_b64": base64.b64encode(proof.encode()).decode(),
-                "log_size": size,
             },
         )
 
