@@ -480,7 +480,7 @@ def _check_publications(
                 ),
                 None,
             )
-            rows = list(csv.DictReader(io.StringIO(table)))
+            rows = list(csv.DictReader(io.StringIO(table, newline="")))
             if reveal is None:
                 report.add(f"{where}: published before the exam's rules were revealed")
                 continue
@@ -505,5 +505,5 @@ def _check_publications(
                 )
             if results_table(rank(scores, rules), rules.sections) != table:
                 report.add(f"{where}: the ranking recomputed from the scores and rules differs")
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, csv.Error) as exc:
             report.add(f"{where}: malformed ({exc!r})")

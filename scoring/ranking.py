@@ -290,7 +290,10 @@ def table_sha256(table: str) -> str:
 def read_scores_csv(text: str, source: str, sections: Sequence[str]) -> list[Score]:
     """Scores CSV (CONTRACTS.md): person_id,formation,track,<section>,…; RulesError names
     the line and the field of every problem."""
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise RulesError(f"{source}: not CSV ({exc})") from None
     if not rows:
         raise RulesError(f"{source}:1: empty file")
     header = [h.strip() for h in rows[0]]

@@ -2,7 +2,7 @@
 
 import contextlib
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from exam.enrollment import read_enrollment_csv
@@ -28,6 +28,8 @@ def test_enrollment_csv(data):
 
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(TEXT, CSVISH))
+@example("\r")  # a lone carriage return once crashed the CSV reader
+@example('a,"b\nc')
 def test_scores_csv_and_rules(text):
     for parse in (
         lambda: read_scores_csv(text, "s.csv", ["TWK", "TIU"]),
