@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -171,3 +172,55 @@ class Appeal(Base):
     answered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     log_index: Mapped[int] = mapped_column(BigInteger)
     answer_log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ForensicSettings(Base):
+    """The committee's screening choices for an exam: the false discovery rate level and
+    the items marked as possibly compromised (``proctoring.screening``)."""
+
+    __tablename__ = "forensic_settings"
+
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), primary_key=True)
+    level: Mapped[float] = mapped_column(Float, default=0.05)
+    compromised: Mapped[list] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class ForensicFlag(Base):
+    """A flag raised by the screening, once per statistic, section and applicant (or pair).
+    ``document`` is the canonical JSON of the flag and its evidence; the log holds its
+    SHA-256 (``commitment``). ``status`` is ``open`` until the committee decides."""
+
+    __tablename__ = "forensic_flags"
+    __table_args__ = (UniqueConstraint("exam_id", "kind", "section", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    section: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    pseudonyms: Mapped[list] = mapped_column(JSON)
+    statistic: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    q_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    document: Mapped[str] = mapped_column(Text)
+    commitment: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    raised_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class FlagReview(Base):
+    """A note on a flag (observers and committee) or the committee's decision with its
+    reason. The log carries each one with the text's SHA-256 (texts may name people)."""
+
+    __tablename__ = "flag_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("forensic_flags.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16), default="")
+    text: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    log_index: Mapped[int] = mapped_column(BigInteger)

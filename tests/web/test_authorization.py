@@ -16,6 +16,7 @@ ROLES = {"anonymous": None, "applicant": "peserta01", "observer": "pengamat", "c
 #: Which roles a path prefix is for (public paths are open to all).
 OWNERS = [
     (r"^/committee/", {"committee"}),
+    (r"^/observer/exams/[^/]+/forensics$", {"committee"}),  # the screening's settings
     (r"^/observer", {"observer", "committee"}),
     (r"^/exam", {"applicant"}),
     (r"^/api/v1/attempts/", {"applicant"}),
