@@ -126,6 +126,7 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
                     attributes={
                         "gender": "P" if k % 2 else "L",
                         "region": ("Jawa", "Sumatra", "Sulawesi", "Papua")[k % 4],
+                        "room": f"Ruang {k // 3 + 1}",
                     },
                 )
         if exam.status == "draft":
