@@ -17,7 +17,7 @@ items. This module computes, from plain arrays:
 2. ``conditional_se``: the mean standard error of θ̂ by θ̂ bin for every group, the
    conditional standard error of measurement (Lord 1980, ch. 5: SE(θ) = 1/√I(θ) varies
    with θ), reported at several ability levels and for each relevant subgroup as the
-   Standards ask (AERA, APA & NCME 2014, ch. 2, Standards 2.11 and 2.14; ch. 3 on
+   Standards ask (AERA, APA & NCME 2014, ch. 2 on reliability and precision; ch. 3 on
    fairness), with the largest between-group ratio of mean SE within a bin.
 3. ``exposure_distribution``: item exposure rates and the test overlap rate, exactly from
    the exposure rates (Chen, Ankenmann & Spray 2003, Journal of Educational Measurement 40,
@@ -298,8 +298,8 @@ def conditional_se(
     """Mean SE of θ̂ by θ̂ bin for every attribute and group, and the largest gap.
 
     The conditional standard error (Lord 1980, ch. 5) should be reported at several
-    ability levels and for each relevant subgroup (AERA, APA & NCME 2014, Standards 2.11
-    and 2.14): equal mean SE at equal θ̂ is the measurable meaning of an equally precise
+    ability levels and for each relevant subgroup (AERA, APA & NCME 2014, ch. 2 and 3):
+    equal mean SE at equal θ̂ is the measurable meaning of an equally precise
     exam. Bins are [e_{k−1}, e_k) at ``edges`` (default −3 … 3 by 0.5) plus the open ends
     below and above. The interval is mean ± t_{(1+level)/2, n−1} · s/√n. The summary gives,
     per attribute, the largest max/min ratio of group means within a bin in which at least
