@@ -51,6 +51,7 @@ from exam.web import (
     results_pages,
 )
 from exam.web.log_feed import LogFeed
+from exam.web.openapi_docs import document_refusals
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
 from exam.web.threaded import ThreadedDb
 
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         engine, settings.log_signer(), settings.log_origin, settings.checkpoint_interval_s
     )
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *auth.ROUTES,
             auth.login_router(settings.login_attempts_per_minute),
@@ -195,3 +196,13 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             }
         ),
     )
+    document_refusals(
+        app,
+        rate_limited={"/login", "/api/v1/auth/login"},
+        conflicts={
+            "/api/v1/exams/{exam_code:str}/attempts",
+            "/api/v1/attempts/{attempt_id:int}/answers",
+            "/api/v1/attempts/{attempt_id:int}/events",
+        },
+    )
+    return app

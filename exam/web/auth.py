@@ -87,12 +87,12 @@ async def _end_session(request: Request, db_session) -> None:
         await db_session.commit()
 
 
-@get("/login", name="login", sync_to_thread=False)
+@get("/login", name="login", sync_to_thread=False, include_in_schema=False)
 def login_page(request: Request) -> Template:
     return Template("login.html", context={"failed": False})
 
 
-@post("/login", name="login-submit", status_code=HTTP_200_OK)
+@post("/login", name="login-submit", status_code=HTTP_200_OK, include_in_schema=False)
 async def login_submit(
     request: Request,
     db_session: DbSession,
@@ -131,7 +131,7 @@ async def api_login(
     return LoginReply(user.username, user.role)
 
 
-@post("/logout", name="logout", status_code=303)
+@post("/logout", name="logout", status_code=303, include_in_schema=False)
 async def logout(request: Request, db_session: DbSession) -> Redirect:
     await _end_session(request, db_session)
     return Redirect("/login", status_code=303)
@@ -142,7 +142,7 @@ async def api_logout(request: Request, db_session: DbSession) -> None:
     await _end_session(request, db_session)
 
 
-@get("/lang/{code:str}", name="language", sync_to_thread=False)
+@get("/lang/{code:str}", name="language", sync_to_thread=False, include_in_schema=False)
 def set_language(request: Request, code: FromPath[str]) -> Redirect:
     target = request.headers.get("referer") or "/"
     if code not in LANGUAGES:
@@ -155,7 +155,7 @@ def set_language(request: Request, code: FromPath[str]) -> Redirect:
     )
 
 
-@get("/", name="home", sync_to_thread=False)
+@get("/", name="home", sync_to_thread=False, include_in_schema=False)
 def home(request: Request) -> Redirect:
     user = request.scope.get("user")
     return Redirect(HOME_BY_ROLE.get(getattr(user, "role", ""), "/login"))

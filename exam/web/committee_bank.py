@@ -41,6 +41,7 @@ class StatusForm:
 
 class CommitteeBank(Controller):
     path = "/committee/bank"
+    include_in_schema = False
     guards = [committee_only]  # noqa: RUF012 (Litestar's controller attribute)
 
     @get("/", name="bank-list")

@@ -62,6 +62,7 @@ async def _page(db_session, **extra) -> Template:
 
 class CommitteeDif(Controller):
     path = "/committee/bank/dif"
+    include_in_schema = False
     guards = [committee_only]  # noqa: RUF012 (Litestar's controller attribute)
 
     @get("/", name="dif-page")
