@@ -105,3 +105,50 @@ def test_an_applicant_cannot_read_or_write_another_applicants_attempt(apps):
         event = {"type": "blur", "at": 1}
         res = other.post(f"/api/v1/attempts/{attempt_id}/events", json=event, headers=token)
         assert res.status_code == 404
+
+
+def test_every_state_changing_route_needs_the_csrf_token(apps):
+    settings, attempt_id = apps
+    app = create_app(settings)
+    unsafe = [(p, m) for p, m in routes(app) if m in {"POST", "PUT", "PATCH", "DELETE"}]
+    assert len(unsafe) >= 29
+    for username in ("komite", "peserta01"):
+        with TestClient(app=create_app(settings)) as client:
+            assert login(client, username).status_code == 303
+            for path, method in unsafe:
+                url = concrete(path, attempt_id)
+                res = client.request(method, url, follow_redirects=False)  # no token
+                assert res.status_code == 403, f"{username} {method} {url}: {res.status_code}"
+                assert "csrf" in res.text.lower(), f"{method} {url}: {res.text[:200]}"
+
+
+def session_cookie(res) -> str:
+    [cookie] = [c for c in res.headers.get_list("set-cookie") if c.startswith("seleksi_session=")]
+    return cookie
+
+
+def test_the_session_cookie_flags(apps):
+    settings, _ = apps
+    with TestClient(app=create_app(settings)) as client:
+        cookie = session_cookie(login(client, "pengamat")).lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+        assert "secure" not in cookie.replace("samesite", "")
+    secure = settings.model_copy(update={"secure_cookies": True})
+    with TestClient(app=create_app(secure), base_url="https://testserver.local") as client:
+        cookie = session_cookie(login(client, "pengamat")).lower()
+        assert "; secure" in cookie and "httponly" in cookie
+
+
+def test_a_session_id_planted_before_login_is_worthless_after_it(apps):
+    settings, _ = apps
+    planted = "a" * 64
+    with TestClient(app=create_app(settings)) as victim:
+        victim.cookies.set("seleksi_session", planted)
+        res = login(victim, "pengamat")
+        assert res.status_code == 303
+        issued = session_cookie(res).split(";")[0].split("=", 1)[1]
+        assert issued != planted and len(issued) >= 32
+        assert victim.get("/observer/").status_code == 200
+    with TestClient(app=create_app(settings)) as attacker:
+        attacker.cookies.set("seleksi_session", planted)
+        assert attacker.get("/observer/", follow_redirects=False).status_code in (303, 401)
