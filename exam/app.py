@@ -50,6 +50,7 @@ from exam.web import (
     observer,
     results_pages,
 )
+from exam.web.heartbeat import Heartbeat
 from exam.web.log_feed import LogFeed
 from exam.web.openapi_docs import document_refusals
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         sync.dispose()
 
     threaded = ThreadedDb(settings)
+    heartbeat = Heartbeat(threaded)
     feed = LogFeed(
         engine, settings.log_signer(), settings.log_origin, settings.checkpoint_interval_s
     )
@@ -157,8 +159,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
         on_app_init=[session_auth.on_app_init],
-        on_startup=[upgrade_database, feed.start],
-        on_shutdown=[feed.stop, threaded.dispose],
+        on_startup=[upgrade_database, heartbeat.start, feed.start],
+        on_shutdown=[heartbeat.stop, feed.stop, threaded.dispose],
         stores={
             # The session store reads on every request: through the synchronous engine in a
             # worker thread it costs one hand-off instead of one per statement.

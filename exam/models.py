@@ -224,3 +224,14 @@ class FlagReview(Base):
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class Heartbeat(Base):
+    """When the service last showed it was up (one row, id 1), refreshed every few seconds
+    by every server process. At startup a gap since the last beat is downtime, and it is
+    credited to the attempts that were running (``exam.downtime``)."""
+
+    __tablename__ = "heartbeat"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    beat_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -206,6 +206,12 @@ def _check_event(e: dict, attempts: dict, started: set, report: Report) -> None:
         a.deadline = e.get("deadline")
     elif kind == "extra_time_set" and e.get("deadline") is not None:
         a.deadline = e["deadline"]
+    elif kind == "downtime_credited":
+        # The service was down from ``from``: every attempt running then got the gap back.
+        for (exam, _), other in attempts.items():
+            running = not other.finished and other.deadline is not None
+            if exam == e["exam"] and running and other.deadline > int(e["from"]):
+                other.deadline += int(e["credit_ms"])
     elif kind == "item_served":
         if a.finished:
             report.add(f"{where}: an item served after the attempt finished")

@@ -28,13 +28,13 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from exam import database
+from exam import database, downtime
 from exam.models import Attempt, Enrollment, Response, User
 from proctoring.models import LogEntry, LogHead
 from tests.conftest import _fresh_pg_database
@@ -290,6 +290,12 @@ def check_database(live: LiveServer, applicants: list[Applicant], finished: bool
                 e.index: json.loads(e.entry)
                 for e in s.scalars(select(LogEntry).where(LogEntry.entry.contains('"answer"')))
             }
+            credits = [
+                json.loads(e.entry)
+                for e in s.scalars(
+                    select(LogEntry).where(LogEntry.entry.contains('"downtime_credited"'))
+                )
+            ]
             for a in applicants:
                 attempt = s.get(Attempt, a.attempt)
                 enrollment = s.get(Enrollment, attempt.enrollment_id)
@@ -333,7 +339,10 @@ def check_database(live: LiveServer, applicants: list[Applicant], finished: bool
                 for i, e in answers:
                     r = by_step[e["step"]]
                     assert (i, e["item"], e["choice"]) == (r.log_index, r.item_id, r.choice)
-                assert attempt.deadline_at == a.deadline, f"{a.name}: deadline moved"
+                credit_ms = sum(e["credit_ms"] for e in credits if e["exam"] == EXAM)
+                assert attempt.deadline_at == a.deadline + timedelta(milliseconds=credit_ms), (
+                    f"{a.name}: the deadline moved by more than the credited downtime"
+                )
                 if finished:
                     assert attempt.status == "finished", f"{a.name}: {attempt.status}"
                 else:
@@ -381,16 +390,22 @@ async def resume_and_finish(url: str, a: Applicant, stored: dict, rng: random.Ra
         assert view["item"]["item_id"] == stored["served_item"]
         if view["step"] in a.served:
             assert view["item"]["item_id"] == a.served[view["step"]], "another item after restart"
-        assert datetime.fromisoformat(view["deadline"]) == a.deadline, "the deadline moved"
-        expected = (a.deadline - now).total_seconds()
+        # The deadline moved by the downtime credited at the restart (the gap since the last
+        # heartbeat), so the remaining time is what it was at the kill; check_database
+        # matches the move to the log's downtime_credited entry.
+        deadline = datetime.fromisoformat(view["deadline"])
+        credit = (deadline - a.deadline).total_seconds()
+        assert credit >= downtime.GAP_S, (a.name, "the downtime was not credited", credit)
+        expected = (deadline - now).total_seconds()
         assert abs(view["remaining_seconds"] - expected) <= TOLERANCE_S, (view, expected)
-        assert view["remaining_seconds"] <= DURATION_S - MIN_ELAPSED_S + TOLERANCE_S, view
+        limit = DURATION_S - MIN_ELAPSED_S + TOLERANCE_S + credit
+        assert view["remaining_seconds"] <= limit, view
 
         # Starting again resumes the same attempt with the same deadline.
         res = await c.post(f"/api/v1/exams/{EXAM}/attempts")
         assert res.status_code == 200, res.text
         assert res.json()["attempt_id"] == a.attempt
-        assert datetime.fromisoformat(res.json()["deadline"]) == a.deadline
+        assert datetime.fromisoformat(res.json()["deadline"]) == deadline
 
         # The same answers again get the same replies (what a retrying client does).
         for step, ack in sorted(a.acked.items())[-2:]:
@@ -454,6 +469,8 @@ def test_sigkill_mid_exam_loses_no_acknowledged_answer(live):
     print("in flight and stored anyway:", stored_unacked)
     assert UNREAD in stored_unacked
 
+    # Down long enough to count as downtime: the restart credits it to every attempt.
+    time.sleep(downtime.GAP_S + 2)
     live.restart()
     run_in_thread(after_restart, live.url, applicants, stored, started, rng)
     check_database(live, applicants, finished=True)
