@@ -29,9 +29,9 @@ from exam.delivery import event, ms
 from exam.models import Attempt, Exam, Heartbeat
 from proctoring import log
 
-BEAT_S = 2.0
+BEAT_S = 1.0
 #: A gap longer than this between beats is downtime (a few missed beats, not a slow one).
-GAP_S = 6.0
+GAP_S = 2.5
 
 
 def beat(session: Session, now: datetime) -> None:
