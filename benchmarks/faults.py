@@ -143,9 +143,14 @@ async def applicant(url: str, a: Applicant, bank: dict, campaign: Campaign, rng,
         await request(c, campaign, a, "GET", "/healthz")
         c.headers["x-csrftoken"] = c.cookies["csrftoken"]
         login = {"username": a.name, "password": PASSWORD}
-        res = await request(c, campaign, a, "POST", "/api/v1/auth/login", json=login)
-        assert res.status_code == 200, res.text
-        res = await request(c, campaign, a, "POST", f"/api/v1/exams/{EXAM_CODE}/attempts")
+        while True:
+            # A login whose reply was lost to a kill is simply done again.
+            res = await request(c, campaign, a, "POST", "/api/v1/auth/login", json=login)
+            assert res.status_code == 200, res.text
+            res = await request(c, campaign, a, "POST", f"/api/v1/exams/{EXAM_CODE}/attempts")
+            if res.status_code == 200:
+                break
+            a.conflicts.append(f"start: {res.status_code} {res.text[:120]}")
         a.attempt, a.first_deadline = res.json()["attempt_id"], res.json()["deadline"]
         while not stop.is_set():
             view = (await request(c, campaign, a, "GET", f"/api/v1/attempts/{a.attempt}")).json()

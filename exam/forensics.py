@@ -188,6 +188,22 @@ def set_settings(
     return index
 
 
+def inputs(
+    session: Session, exam: Exam, now: datetime, n_boot: int = 200, points_correct: float = 5
+) -> tuple[ScreeningRules, list[SectionAnswers]]:
+    """The screening's input: the committee's rules and every answer so far."""
+    if exam.status == "draft":
+        raise DeliveryError(f"exam {exam.code} has not opened: there are no answers yet")
+    settings = settings_of(session, exam)
+    rules = ScreeningRules(
+        level=settings.level,
+        compromised=frozenset(settings.compromised),
+        n_boot=n_boot,
+        seed=int(exam.seed_hex[:8], 16) ^ int(now.timestamp()),
+    )
+    return rules, section_answers(session, exam, points_correct)
+
+
 def run(
     session: Session,
     exam: Exam,
@@ -198,16 +214,21 @@ def run(
     points_correct: float = 5,
 ) -> RunSummary:
     """Screen every answer so far; store and log the flags not raised before."""
-    if exam.status == "draft":
-        raise DeliveryError(f"exam {exam.code} has not opened: there are no answers yet")
-    settings = settings_of(session, exam)
-    rules = ScreeningRules(
-        level=settings.level,
-        compromised=frozenset(settings.compromised),
-        n_boot=n_boot,
-        seed=int(exam.seed_hex[:8], 16) ^ int(now.timestamp()),
-    )
-    result = screen(section_answers(session, exam, points_correct), rules)
+    rules, sections = inputs(session, exam, now, n_boot, points_correct)
+    return record(session, exam, rules, screen(sections, rules), user_id, role, now)
+
+
+def record(
+    session: Session,
+    exam: Exam,
+    rules: ScreeningRules,
+    result: Screening,
+    user_id: int,
+    role: str,
+    now: datetime,
+) -> RunSummary:
+    """Log a screening run and store and log the flags it raised that were not raised
+    before (the screening itself may run outside the transaction: it is pure)."""
     known = set(
         session.execute(
             select(ForensicFlag.kind, ForensicFlag.section, ForensicFlag.subject).where(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -28,7 +29,7 @@ from exam.delivery import DeliveryError
 from exam.models import Exam, ForensicFlag
 from exam.security import CurrentUser, committee_only, observer_or_committee
 from exam.web.deps import DbSession
-from proctoring.screening import KINDS
+from proctoring.screening import KINDS, screen
 
 PLOTS = ("se", "exposure", "information")
 
@@ -95,19 +96,26 @@ class ForensicsPages(Controller):
 
     @post("/screening", name="forensics-run")
     async def run_screening(self, request: Request, code: FromPath[str]) -> Response:
-        """Screen every answer so far; new flags enter the queue and the log."""
+        """Screen every answer so far; new flags enter the queue and the log. The answers
+        are read in one transaction, the statistics (seconds of CPU on a large exam) run in
+        a worker thread, and the flags are stored in a second transaction."""
         user: CurrentUser = request.user
         now = request.app.state.clock()
         points = request.app.state.settings.points_correct
-
-        def use_case(session: Session):
-            begin_write(session)
-            return forensics.run(
-                session, _exam(session, code), user.id, user.role, now, points_correct=points
-            )
-
+        db = request.app.state.db
         try:
-            await request.app.state.db.run(use_case)
+            rules, sections = await db.run(
+                lambda s: forensics.inputs(s, _exam(s, code), now, points_correct=points)
+            )
+            result = await anyio.to_thread.run_sync(screen, sections, rules)
+
+            def store(session: Session) -> None:
+                begin_write(session)
+                forensics.record(
+                    session, _exam(session, code), rules, result, user.id, user.role, now
+                )
+
+            await db.run(store)
         except DeliveryError as exc:
             _refuse(exc)
         return Redirect(f"/observer/exams/{code}/review", status_code=303)
