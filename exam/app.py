@@ -14,9 +14,7 @@ from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
-    SQLAlchemySyncConfig,
 )
-from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import ResponseHeader, State
@@ -53,7 +51,7 @@ from exam.web import (
 from exam.web.heartbeat import Heartbeat
 from exam.web.log_feed import LogFeed
 from exam.web.openapi_docs import document_refusals
-from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig
+from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig, SessionStore
 from exam.web.threaded import ThreadedDb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +131,11 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
     threaded = ThreadedDb(settings)
     heartbeat = Heartbeat(threaded)
     feed = LogFeed(
-        engine, settings.log_signer(), settings.log_origin, settings.checkpoint_interval_s
+        engine,
+        settings.log_signer(),
+        settings.log_origin,
+        settings.checkpoint_interval_s,
+        db=threaded,
     )
 
     app = Litestar(
@@ -162,13 +164,9 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         on_startup=[upgrade_database, heartbeat.start, feed.start],
         on_shutdown=[heartbeat.stop, feed.stop, threaded.dispose],
         stores={
-            # The session store reads on every request: through the synchronous engine in a
-            # worker thread it costs one hand-off instead of one per statement.
-            SESSION_STORE: SQLAlchemyStore(
-                SQLAlchemySyncConfig(engine_instance=threaded.engine, create_all=False),
-                model=WebSession,
-                namespace="sessions",
-            ),
+            # The session store reads on every request: one plain SELECT on the
+            # synchronous engine (on SQLite on the event loop, see SessionStore).
+            SESSION_STORE: SessionStore(threaded, model=WebSession, namespace="sessions"),
             "login-rate-limit": MemoryStore(),
         },
         csrf_config=CSRFConfig(

@@ -7,10 +7,12 @@ line the synchronous ones (sqlite3, psycopg); both come from the one configured 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.util import await_only
@@ -69,19 +71,35 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={WRITE: True})
 
 
-def _on_sqlite(engine: Engine, settings: Settings) -> None:
+def _wrapped(exc: sqlite3.Error, statement: str) -> DBAPIError:
+    """The SQLAlchemy exception for a driver error (as SQLAlchemy's execution raises)."""
+    return DBAPIError.instance(statement, None, exc, sqlite3.Error)
+
+
+def _on_sqlite(engine: Engine, settings: Settings, busy_ms: int | None = None) -> None:
     """Pragmas on every SQLite connection; SQLAlchemy, not the driver, emits BEGIN, and
     emits BEGIN IMMEDIATE for writers (``begin_write``; SQLAlchemy's pysqlite recipe)."""
     if engine.url.get_backend_name() != "sqlite":
         return
+    busy_ms = settings.sqlite_busy_timeout_ms if busy_ms is None else busy_ms
 
     def on_connect(dbapi_connection, record) -> None:
-        _sqlite_pragmas(dbapi_connection, record, settings.sqlite_busy_timeout_ms)
+        _sqlite_pragmas(dbapi_connection, record, busy_ms)
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
 
+    raw = engine.dialect.driver == "pysqlite"
+
     def on_begin(connection) -> None:
-        write = connection.get_execution_options().get(WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE) else "BEGIN"
+        if not raw:
+            connection.exec_driver_sql(begin)
+            return
+        # On sqlite3's connection itself: BEGIN starts every request's transaction, and
+        # SQLAlchemy's statement execution costs more than SQLite's.
+        try:
+            connection.connection.driver_connection.execute(begin)
+        except sqlite3.Error as exc:
+            raise _wrapped(exc, begin) from exc
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)
@@ -107,6 +125,11 @@ class _WriteQueue:
         with self._guard:
             return self._locks.setdefault(loop, asyncio.Lock())
 
+    def lock(self) -> asyncio.Lock:
+        """The queue as a lock for a coroutine to hold (``async with``) while it writes
+        through a connection of its own."""
+        return self._lock()
+
     def acquire(self, record) -> None:
         lock = self._lock()
         await_only(lock.acquire())
@@ -128,10 +151,21 @@ class _WriteQueue:
             loop.call_soon_threadsafe(lock.release)
 
 
+_QUEUES: dict[str | None, _WriteQueue] = {}
+_QUEUES_GUARD = threading.Lock()
+
+
+def write_queue(engine: Engine) -> _WriteQueue:
+    """The write queue of a SQLite database file, one per process: every engine on the
+    same file (asynchronous, or synchronous on the event loop) queues in it."""
+    with _QUEUES_GUARD:
+        return _QUEUES.setdefault(engine.url.database, _WriteQueue())
+
+
 def _queue_sqlite_writers(engine: Engine) -> None:
     if engine.url.get_backend_name() != "sqlite":
         return
-    queue = _WriteQueue()
+    queue = write_queue(engine)
 
     def on_begin(connection) -> None:
         if connection.get_execution_options().get(WRITE, False):
@@ -188,10 +222,14 @@ def _queue_thread_writers(engine: Engine) -> None:
 
 
 def sync_engine(
-    settings: Settings | None = None, serialize_writers: bool = False, pool_size: int = 5
+    settings: Settings | None = None,
+    serialize_writers: bool = False,
+    pool_size: int = 5,
+    busy_ms: int | None = None,
 ) -> Engine:
     """The synchronous engine. ``serialize_writers`` queues SQLite writers of this process
-    on a lock (for worker threads; see ``_WriteQueue`` for why)."""
+    on a lock (for worker threads; see ``_WriteQueue`` for why); ``busy_ms`` replaces the
+    configured SQLite busy timeout."""
     settings = settings or get_settings()
     _prepare(settings)
     url = sync_url(settings.resolved_database_url)
@@ -205,7 +243,7 @@ def sync_engine(
     )
     if serialize_writers:
         _queue_thread_writers(engine)
-    _on_sqlite(engine, settings)
+    _on_sqlite(engine, settings, busy_ms)
     return engine
 
 

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from exam import engine, randomness
@@ -424,6 +424,58 @@ class AnswerReply:
     next_step: int | None
 
 
+_ATTEMPTS = Attempt.__table__
+_ATTEMPT_COLUMNS = tuple(c.key for c in _ATTEMPTS.c)
+
+
+class AttemptRow:
+    """An attempt read with a plain SQL statement (see ``ATTEMPT_COLUMNS``), with the
+    attributes of ``Attempt``: the use cases read and change it alike, and
+    ``submit_answer`` writes what changed with one UPDATE. The answer path uses it
+    because the ORM's loading and unit of work cost more than its statements."""
+
+    __slots__ = (*_ATTEMPT_COLUMNS, "_stored")
+
+    def __init__(self, row) -> None:
+        for key in _ATTEMPT_COLUMNS:
+            setattr(self, key, row[key])
+        self._stored = {key: row[key] for key in _ATTEMPT_COLUMNS}
+
+    def changes(self) -> dict:
+        return {
+            key: getattr(self, key)
+            for key in _ATTEMPT_COLUMNS
+            if getattr(self, key) != self._stored[key]
+        }
+
+    def stored(self) -> None:
+        self._stored = {key: getattr(self, key) for key in _ATTEMPT_COLUMNS}
+
+
+#: The attempt's columns, labelled as ``AttemptRow`` reads them.
+ATTEMPT_COLUMNS = tuple(c.label(c.key) for c in _ATTEMPTS.c)
+_UPDATE_ATTEMPT = update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_key"))
+_INSERT_RESPONSE = insert(Response.__table__)
+_RESPONSES = Response.__table__
+_PREVIOUS = select(
+    _RESPONSES.c.item_id, _RESPONSES.c.choice, _RESPONSES.c.log_index, _RESPONSES.c.next_step
+).where(_RESPONSES.c.attempt_id == bindparam("attempt"), _RESPONSES.c.step == bindparam("step"))
+_ITEM_AT = select(_RESPONSES.c.item_id).where(
+    _RESPONSES.c.attempt_id == bindparam("attempt"), _RESPONSES.c.step == bindparam("step")
+)
+
+
+def _write_attempt(session: Session, attempt: Attempt | AttemptRow) -> None:
+    """Write the attempt's changes now (an ``Attempt`` is flushed)."""
+    if not isinstance(attempt, AttemptRow):
+        session.flush()
+        return
+    changed = attempt.changes()
+    if changed:
+        session.connection().execute(_UPDATE_ATTEMPT, {"attempt_key": attempt.id, **changed})
+        attempt.stored()
+
+
 def submit_answer(
     session: Session,
     rt: ExamRuntime,
@@ -437,8 +489,8 @@ def submit_answer(
     """Store one answer, idempotently: the same answer to the same step returns the same
     reply; a different answer to an answered step, a wrong step or item, or an answer after
     the deadline is refused (409) with the reason."""
-    previous = session.scalar(
-        select(Response).where(Response.attempt_id == attempt.id, Response.step == step)
+    previous = (
+        session.connection().execute(_PREVIOUS, {"attempt": attempt.id, "step": step}).first()
     )
     if previous is not None:
         if previous.item_id == item_id and previous.choice == choice:
@@ -448,6 +500,7 @@ def submit_answer(
         raise DeliveryError("the attempt has finished")
     if now >= attempt.deadline_at:
         _finish(session, rt, attempt, enrollment, now, "deadline")
+        _write_attempt(session, attempt)
         raise DeliveryError("the time is up: the deadline has passed")
     plan = rt.plans[attempt.section_index]
     limit = plan.config.time_limit_s
@@ -455,6 +508,7 @@ def submit_answer(
         # The section closed before this answer: it goes on to the next section.
         state = engine.loads(attempt.state)
         log.append(session, _serve_next(session, rt, attempt, enrollment, state, now))
+        _write_attempt(session, attempt)
         raise DeliveryError(f"the time for section {plan.config.name} is up")
     if step != attempt.step:
         raise DeliveryError(f"step {step} is not the current step ({attempt.step})")
@@ -484,30 +538,30 @@ def submit_answer(
         pilot=attempt.served_pilot,
         response_ms=max(0, ms(now) - ms(served_at)),
     )
-    response = Response(
-        attempt_id=attempt.id,
-        step=step,
-        section=plan.config.name,
-        item_id=item_id,
-        item_version=rt.versions[item_id],
-        pilot=attempt.served_pilot,
-        choice=choice,
-        category=category,
-        served_at=served_at,
-        answered_at=now,
-        log_index=-1,
-    )
+    response = {
+        "attempt_id": attempt.id,
+        "step": step,
+        "section": plan.config.name,
+        "item_id": item_id,
+        "item_version": rt.versions[item_id],
+        "pilot": attempt.served_pilot,
+        "choice": choice,
+        "category": category,
+        "served_at": served_at,
+        "answered_at": now,
+    }
     attempt.step = step + 1
     events = [answer_event, *_serve_next(session, rt, attempt, enrollment, state, now)]
     # The attempt's row is written before the log's head row is locked (by the append),
     # so the head lock is held for as few statements as possible before the commit.
-    session.flush()
+    _write_attempt(session, attempt)
     indices = log.append(session, events)
-    response.log_index = indices[0]
-    response.next_step = attempt.step if attempt.status == "active" else None
-    session.add(response)
-    session.flush()
-    return AnswerReply(True, indices[0], attempt.step if attempt.status == "active" else None)
+    next_step = attempt.step if attempt.status == "active" else None
+    # A plain INSERT: an ORM object would cost a unit of work for one row never read back.
+    session.connection().execute(
+        _INSERT_RESPONSE, {**response, "log_index": indices[0], "next_step": next_step}
+    )
+    return AnswerReply(True, indices[0], next_step)
 
 
 def item_at(session: Session, attempt: Attempt, step: int | None) -> str | None:
@@ -516,9 +570,7 @@ def item_at(session: Session, attempt: Attempt, step: int | None) -> str | None:
         return None
     if step == attempt.step:
         return attempt.served_item if attempt.status == "active" else None
-    return session.scalar(
-        select(Response.item_id).where(Response.attempt_id == attempt.id, Response.step == step)
-    )
+    return session.connection().execute(_ITEM_AT, {"attempt": attempt.id, "step": step}).scalar()
 
 
 def finish_on_deadline(

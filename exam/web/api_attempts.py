@@ -13,7 +13,7 @@ from litestar import Controller, Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, defer
 
 from exam import delivery
@@ -134,6 +134,63 @@ def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = Fa
     return tuple(row)
 
 
+#: The answer path's one read: the attempt (locked on PostgreSQL), the applicant's
+#: pseudonym and what finds the compiled exam, only if the attempt is the user's. Plain
+#: columns, no ORM objects: see ``delivery.AttemptRow``.
+_ANSWERING = (
+    select(
+        *delivery.ATTEMPT_COLUMNS,
+        Enrollment.pseudonym.label("pseudonym"),
+        Exam.code.label("exam_code"),
+        Exam.seed_hex.label("exam_seed_hex"),
+        SNAPSHOT_HASH.label("snapshot_hash"),
+    )
+    .join_from(Attempt, Enrollment, Enrollment.id == Attempt.enrollment_id)
+    .join(Exam, Exam.id == Attempt.exam_id)
+    .where(Attempt.id == bindparam("attempt_id"), Enrollment.user_id == bindparam("user_id"))
+    .with_for_update(of=Attempt)
+)
+
+
+@dataclass(frozen=True)
+class _Applicant:
+    """What the answer path needs of the enrollment."""
+
+    pseudonym: str
+
+
+@dataclass(frozen=True)
+class _ExamKey:
+    """What finds a compiled exam (``exam.runtime``) without reading the exam's row."""
+
+    id: int
+    code: str
+    seed_hex: str
+
+
+_RUNTIMES: dict[tuple, object] = {}
+
+
+def _answering(request: Request, session: Session, user: CurrentUser, attempt_id: int):
+    """``_owned`` for the answer path: the attempt as a ``delivery.AttemptRow``, the
+    enrollment's pseudonym, the exam's code and the compiled exam."""
+    row = (
+        session.connection()
+        .execute(_ANSWERING, {"attempt_id": attempt_id, "user_id": user.id})
+        .one_or_none()
+    )
+    if row is None:
+        raise NotFoundException(f"no attempt {attempt_id}")
+    values = row._mapping
+    exam = _ExamKey(values["exam_id"], values["exam_code"], values["exam_seed_hex"])
+    key = (exam.id, exam.seed_hex, values["snapshot_hash"])
+    rt = _RUNTIMES.get(key)
+    if rt is None:  # once per exam and process: compile it from its row
+        rt = exam_runtime(request, session.get(Exam, exam.id), values["snapshot_hash"])
+        _RUNTIMES[key] = rt
+    return delivery.AttemptRow(values), _Applicant(values["pseudonym"]), exam, rt
+
+
 def _receipt_json(r) -> dict:
     return {
         "checkpoint": r.checkpoint,
@@ -227,8 +284,7 @@ class AttemptApi(Controller):
 
         def run(session: Session) -> tuple[delivery.AnswerReply, ItemOut | None]:
             begin_write(session)
-            attempt, enrollment, exam, snapshot_hash = _owned(session, user, attempt_id, lock=True)
-            rt = exam_runtime(request, exam, snapshot_hash)
+            attempt, enrollment, exam, rt = _answering(request, session, user, attempt_id)
             if change:
                 client_change.log_change(
                     session, change, exam.code, enrollment.pseudonym, attempt.step, now

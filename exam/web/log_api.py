@@ -14,8 +14,7 @@ from litestar import Controller, Request, get
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
 
 from exam.web.deps import DbSession
 from exam.web.log_feed import LogFeed
@@ -118,20 +117,21 @@ class LogApi(Controller):
         return ServerSentEvent(_follow(feed, start), headers={"cache-control": "no-store"})
 
 
+_FOLLOW = (
+    select(LogEntry.index, LogEntry.entry)
+    .where(LogEntry.index >= bindparam("position"))
+    .order_by(LogEntry.index)
+    .limit(500)
+)
+
+
 async def _follow(feed: LogFeed, start: int | None) -> AsyncGenerator[ServerSentEventMessage, None]:
     with feed.subscribe() as sub:  # before reading, so nothing appended meanwhile is missed
         position = await feed.read_size() if start is None else start
         yield ServerSentEventMessage(data=None, comment=f"log from {position}", retry=2000)
         while True:
-            async with AsyncSession(feed.engine) as session:
-                rows = (
-                    await session.execute(
-                        select(LogEntry.index, LogEntry.entry)
-                        .where(LogEntry.index >= position)
-                        .order_by(LogEntry.index)
-                        .limit(500)
-                    )
-                ).all()
+            params = {"position": position}
+            rows = await feed.read(lambda c, p=params: c.execute(_FOLLOW, p).all())
             for index, entry in rows:
                 yield ServerSentEventMessage(data=entry, id=index, event="entry")
                 position = index + 1

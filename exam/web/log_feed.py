@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from exam.database import begin_write
@@ -26,7 +28,15 @@ from proctoring.log import NOTIFY_CHANNEL
 from proctoring.models import LogCheckpoint, LogHead
 from proctoring.note import Signer
 
+if TYPE_CHECKING:
+    from exam.web.threaded import ThreadedDb
+
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_SIZE = select(LogHead.size).where(LogHead.id == 1)
+
+#: How long a notified watcher waits for further appends before waking the streams.
+COALESCE_S = 0.05
 
 
 class Subscription:
@@ -48,15 +58,22 @@ class Subscription:
 
 class LogFeed:
     def __init__(
-        self, engine: AsyncEngine, signer: Signer, origin: str, checkpoint_interval_s: float
+        self,
+        engine: AsyncEngine,
+        signer: Signer,
+        origin: str,
+        checkpoint_interval_s: float,
+        db: ThreadedDb | None = None,
     ) -> None:
         self.engine, self.signer, self.origin = engine, signer, origin
+        self.db = db
         self.checkpoint_interval_s = checkpoint_interval_s
         self.size = 0
         self._subscribers: set[Subscription] = set()
         self._tasks: list[asyncio.Task] = []
         self._poke = asyncio.Event()
         self._listener = None
+        self._notified_size = 0
 
     # -- subscriptions --------------------------------------------------------------------
 
@@ -103,24 +120,51 @@ class LogFeed:
         url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         try:
             self._listener = await asyncpg.connect(url)
-            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._poke.set())
+            await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
         except Exception:  # the poll below still finds every entry, only later
             logger.exception("cannot LISTEN for log appends; polling only")
             self._listener = None
 
+    def _notified(self, _connection, _pid, _channel, payload: str) -> None:
+        # The notification carries the new size: no query per append (under load there
+        # are hundreds a second, and every stream reads the log after each wake-up).
+        try:
+            self._notified_size = max(self._notified_size, int(payload))
+        except ValueError:
+            self._notified_size = -1  # unknown: read the head
+        self._poke.set()
+
+    async def read(self, query: Callable[[Connection], T]) -> T:
+        """``query(connection)``, a read. On SQLite through ``db`` on the event loop
+        (``ThreadedDb.read``), where the streams' reads do not wait behind the answers'
+        turns at the loop; elsewhere on the asynchronous engine, never in the worker
+        threads that answers fill while they wait for the log's head row."""
+        if self.db is not None and self.db.loop_engine is not None:
+            return await self.db.read(query)
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(query)
+
     async def read_size(self) -> int:
-        async with AsyncSession(self.engine) as session:
-            return (await session.scalar(select(LogHead.size).where(LogHead.id == 1))) or 0
+        return await self.read(lambda c: c.execute(_SIZE).scalar() or 0)
 
     async def _watch(self) -> None:
         poll = 5.0 if self._listener is not None else 0.2
+        woken = False
         while True:
             try:
-                self._publish(await self.read_size())
+                if woken and self._notified_size > 0:
+                    self._publish(self._notified_size)
+                else:
+                    self._publish(await self.read_size())
             except Exception:
                 logger.exception("reading the log head failed")
+            woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), poll)
+                woken = True
+                # Appends come in bursts under load: one wake-up of the streams per
+                # COALESCE_S, not one per append (each wake-up is a query per stream).
+                await asyncio.sleep(COALESCE_S)
             self._poke.clear()
 
     async def _checkpoint_loop(self) -> None:

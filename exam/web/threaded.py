@@ -1,12 +1,24 @@
-"""Use cases on a synchronous database session in a worker thread.
+"""Use cases on a synchronous database session: in a worker thread, or on SQLite on the
+event loop itself.
 
 The applicant's requests (start, read, answer, events, pages) call the pure core and a few
 SQL statements. Through the asynchronous drivers every statement is several hand-offs
 between the event loop and a driver thread (aiosqlite) or a greenlet switch per await;
 measured under load (benchmarks/load.py) that overhead cost more than the statements. Here
-the whole use case runs in one worker thread on a plain synchronous connection (sqlite3,
-psycopg): one hand-off per request. SQLite writers queue on a lock in this process
-(``database.sync_engine(serialize_writers=True)``) rather than in SQLite's busy handler.
+the whole use case runs on a plain synchronous connection (sqlite3, psycopg).
+
+PostgreSQL: in a worker thread, one hand-off per request; its statements wait on the
+network and on row locks, which must not stop the event loop.
+
+SQLite: on the event loop, with no hand-off at all. SQLite has one writer at a time, so
+the writers of a process take turns anyway; in worker threads each turn also waited for
+the interpreter lock (held by the event loop or another thread) after every statement,
+which stretched every writer's turn and so limited the answers per second. A local SQLite
+statement takes microseconds, and the use cases take the process's write queue
+(``database.write_queue``, shared with the asynchronous engine's writers) before they
+begin, so no writer of this process holds SQLite's lock meanwhile. The connection never
+waits for SQLite's lock (busy timeout 0): when another process holds it, the use case is
+rolled back and run again in a worker thread, which may wait.
 """
 
 from __future__ import annotations
@@ -15,6 +27,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from exam import database
@@ -27,18 +41,56 @@ class ThreadedDb:
     def __init__(self, settings: Settings) -> None:
         self.engine = database.sync_engine(settings, serialize_writers=True, pool_size=20)
         self.sessions = database.session_factory(self.engine)
-        self.limiter = anyio.CapacityLimiter(20)
+        self.limiter = anyio.CapacityLimiter(4)
+        self.loop_engine = None
+        if self.engine.url.get_backend_name() == "sqlite":
+            # One use case at a time runs on the loop: two connections are plenty.
+            self.loop_engine = database.sync_engine(settings, pool_size=2, busy_ms=0)
+            self.loop_sessions = database.session_factory(self.loop_engine)
+            self.queue = database.write_queue(self.loop_engine)
 
     async def run(
         self, use_case: Callable[[Session], T], commit_on: tuple[type[Exception], ...] = ()
     ) -> T:
-        """``use_case(session)`` in a worker thread, then commit. An exception rolls back,
-        except those in ``commit_on``: what the use case changed before refusing (say,
-        finishing an attempt whose deadline passed) is committed, then it is raised."""
-        return await anyio.to_thread.run_sync(self._work, use_case, commit_on, limiter=self.limiter)
+        """``use_case(session)``, then commit. An exception rolls back, except those in
+        ``commit_on``: what the use case changed before refusing (say, finishing an
+        attempt whose deadline passed) is committed, then it is raised."""
+        if self.loop_engine is not None:
+            async with self.queue.lock():
+                try:
+                    return self._work(self.loop_sessions, use_case, commit_on)
+                except OperationalError as exc:
+                    if not _locked(exc):
+                        raise
+                # Another process writes: wait for it in a worker thread (still first in
+                # this process's queue).
+                return await self._in_thread(use_case, commit_on)
+        return await self._in_thread(use_case, commit_on)
 
-    def _work(self, use_case, commit_on):
-        with self.sessions() as session:
+    async def read(self, query: Callable[[Connection], T]) -> T:
+        """``query(connection)``, a read only, in a transaction of its own. On SQLite on
+        the event loop without the write queue: a reader never waits for a writer."""
+        if self.loop_engine is not None:
+            try:
+                return self._read(self.loop_engine, query)
+            except OperationalError as exc:
+                if not _locked(exc):
+                    raise
+        return await anyio.to_thread.run_sync(self._read, self.engine, query, limiter=self.limiter)
+
+    @staticmethod
+    def _read(engine: Engine, query):
+        with engine.connect() as connection:
+            return query(connection)
+
+    async def _in_thread(self, use_case, commit_on):
+        return await anyio.to_thread.run_sync(
+            self._work, self.sessions, use_case, commit_on, limiter=self.limiter
+        )
+
+    @staticmethod
+    def _work(sessions, use_case, commit_on):
+        with sessions() as session:
             try:
                 result = use_case(session)
             except commit_on:
@@ -49,3 +101,11 @@ class ThreadedDb:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.loop_engine is not None:
+            self.loop_engine.dispose()
+
+
+def _locked(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (or busy): nothing was written."""
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
