@@ -42,7 +42,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from load import ARGON2, EXAM_CODE, PASSWORD, PG_SERVER, free_port, prepare
+from load import ARGON2, EXAM_CODE, PASSWORD, PG_SERVER, free_port, load_exam, prepare
 from sqlalchemy import create_engine, select, text
 
 from exam import database
@@ -52,6 +52,7 @@ from proctoring import checkpoints
 from proctoring.models import LogEntry
 
 LONG_DOWN_S = 8.0
+DURATION_MS = load_exam(30).duration_s * 1000
 
 
 @dataclass
@@ -246,11 +247,20 @@ def check(settings: Settings, applicants: list[Applicant]) -> dict:
                 c["credit_ms"]
                 for c in credits
                 if int(attempt.started_at.timestamp() * 1000) <= c["to"]
-                and (finished is None or int(finished.timestamp() * 1000) > c["from"])
+                # Running when the credit was given: finished (if at all) after the restart.
+                and (finished is None or int(finished.timestamp() * 1000) > c["to"])
             )
-            moved = int(attempt.deadline_at.timestamp() * 1000) - ms(a.first_deadline)
-            if abs(moved - owed) > 1:
-                problems.append(f"{a.name}: deadline moved {moved} ms, credited {owed} ms")
+            # From the start's own deadline (a client may first see it after a credit, when
+            # the reply to its start was lost to a kill).
+            first = int(attempt.started_at.timestamp() * 1000) + DURATION_MS
+            moved = int(attempt.deadline_at.timestamp() * 1000) - first
+            if abs(moved - owed) > 2:  # whole milliseconds on both sides
+                started = int(attempt.started_at.timestamp() * 1000)
+                problems.append(
+                    f"{a.name}: deadline moved {moved} ms, credited {owed} ms "
+                    f"(started {started}, first deadline {first}, credits "
+                    f"{[(c['from'], c['to'], c['credit_ms']) for c in credits]})"
+                )
         checkpoints.sign(s, settings.log_signer(), settings.log_origin, "campaign")
         s.commit()
     engine.dispose()
@@ -298,7 +308,9 @@ def main() -> None:
         url, admin, name = None, None, None
         if args.db == "postgresql":
             name = f"seleksi_faults_{os.getpid()}"
-            admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+            admin = create_engine(
+                f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT", pool_pre_ping=True
+            )
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             url = f"{PG_SERVER}/{name}"
