@@ -6,6 +6,9 @@ serve`` in a subprocess, on loopback): log in, start the attempt, then 30 times 
 attempt (the item to answer), think, and post the answer. A simulee answers with the 3PL
 probability of a correct answer at its own θ ~ N(0, 1), otherwise picks a wrong option.
 
+Observers (``--observers``, default 2) follow the log's SSE stream and as many read the
+public ranking every 2 s, as the live board does.
+
 Measured: answers per second over the answer phase, the latency of the answer POST
 (p50, p99), the latency of the read GET, and errors (any non-200 reply or transport
 error). After the run the server is stopped and the acknowledged answers are counted back
@@ -157,6 +160,7 @@ def running_server(settings: Settings, workers: int, log_path: Path):
 class Stats:
     answer_ms: list[float] = field(default_factory=list)
     read_ms: list[float] = field(default_factory=list)
+    rankings_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     acknowledged: set[tuple[int, int]] = field(default_factory=set)
     finished: int = 0
@@ -300,6 +304,18 @@ async def observer(url: str, stats: Stats, stop: asyncio.Event) -> None:
                 stats.streamed_at.setdefault(index, time.perf_counter())
 
 
+async def ranking_watcher(url: str, stats: Stats, stop: asyncio.Event) -> None:
+    """An observer's live board: the public ranking, read every 2 s."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            path = f"/api/v1/exams/{EXAM_CODE}/rankings"
+            with contextlib.suppress(FailedError):  # counted as an error; keep watching
+                await _request(client, stats, "rankings", "GET", path)
+                stats.rankings_ms.append((time.perf_counter() - t0) * 1000)
+            await asyncio.sleep(2.0)
+
+
 async def drive(url: str, plan: Plan, bank: dict):
     """Log everyone in and start their attempts (at most ``login_concurrency`` at a time),
     then let all answer at once; returns the statistics, the applicants that failed and
@@ -340,6 +356,9 @@ async def drive(url: str, plan: Plan, bank: dict):
     login_s = time.perf_counter() - t_login
     stop = asyncio.Event()
     watchers = [asyncio.create_task(observer(url, stats, stop)) for _ in range(plan.observers)]
+    watchers += [
+        asyncio.create_task(ranking_watcher(url, stats, stop)) for _ in range(plan.observers)
+    ]
     await asyncio.sleep(0.5)  # the observers are connected before the first answer
     go.set()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -443,6 +462,8 @@ def run_backend(backend: str, args, tmp: Path) -> dict:
         "observer_p50_ms": round(pct(delays, 50), 1),
         "observer_p99_ms": round(pct(delays, 99), 1),
         "observer_unseen": unseen,
+        "rankings_p50_ms": round(pct(stats.rankings_ms, 50), 1),
+        "rankings_p99_ms": round(pct(stats.rankings_ms, 99), 1),
         "read_p50_ms": round(pct(stats.read_ms, 50), 1),
         "read_p99_ms": round(pct(stats.read_ms, 99), 1),
         "errors": sum(stats.errors.values()),
@@ -486,6 +507,8 @@ def print_table(results: list[dict], args) -> None:
         ("answer → observer p50 (ms)", "observer_p50_ms", "{:.1f}"),
         ("answer → observer p99 (ms)", "observer_p99_ms", "{:.1f}"),
         ("answers never streamed", "observer_unseen", "{}"),
+        ("rankings p50 (ms)", "rankings_p50_ms", "{:.1f}"),
+        ("rankings p99 (ms)", "rankings_p99_ms", "{:.1f}"),
         ("read p50 (ms)", "read_p50_ms", "{:.1f}"),
         ("read p99 (ms)", "read_p99_ms", "{:.1f}"),
         ("errors", "errors", "{}"),
