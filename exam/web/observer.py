@@ -64,6 +64,33 @@ def _entries_of(session: Session, code: str, kind: str) -> list[dict]:
     return [e for e in map(json.loads, rows) if e["type"] == kind and e["exam"] == code]
 
 
+#: Per exam (by its random seed): the log size counted up to, and the flags per pseudonym
+#: up to there. The log is append-only, so each board reads only the entries added since
+#: the last one (a smaller log, after a restore, is counted again).
+_FLAG_COUNTS: dict[str, tuple[int, dict[str, int]]] = {}
+
+
+def _flag_counts(session: Session, exam: Exam, size: int) -> dict[str, int]:
+    code = exam.code
+    counted, counts = _FLAG_COUNTS.get(exam.seed_hex, (0, {}))
+    if size < counted:
+        counted, counts = 0, {}
+    if size > counted:
+        counts = dict(counts)
+        for kind in FLAG_TYPES:
+            rows = session.scalars(
+                select(LogEntry.entry)
+                .where(LogEntry.index >= counted, LogEntry.index < size)
+                .where(LogEntry.entry.like(f'%"type":"{kind}"%'))
+                .where(LogEntry.entry.like(f'%"exam":"{code}"%'))
+            )
+            for e in map(json.loads, rows):
+                if e["type"] == kind and e["exam"] == code:
+                    counts[e["pseudonym"]] = counts.get(e["pseudonym"], 0) + 1
+        _FLAG_COUNTS[exam.seed_hex] = (size, counts)
+    return counts
+
+
 def board(session: Session, code: str) -> Board:
     """The live ranking of exam ``code`` and the log size it reflects (one transaction)."""
     exam = session.scalar(select(Exam).where(Exam.code == code))
@@ -77,10 +104,7 @@ def board(session: Session, code: str) -> Board:
         .outerjoin(Attempt, Attempt.enrollment_id == Enrollment.id)
         .where(Enrollment.exam_id == exam.id)
     ).all()
-    flags: dict[str, int] = {}
-    for kind in FLAG_TYPES:
-        for e in _entries_of(session, code, kind):
-            flags[e["pseudonym"]] = flags.get(e["pseudonym"], 0) + 1
+    flags = _flag_counts(session, exam, size)
     attempts = [
         (
             pseudonym,
