@@ -8,6 +8,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -501,6 +502,8 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     import uvicorn  # noqa: PLC0415 (the server loads only when serving)
 
     click.echo(f"audit log verifier key: {get_settings().log_signer().verifier}")
+    # The workers read their settings from the environment (see Settings.gc_tuning).
+    os.environ.setdefault("SELEKSI_GC_TUNING", "true")
     uvicorn.run(
         "exam.app:create_app",
         factory=True,

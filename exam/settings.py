@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(10, description="Login attempts per client per minute")
     session_max_age_s: int = Field(12 * 3600, description="Web session lifetime")
     secure_cookies: bool = Field(False, description="Send cookies only over HTTPS")
+    gc_tuning: bool = Field(
+        False,
+        description="Freeze the heap built at startup and collect garbage less often "
+        "(`seleksi serve` turns it on)",
+    )
     language: str = Field("id", description="Default language: id or en")
     timezone: str = Field(
         "Asia/Jakarta", description="Time zone of the exam windows the committee enters (IANA)"
