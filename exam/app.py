@@ -19,7 +19,7 @@ from advanced_alchemy.extensions.litestar import (
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import ResponseHeader, State
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
 )
@@ -102,6 +102,18 @@ def _template_globals(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals["lang_of"] = i18n.lang_of
 
 
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _refuse_writes(request: Request) -> None:
+    """On a read-only server (``SELEKSI_READ_ONLY``) every request that would write is
+    refused before it reaches the database: the load balancer sends those to the primary."""
+    if request.method in UNSAFE_METHODS:
+        raise ServiceUnavailableException(
+            "this server reads from a replica: send changes to the primary servers"
+        )
+
+
 def create_app(settings: Settings | None = None, clock=None) -> Litestar:
     """The application; ``clock`` (a function returning an aware datetime) is for tests."""
     settings = settings or get_settings()
@@ -149,7 +161,13 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         settings.log_origin,
         settings.checkpoint_interval_s,
         db=threaded,
+        signing=not settings.read_only,
     )
+    startup = [upgrade_database, heartbeat.start, feed.start, tune_gc]
+    shutdown = [heartbeat.stop, feed.stop, threaded.dispose]
+    if settings.read_only:
+        # A replica: the primary's servers migrate, beat and sign; this one only reads.
+        startup, shutdown = [feed.start, tune_gc], [feed.stop, threaded.dispose]
 
     app = Litestar(
         route_handlers=[
@@ -174,8 +192,9 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
         on_app_init=[session_auth.on_app_init],
-        on_startup=[upgrade_database, heartbeat.start, feed.start, tune_gc],
-        on_shutdown=[heartbeat.stop, feed.stop, threaded.dispose],
+        on_startup=startup,
+        on_shutdown=shutdown,
+        before_request=_refuse_writes if settings.read_only else None,
         stores={
             # The session store reads on every request: one plain SELECT on the
             # synchronous engine (on SQLite on the event loop, see SessionStore).

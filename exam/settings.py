@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(10, description="Login attempts per client per minute")
     session_max_age_s: int = Field(12 * 3600, description="Web session lifetime")
     secure_cookies: bool = Field(False, description="Send cookies only over HTTPS")
+    read_only: bool = Field(
+        False,
+        description="Serve observers and the public from a read replica: no migrations, "
+        "heartbeat or checkpoint signing, and every request that would write gets 503",
+    )
     gc_tuning: bool = Field(
         False,
         description="Freeze the heap built at startup and collect garbage less often "

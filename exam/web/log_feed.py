@@ -64,8 +64,11 @@ class LogFeed:
         origin: str,
         checkpoint_interval_s: float,
         db: ThreadedDb | None = None,
+        signing: bool = True,
     ) -> None:
         self.engine, self.signer, self.origin = engine, signer, origin
+        # Off on a read replica: the primary's servers sign, and a replica cannot write.
+        self.signing = signing
         self.db = db
         self.checkpoint_interval_s = checkpoint_interval_s
         self.size = 0
@@ -96,13 +99,13 @@ class LogFeed:
 
     async def start(self) -> None:
         self.size = await self.read_size()
-        await self.checkpoint_if_grown("startup")
-        if self.engine.dialect.name == "postgresql":
-            await self._listen()
-        self._tasks = [
-            asyncio.create_task(self._watch(), name="log-watch"),
-            asyncio.create_task(self._checkpoint_loop(), name="log-checkpoints"),
-        ]
+        if self.signing:  # a replica neither signs nor hears NOTIFY: its watch polls
+            await self.checkpoint_if_grown("startup")
+            if self.engine.dialect.name == "postgresql":
+                await self._listen()
+        self._tasks = [asyncio.create_task(self._watch(), name="log-watch")]
+        if self.signing:
+            self._tasks.append(asyncio.create_task(self._checkpoint_loop(), name="log-checkpoints"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -148,7 +151,7 @@ class LogFeed:
         return await self.read(lambda c: c.execute(_SIZE).scalar() or 0)
 
     async def _watch(self) -> None:
-        poll = 5.0 if self._listener is not None else 0.2
+        poll = 5.0 if self._listener is not None else 0.2 if self.signing else 1.0
         woken = False
         while True:
             try:

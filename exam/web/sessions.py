@@ -51,7 +51,14 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             and scope_session is not Empty
             and scope.get(_LOADED) == scope_session
         )
-        if unchanged:
+        # An anonymous visitor with nothing in the session (the public pages, the log's API,
+        # an observer's verifier) gets no session row: reads stay reads.
+        nothing = (
+            _ROTATED not in scope
+            and not connection.cookies.get(self.config.key)
+            and (scope_session is Empty or not scope_session)
+        )
+        if unchanged or nothing:
             return
         await super().store_in_message(scope_session, message, connection)
 

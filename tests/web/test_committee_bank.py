@@ -108,11 +108,16 @@ def test_a_restart_logs_nobody_out(web_settings):
 
 def test_login_gives_a_new_session_id(client):
     client.get("/login")
-    planted = client.cookies.get("seleksi_session")
-    assert login(client, "komite").status_code == 303
-    fresh = client.cookies.get("seleksi_session")
+    assert client.cookies.get("seleksi_session") is None  # no session row for a visitor
+    planted = "b" * 64
+    client.cookies.set("seleksi_session", planted)
+    res = login(client, "komite")
+    assert res.status_code == 303
+    [cookie] = [c for c in res.headers.get_list("set-cookie") if c.startswith("seleksi_session=")]
+    fresh = cookie.split(";")[0].split("=", 1)[1]
     assert fresh and fresh != planted
     # The planted id is worthless now.
+    client.cookies.clear()
     client.cookies.set("seleksi_session", planted)
     assert client.get("/committee/bank/", headers={"accept": "application/json"}).status_code == 401
 
