@@ -65,3 +65,59 @@ def test_bank_files(name, data):
         read_bank(data, name, set())
     except BankInputError as exc:
         assert exc.problems
+
+
+def _qti_package(version: str) -> dict[str, bytes]:
+    """The members of a real QTI content package of a few demo items."""
+    import io
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    import itembank
+    from itembank.transfer import read_bank_file, write_bank
+
+    demo = read_bank_file(Path(itembank.__file__).parent / "demo_bank.json")
+    items = [located[0] for located in demo[:4]]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bank.zip"
+        write_bank(items, path, version)
+        with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as z:
+            return {name: z.read(name) for name in z.namelist()}
+
+
+QTI = {version: _qti_package(version) for version in ("2.1", "3.0")}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["2.1", "3.0"]),
+    st.data(),
+    st.binary(max_size=60),
+    st.sampled_from(["replace", "insert", "truncate", "drop"]),
+)
+def test_qti_packages_with_damaged_xml(version, data, junk, how):
+    """A real QTI package with one member damaged: its XML cut, spliced or removed."""
+    import io
+    import zipfile
+
+    members = dict(QTI[version])
+    name = data.draw(st.sampled_from(sorted(members)))
+    body = members[name]
+    at = data.draw(st.integers(0, len(body)))
+    if how == "replace":
+        members[name] = body[:at] + junk + body[at + len(junk) :]
+    elif how == "insert":
+        members[name] = body[:at] + junk + body[at:]
+    elif how == "truncate":
+        members[name] = body[:at]
+    else:
+        del members[name]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for member, content in members.items():
+            z.writestr(member, content)
+    try:
+        read_bank(buffer.getvalue(), "bank.zip", set())
+    except BankInputError as exc:
+        assert exc.problems and all(p.message for p in exc.problems)
