@@ -165,6 +165,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
     )
     startup = [upgrade_database, heartbeat.start, feed.start, tune_gc]
     shutdown = [heartbeat.stop, feed.stop, threaded.dispose]
+    if not settings.downtime_credit:
+        startup, shutdown = [upgrade_database, feed.start, tune_gc], shutdown[1:]
     if settings.read_only:
         # A replica: the primary's servers migrate, beat and sign; this one only reads.
         startup, shutdown = [feed.start, tune_gc], [feed.stop, threaded.dispose]

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(10, description="Login attempts per client per minute")
     session_max_age_s: int = Field(12 * 3600, description="Web session lifetime")
     secure_cookies: bool = Field(False, description="Send cookies only over HTTPS")
+    downtime_credit: bool = Field(
+        True,
+        description="Beat a heartbeat and credit downtime to running attempts at startup "
+        "(off only for in-process tests that run on a fake clock)",
+    )
     read_only: bool = Field(
         False,
         description="Serve observers and the public from a read replica: no migrations, "

@@ -25,7 +25,14 @@ PASSWORD = "rahasia-123"
 @pytest.fixture
 def web_settings(settings: Settings) -> Settings:
     fast = settings.model_copy(
-        update={"argon2_time_cost": 1, "argon2_memory_kib": 8, "login_attempts_per_minute": 5}
+        update={
+            "argon2_time_cost": 1,
+            "argon2_memory_kib": 8,
+            "login_attempts_per_minute": 5,
+            # These apps run on a fake clock, in the test's process: real downtime is
+            # tested with real servers (test_kill_restart, benchmarks/faults.py).
+            "downtime_credit": False,
+        }
     )
     engine = database.sync_engine(fast)
     hasher = password_hasher(fast)
