@@ -186,12 +186,33 @@ class _Attempt:
 def _check_events(entries: list[dict], report: Report) -> None:
     attempts: dict[tuple[str, str], _Attempt] = defaultdict(_Attempt)
     started: set[tuple[str, str]] = set()
+    flags: dict[tuple[str, int], str] = {}
     for e in entries:
         try:
             _check_event(e, attempts, started, report)
+            _check_flag(e, flags, report)
         except (KeyError, TypeError, ValueError) as exc:
             report.add(f"entry {e['_index']} ({e['type']}): malformed ({exc!r})")
     report.attempts = len(started)
+
+
+def _check_flag(e: dict, flags: dict[tuple[str, int], str], report: Report) -> None:
+    """A forensic flag is raised once, with a commitment; notes and decisions refer to a
+    flag raised before them, and only the committee decides."""
+    kind = e["type"]
+    if kind == "flag_raised":
+        key = (e["exam"], int(e["flag"]))
+        if key in flags:
+            report.add(f"entry {e['_index']} (flag_raised): flag {key[1]} raised twice")
+        if len(str(e["commitment"])) != 64:
+            report.add(f"entry {e['_index']} (flag_raised): the commitment is not a SHA-256")
+        flags[key] = e["commitment"]
+    elif kind in ("flag_note", "flag_decision"):
+        key = (e["exam"], int(e["flag"]))
+        if key not in flags:
+            report.add(f"entry {e['_index']} ({kind}): flag {key[1]} was never raised")
+        if kind == "flag_decision" and e.get("role") != "committee":
+            report.add(f"entry {e['_index']} (flag_decision): decided by {e.get('role')}")
 
 
 def _check_event(e: dict, attempts: dict, started: set, report: Report) -> None:

@@ -10,6 +10,7 @@ from exam import fairness_report, forensics
 from exam.delivery import DeliveryError
 from exam.models import Exam, FlagReview, ForensicFlag, User
 from proctoring import log
+from proctoring.verify import Report, _check_events
 from tests.db.test_delivery import T0
 from tests.forensic_exam import RAPID, take_exam
 
@@ -94,6 +95,12 @@ def test_notes_and_decisions_are_logged_by_the_hash_of_their_text(session_maker)
     assert decision["decision"] == "no_action"
     assert decision["text_sha256"] == hashlib.sha256(text.encode()).hexdigest()
     assert "Listrik" not in json.dumps(decision)
+    # The log with its flags, notes and decision keeps every event rule of the verifier.
+    with session_maker() as session:
+        texts = [r.entry for r in log.entries(session, 0, log.size(session))]
+    report = Report()
+    _check_events([dict(json.loads(t), _index=i) for i, t in enumerate(texts)], report)
+    assert report.problems == []
 
 
 def test_settings_are_checked_and_logged(session_maker):
