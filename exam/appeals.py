@@ -12,7 +12,6 @@ the results; the first stays visible, and the new one lists who changed.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -23,13 +22,10 @@ from exam.models import Appeal, Attempt, Enrollment, Exam, Publication, Response
 from exam.replay import rescore_section
 from exam.runtime import ExamRuntime
 from proctoring import log
+from proctoring.canonical import text_sha256
 
 DEFAULT_WINDOW_HOURS = 72
 TEXT_LIMITS = (10, 4000)
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def window(session: Session, exam: Exam) -> tuple[datetime, datetime] | None:
@@ -88,7 +84,7 @@ def file_appeal(
                 now,
                 pseudonym=enrollment.pseudonym,
                 appeal=appeal.id,
-                text_sha256=_sha(text),
+                text_sha256=text_sha256(text),
                 references=references,
             )
         ],
@@ -130,7 +126,7 @@ def answer_appeal(
                 appeal=appeal.id,
                 pseudonym=enrollment.pseudonym,
                 decision=decision,
-                answer_sha256=_sha(appeal.answer),
+                answer_sha256=text_sha256(appeal.answer),
                 references=[appeal.log_index],
             )
         ],

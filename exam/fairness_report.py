@@ -20,6 +20,7 @@ from exam.models import Attempt, Enrollment, Exam, Response
 from exam.runtime import runtime
 from scoring import fairness, fairness_plots
 
+PLOTS = ("se", "exposure", "information")
 #: Attributes that are not groups of people: identifiers and where one sat.
 NOT_GROUPS = frozenset(ROOM_ATTRIBUTES)
 
@@ -34,19 +35,22 @@ class SectionFairness:
     exposure: fairness.ExposureReport | None
     information: fairness.InformationCurves | None
 
-    def plots(self) -> dict[str, fairness_plots.Rendered]:
-        """The section's figures by name (``se``, ``exposure``, ``information``)."""
-        out = {}
-        if self.conditional_se is not None and self.conditional_se.bins:
-            out["se"] = fairness_plots.conditional_se_plot(self.conditional_se, self.section)
-        if self.exposure is not None:
-            out["exposure"] = fairness_plots.exposure_plot(self.exposure, self.section)
-        if self.information is not None:
+    def plot(self, name: str) -> fairness_plots.Rendered | None:
+        """One figure (``se``, ``exposure`` or ``information``), or None when the section
+        has no data for it."""
+        if name == "se" and self.conditional_se is not None and self.conditional_se.bins:
+            return fairness_plots.conditional_se_plot(self.conditional_se, self.section)
+        if name == "exposure" and self.exposure is not None:
+            return fairness_plots.exposure_plot(self.exposure, self.section)
+        if name == "information" and self.information is not None:
             attribute = self.attributes[0] if self.attributes else None
-            out["information"] = fairness_plots.information_plot(
-                self.information, attribute, self.section
-            )
-        return out
+            return fairness_plots.information_plot(self.information, attribute, self.section)
+        return None
+
+    def plots(self) -> dict[str, fairness_plots.Rendered]:
+        """Every figure the section has, by name."""
+        drawn = {name: self.plot(name) for name in PLOTS}
+        return {name: r for name, r in drawn.items() if r is not None}
 
 
 @dataclass(frozen=True, eq=False)

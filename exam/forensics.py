@@ -10,7 +10,6 @@ only decisions are "no further action" and "referred for examination", each with
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +30,7 @@ from exam.models import (
 )
 from exam.runtime import runtime
 from proctoring import log
-from proctoring.canonical import canonical, decimal
+from proctoring.canonical import canonical, decimal, text_sha256
 from proctoring.screening import (
     OPTION_KEYS,
     Screening,
@@ -293,10 +292,6 @@ def record(
 
 def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def review(

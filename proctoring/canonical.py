@@ -10,6 +10,7 @@ no number formatting rules.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -40,6 +41,12 @@ def canonical(value: dict[str, Any]) -> str:
     """The canonical JSON text of an entry."""
     _check(value, "entry")
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def text_sha256(text: str) -> str:
+    """SHA-256 (hex) of a text's UTF-8: how the log refers to texts that may name people
+    (appeals, notes on flags) without holding them."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def decimal(x: float, places: int = 6) -> str:

@@ -101,6 +101,8 @@ PROCTORING_EVENTS = (
 
 
 class Conflict(HTTPException):
+    """409: the request contradicts the exam's state (an answered step, a passed deadline)."""
+
     status_code = 409
 
 

@@ -31,8 +31,6 @@ from exam.security import CurrentUser, committee_only, observer_or_committee
 from exam.web.deps import DbSession
 from proctoring.screening import KINDS, screen
 
-PLOTS = ("se", "exposure", "information")
-
 
 @dataclass
 class ReviewForm:
@@ -44,6 +42,15 @@ class ReviewForm:
 class SettingsForm:
     level: str
     compromised: list[str] = field(default_factory=list)
+
+
+def _flag(session: Session, code: str, flag_id: int) -> tuple[Exam, ForensicFlag]:
+    """Exam ``code`` and its flag ``flag_id``, or 404."""
+    exam = _exam(session, code)
+    flag = session.get(ForensicFlag, flag_id)
+    if flag is None or flag.exam_id != exam.id:
+        raise NotFoundException(f"no flag {flag_id} in exam {code}")
+    return exam, flag
 
 
 def _exam(session: Session, code: str) -> Exam:
@@ -134,10 +141,7 @@ class ForensicsPages(Controller):
 
         def use_case(session: Session) -> None:
             begin_write(session)
-            exam = _exam(session, code)
-            flag = session.get(ForensicFlag, flag_id)
-            if flag is None or flag.exam_id != exam.id:
-                raise NotFoundException(f"no flag {flag_id} in exam {code}")
+            exam, flag = _flag(session, code, flag_id)
             forensics.review(session, flag, exam, data.text, data.decision, user.id, user.role, now)
 
         try:
@@ -152,14 +156,7 @@ class ForensicsPages(Controller):
     ) -> Response:
         """The flag's canonical document: its SHA-256 is the commitment in the log."""
 
-        def run(session: Session) -> str:
-            exam = _exam(session, code)
-            flag = session.get(ForensicFlag, flag_id)
-            if flag is None or flag.exam_id != exam.id:
-                raise NotFoundException(f"no flag {flag_id} in exam {code}")
-            return flag.document
-
-        text = await db_session.run_sync(run)
+        text = await db_session.run_sync(lambda s: _flag(s, code, flag_id)[1].document)
         return Response(text.encode(), media_type="application/json")
 
     @post("/forensics", name="forensics-settings", guards=[committee_only])
@@ -217,7 +214,7 @@ class ForensicsPages(Controller):
         )
         for s in result.sections:
             if s.section == section:
-                rendered = s.plots().get(plot)
+                rendered = s.plot(plot)
                 if rendered is not None:
                     return Response(rendered.svg.encode(), media_type="image/svg+xml")
         raise NotFoundException(f"no figure {plot} for section {section}")

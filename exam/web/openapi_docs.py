@@ -20,13 +20,9 @@ from litestar.exceptions import (
 )
 from litestar.routes import HTTPRoute
 
+from exam.web.api_attempts import Conflict
+
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-class ConflictException(HTTPException):
-    """409: the request contradicts the exam's state (an answered step, a passed deadline)."""
-
-    status_code = 409
 
 
 def document_refusals(app: Litestar, rate_limited: set[str], conflicts: set[str]) -> None:
@@ -44,6 +40,6 @@ def document_refusals(app: Litestar, rate_limited: set[str], conflicts: set[str]
             if route.path in rate_limited:
                 extra.append(TooManyRequestsException)
             if route.path in conflicts:
-                extra.append(ConflictException)
+                extra.append(Conflict)
             have = list(handler.raises or [])
             handler.raises = have + [e for e in extra if e not in have]
