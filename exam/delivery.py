@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from exam import engine, randomness
@@ -455,11 +455,31 @@ class AttemptRow:
 #: The attempt's columns, labelled as ``AttemptRow`` reads them.
 ATTEMPT_COLUMNS = tuple(c.label(c.key) for c in _ATTEMPTS.c)
 _UPDATE_ATTEMPT = update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_key"))
-_INSERT_RESPONSE = insert(Response.__table__)
 _RESPONSES = Response.__table__
-_PREVIOUS = select(
-    _RESPONSES.c.item_id, _RESPONSES.c.choice, _RESPONSES.c.log_index, _RESPONSES.c.next_step
-).where(_RESPONSES.c.attempt_id == bindparam("attempt"), _RESPONSES.c.step == bindparam("step"))
+#: What the reply to an answer already stored is made of.
+STORED_ANSWER_COLUMNS = (
+    _RESPONSES.c.item_id,
+    _RESPONSES.c.choice,
+    _RESPONSES.c.log_index,
+    _RESPONSES.c.next_step,
+)
+_PREVIOUS = select(*STORED_ANSWER_COLUMNS).where(
+    _RESPONSES.c.attempt_id == bindparam("attempt"), _RESPONSES.c.step == bindparam("step")
+)
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The answer stored at a step (``STORED_ANSWER_COLUMNS``)."""
+
+    item_id: str
+    choice: str
+    log_index: int
+    next_step: int | None
+
+
+#: ``submit_answer`` reads the stored answer itself.
+UNREAD = object()
 _ITEM_AT = select(_RESPONSES.c.item_id).where(
     _RESPONSES.c.attempt_id == bindparam("attempt"), _RESPONSES.c.step == bindparam("step")
 )
@@ -485,13 +505,19 @@ def submit_answer(
     item_id: str,
     choice: str,
     now: datetime,
+    stored: StoredAnswer | object | None = UNREAD,
 ) -> AnswerReply:
     """Store one answer, idempotently: the same answer to the same step returns the same
     reply; a different answer to an answered step, a wrong step or item, or an answer after
-    the deadline is refused (409) with the reason."""
-    previous = (
-        session.connection().execute(_PREVIOUS, {"attempt": attempt.id, "step": step}).first()
-    )
+    the deadline is refused (409) with the reason. ``stored`` is the answer already stored
+    at ``step`` (or None), when the caller read it with the attempt's row."""
+    previous = stored
+    # A caller's read that found none may be older than the lock it waited for: a step
+    # behind the attempt was answered meanwhile (the same answer, sent twice at once).
+    if previous is UNREAD or (previous is None and step < attempt.step):
+        previous = (
+            session.connection().execute(_PREVIOUS, {"attempt": attempt.id, "step": step}).first()
+        )
     if previous is not None:
         if previous.item_id == item_id and previous.choice == choice:
             return AnswerReply(True, previous.log_index, previous.next_step)
@@ -552,16 +578,15 @@ def submit_answer(
     }
     attempt.step = step + 1
     events = [answer_event, *_serve_next(session, rt, attempt, enrollment, state, now)]
-    # The attempt's row is written before the log's head row is locked (by the append),
-    # so the head lock is held for as few statements as possible before the commit.
-    _write_attempt(session, attempt)
-    indices = log.append(session, events)
     next_step = attempt.step if attempt.status == "active" else None
-    # A plain INSERT: an ORM object would cost a unit of work for one row never read back.
-    session.connection().execute(
-        _INSERT_RESPONSE, {**response, "log_index": indices[0], "next_step": next_step}
+    # The attempt's row is written before the log's head row is locked, and the response
+    # goes in the append's own statement (its log index is the answer's): the head is held
+    # for as few statements as possible before the commit.
+    _write_attempt(session, attempt)
+    [index, *_] = log.append(
+        session, events, indexed_rows=[(_RESPONSES, {**response, "next_step": next_step})]
     )
-    return AnswerReply(True, indices[0], next_step)
+    return AnswerReply(True, index, next_step)
 
 
 def item_at(session: Session, attempt: Attempt, step: int | None) -> str | None:

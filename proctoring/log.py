@@ -3,16 +3,28 @@
 ``append`` is called by every state change (login, attempt start, item served, answer,
 committee changes …) inside the same transaction as the change, so the log never says
 something happened that was rolled back, and nothing that happened is missing from it.
+
+The head row that numbers the entries is locked from the append until the commit, so every
+append waits for the one before it to commit. On PostgreSQL an append is therefore one
+statement, the last before the commit: it reserves the indices, inserts the entries and
+the caller's rows that record the index, and sends the wake-up. The tree's inner nodes
+(``log_nodes``), which need the tree's edge, are built later from the entries' leaf hashes
+(``build_tree``, before each checkpoint is signed); a root or proof that reaches past them
+computes the rest from the leaf hashes. On SQLite, where one process writes at a time, the
+append stores its nodes at once.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import TextClause, event, insert, select, text
+from sqlalchemy import Table, TextClause, bindparam, event, func, insert, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from proctoring import merkle
@@ -26,7 +38,16 @@ NOTIFY_CHANNEL = "seleksi_log"
 _RESERVE = text("UPDATE log_head SET size = size + :n WHERE id = 1 RETURNING size")
 _INSERT_ENTRIES = insert(LogEntry.__table__)
 _INSERT_NODES = insert(LogNode.__table__)
-_NOTIFY = text("SELECT pg_notify(:channel, :size)")
+_NODES = LogNode.__table__
+_BUILT = select(func.max(_NODES.c.idx) + 1).where(_NODES.c.level == 0)
+_LEAVES = (
+    select(LogEntry.__table__.c.leaf_hash)
+    .where(
+        LogEntry.__table__.c.index >= bindparam("start"),
+        LogEntry.__table__.c.index < bindparam("end"),
+    )
+    .order_by(LogEntry.__table__.c.index)
+)
 
 
 def leaf_hash(entry: str) -> bytes:
@@ -34,50 +55,48 @@ def leaf_hash(entry: str) -> bytes:
     return merkle.leaf_hash(entry.encode("utf-8"))
 
 
-def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
+def append(
+    session: Session,
+    entries: Iterable[dict[str, Any]],
+    indexed_rows: Sequence[tuple[Table, dict[str, Any]]] = (),
+) -> list[int]:
     """Append entries (each with at least ``type``, ``exam`` and ``t``) and return their
-    log indices. The head row is locked until the caller's transaction ends."""
+    log indices. The head row is locked until the caller's transaction ends.
+
+    ``indexed_rows`` are rows to insert with the entries, each with its column
+    ``log_index`` set to the first entry's index (an answer's receipt). On PostgreSQL they
+    go in the append's own statement, so the caller's transaction holds the head row for
+    that one statement and the commit; the append should be its last statement."""
     texts = [canonical(e) for e in entries]
     for e in texts:
         if not all(f'"{k}":' in e for k in ("type", "exam", "t")):
             raise ValueError("a log entry needs the fields type, exam and t")
+    leaves = [leaf_hash(text) for text in texts]
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        params: dict[str, Any] = {
+            "n": len(texts),
+            "txt": texts,
+            "leaf": leaves,
+            "channel": NOTIFY_CHANNEL,
+        }
+        for k, (_, row) in enumerate(indexed_rows):
+            params.update({f"r{k}_{column}": value for column, value in row.items()})
+        shape = tuple((table, tuple(row)) for table, row in indexed_rows)
+        start = conn.execute(_pg_append(shape), params).scalar_one()
+        return list(range(start, start + len(texts)))
     # One statement both reserves the indices and locks the head row until the caller's
     # transaction ends, so appends are numbered without gaps and commit in order.
-    conn = session.connection()
     end = conn.execute(_RESERVE, {"n": len(texts)}).scalar_one()
     start = end - len(texts)
-    leaves = [leaf_hash(text) for text in texts]
     # The new leaves read only the compact range of the tree before them: O(log n). This
     # process usually knows it already from its own last append (see _Frontiers).
     db = str(conn.engine.url)
     nodes = _FRONTIERS.get(db, start)
     if nodes is None:
         nodes = fetch_nodes(session, merkle.frontier(start))
-    added = []
-    for i, leaf in enumerate(leaves):
-        for level, idx, h in merkle.new_nodes(start + i, leaf, lambda lv, k: nodes[(lv, k)]):
-            nodes[(level, idx)] = h
-            added.append({"level": level, "idx": idx, "hash": h})
-    pending = session.info.setdefault(_PENDING, {})
-    pending[db] = (end, {k: nodes[k] for k in merkle.frontier(end)})
-    if conn.dialect.name == "postgresql":
-        # One round trip while the head row is locked: entries, nodes and the wake-up for
-        # the streams of every worker (pg_notify is delivered only if and when this
-        # transaction commits; it carries the size only).
-        conn.execute(
-            _PG_APPEND,
-            {
-                "idx": list(range(start, end)),
-                "txt": texts,
-                "leaf": leaves,
-                "lv": [a["level"] for a in added],
-                "ix": [a["idx"] for a in added],
-                "h": [a["hash"] for a in added],
-                "channel": NOTIFY_CHANNEL,
-                "size": str(end),
-            },
-        )
-        return list(range(start, end))
+    added = _grow(nodes, start, leaves)
+    session.info.setdefault(_PENDING, {})[db] = (end, {k: nodes[k] for k in merkle.frontier(end)})
     # Core statements on the session's connection: the ORM's paths cost more than the
     # statements themselves here, on every state change of every attempt.
     conn.execute(
@@ -88,25 +107,61 @@ def append(session: Session, entries: Iterable[dict[str, Any]]) -> list[int]:
         ],
     )
     conn.execute(_INSERT_NODES, added)
-    return list(range(start, start + len(texts)))
+    for table, row in indexed_rows:
+        conn.execute(insert(table), {**row, "log_index": start})
+    return list(range(start, end))
 
 
-_PG_APPEND = text(
-    """
-    WITH entries AS (
-        INSERT INTO log_entries ("index", entry, leaf_hash, appended_at)
-        SELECT i, t, l, now()
-        FROM unnest(CAST(:idx AS bigint[]), CAST(:txt AS text[]), CAST(:leaf AS bytea[]))
-            AS e(i, t, l)
-    ), nodes AS (
-        INSERT INTO log_nodes (level, idx, hash)
-        SELECT lv, ix, h
-        FROM unnest(CAST(:lv AS smallint[]), CAST(:ix AS bigint[]), CAST(:h AS bytea[]))
-            AS n(lv, ix, h)
+def _grow(nodes: dict, start: int, leaves: Sequence[bytes]) -> list[dict]:
+    """Add to ``nodes`` (which hold the tree's edge at ``start``) the nodes that appending
+    ``leaves`` at ``start`` completes; returns them as rows."""
+    added = []
+    for i, leaf in enumerate(leaves):
+        for level, idx, h in merkle.new_nodes(start + i, leaf, lambda lv, k: nodes[(lv, k)]):
+            nodes[(level, idx)] = h
+            added.append({"level": level, "idx": idx, "hash": h})
+    return added
+
+
+@functools.lru_cache(maxsize=32)
+def _pg_append(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> TextClause:
+    """The PostgreSQL append as one statement, for rows of the given tables and columns.
+    It reserves the indices (locking the head row), inserts the entries and the indexed
+    rows, and sends ``pg_notify`` with the new size, which is delivered only if and when
+    the transaction commits."""
+    parts = [
+        """head AS (
+            UPDATE log_head SET size = size + :n WHERE id = 1 RETURNING size - :n AS start
+        )""",
+        """entries AS (
+            INSERT INTO log_entries ("index", entry, leaf_hash, appended_at)
+            SELECT head.start + e.ord - 1, e.t, e.l, now()
+            FROM head, unnest(CAST(:txt AS text[]), CAST(:leaf AS bytea[]))
+                WITH ORDINALITY AS e(t, l, ord)
+        )""",
+    ]
+    binds = []
+    dialect = postgresql.dialect()
+    for k, (table, columns) in enumerate(shape):
+        values = []
+        for column in columns:
+            type_ = table.c[column].type
+            binds.append(bindparam(f"r{k}_{column}", type_=type_))
+            values.append(f"CAST(:r{k}_{column} AS {type_.compile(dialect=dialect)})")
+        names = ", ".join(f'"{c}"' for c in (*columns, "log_index"))
+        parts.append(
+            f"""row{k} AS (
+            INSERT INTO {table.name} ({names}) SELECT {", ".join(values)}, head.start FROM head
+        )"""
+        )
+    sql = (
+        "WITH "
+        + ",\n".join(parts)
+        + "\nSELECT start, pg_notify(:channel, CAST(start + :n AS text)) FROM head"
     )
-    SELECT pg_notify(:channel, :size)
-    """
-)
+    return text(sql).bindparams(*binds)
+
+
 _PENDING = "seleksi.log_frontier"
 
 
@@ -176,22 +231,59 @@ def _nodes_query(dialect: str, count: int) -> TextClause:
     return text(f"SELECT level, idx, hash FROM log_nodes WHERE {where}")
 
 
-def _with_nodes(session: Session, compute: Callable[[merkle.NodeSource], Any]) -> Any:
-    nodes = fetch_nodes(session, merkle.needed_nodes(compute))
+def _with_nodes(
+    session: Session, tree_size: int, compute: Callable[[merkle.NodeSource], Any]
+) -> Any:
+    needed = merkle.needed_nodes(compute)
+    nodes = fetch_nodes(session, needed)
+    if len(nodes) < len(needed):  # past the built tree: compute the rest, store nothing
+        nodes.update(_unbuilt(session, tree_size))
     return compute(lambda level, idx: nodes[(level, idx)])
+
+
+def _unbuilt(session: Session, size: int) -> dict[tuple[int, int], bytes]:
+    """The nodes of the first ``size`` entries that ``log_nodes`` does not hold yet,
+    computed from the entries' leaf hashes. The stored nodes always cover a prefix of the
+    log, complete: each build stores all of a range's nodes in one transaction."""
+    conn = session.connection()
+    built = conn.execute(_BUILT).scalar() or 0
+    if built >= size:
+        return {}
+    nodes = fetch_nodes(session, merkle.frontier(built))
+    leaves = [bytes(h) for h in conn.execute(_LEAVES, {"start": built, "end": size}).scalars()]
+    if len(leaves) != size - built:
+        raise LookupError(f"the log holds fewer than {size} entries")
+    return {(a["level"], a["idx"]): a["hash"] for a in _grow(nodes, built, leaves)}
+
+
+def build_tree(session: Session) -> int:
+    """Store the nodes of the entries appended since the last build (PostgreSQL appends
+    leave them to this); returns how many were stored. Builders may run at once in several
+    processes: the nodes are the same whoever computes them, so a conflict is skipped."""
+    nodes = _unbuilt(session, size(session))
+    if not nodes:
+        return 0
+    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.connection().execute(
+        insert_(_NODES).on_conflict_do_nothing(),
+        [{"level": lv, "idx": i, "hash": h} for (lv, i), h in nodes.items()],
+    )
+    return len(nodes)
 
 
 def root(session: Session, tree_size: int) -> bytes:
     """The Merkle root of the first ``tree_size`` entries."""
-    return _with_nodes(session, lambda node: merkle.root(tree_size, node))
+    return _with_nodes(session, tree_size, lambda node: merkle.root(tree_size, node))
 
 
 def inclusion_proof(session: Session, index: int, tree_size: int) -> list[bytes]:
-    return _with_nodes(session, lambda node: merkle.inclusion_proof(index, tree_size, node))
+    return _with_nodes(
+        session, tree_size, lambda node: merkle.inclusion_proof(index, tree_size, node)
+    )
 
 
 def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
-    return _with_nodes(session, lambda node: merkle.consistency_proof(first, second, node))
+    return _with_nodes(session, second, lambda node: merkle.consistency_proof(first, second, node))
 
 
 def size(session: Session) -> int:

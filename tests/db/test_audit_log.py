@@ -91,6 +91,67 @@ def test_stored_nodes_give_the_rfc_root_and_proofs_as_the_log_grows(session_make
         assert log.consistency_proof(session, 9, 23) == merkle.consistency_proof(9, 23, node)
 
 
+def test_the_tree_built_in_parts_gives_the_same_roots_and_proofs(session_maker):
+    """Appends may leave the inner nodes to a later build (PostgreSQL does): proofs past
+    the built tree are computed from the leaf hashes, and a build stores exactly the whole
+    tree's nodes, each once."""
+    texts = []
+
+    def grow(batches):
+        for batch in batches:
+            with session_maker() as session, session.begin():
+                log.append(session, [event(i) for i in batch])
+            texts.extend(canonical(event(i)) for i in batch)
+
+    grow([[0, 1, 2], [3, 4]])
+    with session_maker() as session, session.begin():
+        log.build_tree(session)
+    grow([[5], list(range(6, 13))])
+    nodes = merkle.nodes_for_leaves(log.leaf_hash(t) for t in texts)
+
+    def node(level, i):
+        return nodes[(level, i)]
+
+    with session_maker() as session:
+        assert log.root(session, 13) == merkle.root(13, node)
+        assert log.inclusion_proof(session, 11, 13) == merkle.inclusion_proof(11, 13, node)
+        assert log.consistency_proof(session, 5, 13) == merkle.consistency_proof(5, 13, node)
+    for _ in range(2):  # the second build finds nothing left to store
+        with session_maker() as session, session.begin():
+            log.build_tree(session)
+    with session_maker() as session:
+        stored = session.execute(text("SELECT level, idx, hash FROM log_nodes")).all()
+        assert sorted((lv, i) for lv, i, _ in stored) == sorted(nodes)
+        assert {(lv, i): bytes(h) for lv, i, h in stored} == nodes
+        assert log.build_tree(session) == 0
+
+
+def test_indexed_rows_record_the_first_entry_index_in_the_same_transaction(session_maker):
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    table = Table(
+        "indexed_probe",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("note", String(16)),
+        Column("log_index", Integer),
+    )
+    with session_maker() as session, session.begin():
+        table.create(session.connection())
+        log.append(session, [event(0)])
+    with session_maker() as session, session.begin():
+        assert log.append(session, [event(1), event(2)], [(table, {"note": "a"})]) == [1, 2]
+    with session_maker() as session:
+        session.begin()
+        log.append(session, [event(3)], [(table, {"note": "rolled back"})])
+        session.rollback()
+    with session_maker() as session:
+        assert session.execute(text("SELECT note, log_index FROM indexed_probe")).all() == [
+            ("a", 1)
+        ]
+        assert log.size(session) == 3
+
+
 def test_a_signed_checkpoint_commits_to_the_root(session_maker):
     signer = Signer.generate("test.example/log")
     with session_maker() as session, session.begin():

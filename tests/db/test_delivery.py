@@ -153,6 +153,13 @@ def test_resume_idempotent_answers_and_conflicts(session_maker, opened):
         reply = delivery.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "B", now)
         same = delivery.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "B", now)
         assert same == reply and reply.next_step == 1
+        # The caller's own read of the stored answer: found, and found none before a
+        # concurrent request (the same answer sent twice) stored it.
+        stored = delivery.StoredAnswer(first.item.item_id, "B", reply.log_index, 1)
+        for seen in (stored, None):
+            assert reply == delivery.submit_answer(
+                session, rt, attempt, enr, 0, first.item.item_id, "B", now, stored=seen
+            )
         with pytest.raises(delivery.DeliveryError, match="already answered"):
             delivery.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "C", now)
         with pytest.raises(delivery.DeliveryError, match="not the current step"):
