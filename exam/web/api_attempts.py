@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, defer
 
 from exam import delivery
 from exam.database import begin_write
-from exam.models import Attempt, Enrollment, Exam
+from exam.models import Attempt, Enrollment, Exam, Response
 from exam.receipts import receipt
 from exam.runtime import SNAPSHOT_HASH
 from exam.security import CurrentUser, applicant_only
@@ -137,8 +137,8 @@ def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = Fa
 
 
 #: The answer path's one read: the attempt (locked on PostgreSQL), the applicant's
-#: pseudonym and what finds the compiled exam, only if the attempt is the user's. Plain
-#: columns, no ORM objects: see ``delivery.AttemptRow``.
+#: pseudonym, what finds the compiled exam and the answer already stored at the step, only
+#: if the attempt is the user's. Plain columns, no ORM objects: see ``delivery.AttemptRow``.
 _ANSWERING = (
     select(
         *delivery.ATTEMPT_COLUMNS,
@@ -146,9 +146,11 @@ _ANSWERING = (
         Exam.code.label("exam_code"),
         Exam.seed_hex.label("exam_seed_hex"),
         SNAPSHOT_HASH.label("snapshot_hash"),
+        *(c.label(f"stored_{c.key}") for c in delivery.STORED_ANSWER_COLUMNS),
     )
     .join_from(Attempt, Enrollment, Enrollment.id == Attempt.enrollment_id)
     .join(Exam, Exam.id == Attempt.exam_id)
+    .outerjoin(Response, (Response.attempt_id == Attempt.id) & (Response.step == bindparam("step")))
     .where(Attempt.id == bindparam("attempt_id"), Enrollment.user_id == bindparam("user_id"))
     .with_for_update(of=Attempt)
 )
@@ -173,24 +175,30 @@ class _ExamKey:
 _RUNTIMES: dict[tuple, object] = {}
 
 
-def _answering(request: Request, session: Session, user: CurrentUser, attempt_id: int):
+def _answering(request: Request, session: Session, user: CurrentUser, attempt_id: int, step: int):
     """``_owned`` for the answer path: the attempt as a ``delivery.AttemptRow``, the
-    enrollment's pseudonym, the exam's code and the compiled exam."""
+    enrollment's pseudonym, the exam's code, the compiled exam and the answer stored at
+    ``step`` (a ``delivery.StoredAnswer``, or None)."""
     row = (
         session.connection()
-        .execute(_ANSWERING, {"attempt_id": attempt_id, "user_id": user.id})
+        .execute(_ANSWERING, {"attempt_id": attempt_id, "user_id": user.id, "step": step})
         .one_or_none()
     )
     if row is None:
         raise NotFoundException(f"no attempt {attempt_id}")
     values = row._mapping
+    stored = None
+    if values["stored_log_index"] is not None:
+        stored = delivery.StoredAnswer(
+            *(values[f"stored_{c.key}"] for c in delivery.STORED_ANSWER_COLUMNS)
+        )
     exam = _ExamKey(values["exam_id"], values["exam_code"], values["exam_seed_hex"])
     key = (exam.id, exam.seed_hex, values["snapshot_hash"])
     rt = _RUNTIMES.get(key)
     if rt is None:  # once per exam and process: compile it from its row
         rt = exam_runtime(request, session.get(Exam, exam.id), values["snapshot_hash"])
         _RUNTIMES[key] = rt
-    return delivery.AttemptRow(values), _Applicant(values["pseudonym"]), exam, rt
+    return delivery.AttemptRow(values), _Applicant(values["pseudonym"]), exam, rt, stored
 
 
 def _receipt_json(r) -> dict:
@@ -286,13 +294,23 @@ class AttemptApi(Controller):
 
         def run(session: Session) -> tuple[delivery.AnswerReply, ItemOut | None]:
             begin_write(session)
-            attempt, enrollment, exam, rt = _answering(request, session, user, attempt_id)
+            attempt, enrollment, exam, rt, stored = _answering(
+                request, session, user, attempt_id, data.step
+            )
             if change:
                 client_change.log_change(
                     session, change, exam.code, enrollment.pseudonym, attempt.step, now
                 )
             reply = delivery.submit_answer(
-                session, rt, attempt, enrollment, data.step, data.item_id, data.choice, now
+                session,
+                rt,
+                attempt,
+                enrollment,
+                data.step,
+                data.item_id,
+                data.choice,
+                now,
+                stored=stored,
             )
             following = delivery.item_at(session, attempt, reply.next_step)
             return reply, following and _item_out(delivery.item_view(rt.content(following)))
