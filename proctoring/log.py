@@ -9,14 +9,15 @@ append waits for the one before it to commit. On PostgreSQL an append is therefo
 statement, the last before the commit: it reserves the indices, inserts the entries and
 the caller's rows that record the index, and sends the wake-up. The tree's inner nodes
 (``log_nodes``), which need the tree's edge, are built later from the entries' leaf hashes
-(``build_tree``, before each checkpoint is signed); a root or proof that reaches past them
-computes the rest from the leaf hashes. On SQLite, where one process writes at a time, the
-append stores its nodes at once.
+(``build_tree``, in a transaction of its own before each periodic checkpoint); a root or
+proof that reaches past them computes the rest from the leaf hashes. On SQLite, where one
+process writes at a time, the append stores its nodes at once.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -64,9 +65,10 @@ def append(
     log indices. The head row is locked until the caller's transaction ends.
 
     ``indexed_rows`` are rows to insert with the entries, each with its column
-    ``log_index`` set to the first entry's index (an answer's receipt). On PostgreSQL they
-    go in the append's own statement, so the caller's transaction holds the head row for
-    that one statement and the commit; the append should be its last statement."""
+    ``log_index`` set to the first entry's index (an answer's receipt), and every other
+    column given (on PostgreSQL no Python-side default is applied). On PostgreSQL they go
+    in the append's own statement, so the caller's transaction holds the head row for that
+    one statement and the commit; the append should be its last statement."""
     texts = [canonical(e) for e in entries]
     for e in texts:
         if not all(f'"{k}":' in e for k in ("type", "exam", "t")):
@@ -142,16 +144,21 @@ def _pg_append(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> TextClause:
     ]
     binds = []
     dialect = postgresql.dialect()
+    quote = dialect.identifier_preparer.quote
     for k, (table, columns) in enumerate(shape):
         values = []
         for column in columns:
             type_ = table.c[column].type
             binds.append(bindparam(f"r{k}_{column}", type_=type_))
-            values.append(f"CAST(:r{k}_{column} AS {type_.compile(dialect=dialect)})")
-        names = ", ".join(f'"{c}"' for c in (*columns, "log_index"))
+            # The type without its length: a value too long for the column is refused when
+            # it is stored, as a plain INSERT refuses it, not cut short by the cast.
+            name = re.sub(r"\(\d+\)$", "", type_.compile(dialect=dialect))
+            values.append(f"CAST(:r{k}_{column} AS {name})")
+        names = ", ".join(quote(c) for c in (*columns, "log_index"))
         parts.append(
             f"""row{k} AS (
-            INSERT INTO {table.name} ({names}) SELECT {", ".join(values)}, head.start FROM head
+            INSERT INTO {quote(table.name)} ({names})
+            SELECT {", ".join(values)}, head.start FROM head
         )"""
         )
     sql = (
@@ -238,6 +245,8 @@ def _with_nodes(
     nodes = fetch_nodes(session, needed)
     if len(nodes) < len(needed):  # past the built tree: compute the rest, store nothing
         nodes.update(_unbuilt(session, tree_size))
+        # A build that committed between the two reads stored what is still missing.
+        nodes.update(fetch_nodes(session, needed - nodes.keys()))
     return compute(lambda level, idx: nodes[(level, idx)])
 
 
@@ -259,7 +268,11 @@ def _unbuilt(session: Session, size: int) -> dict[tuple[int, int], bytes]:
 def build_tree(session: Session) -> int:
     """Store the nodes of the entries appended since the last build (PostgreSQL appends
     leave them to this); returns how many were stored. Builders may run at once in several
-    processes: the nodes are the same whoever computes them, so a conflict is skipped."""
+    processes: the nodes are the same whoever computes them, so a conflict is skipped.
+
+    Run it in a transaction of its own, never with an append: a builder waits for another
+    builder's uncommitted nodes, and an append that waited for the head row meanwhile
+    would close a cycle."""
     nodes = _unbuilt(session, size(session))
     if not nodes:
         return 0

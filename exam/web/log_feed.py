@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from exam.database import begin_write
-from proctoring import checkpoints
+from proctoring import checkpoints, log
 from proctoring.log import NOTIFY_CHANNEL
 from proctoring.models import LogCheckpoint, LogHead
 from proctoring.note import Signer
@@ -186,6 +186,9 @@ class LogFeed:
             size = await session.scalar(select(LogHead.size).where(LogHead.id == 1))
             await session.rollback()
             if size and size != last:
+                # The tree's nodes first, in a transaction of their own (log.build_tree).
+                await session.run_sync(lambda s: (begin_write(s), log.build_tree(s)))
+                await session.commit()
                 await session.run_sync(
                     lambda s: (
                         begin_write(s),

@@ -71,7 +71,7 @@ class SessionStore(SQLAlchemyStore):
 
     def __init__(self, db: ThreadedDb, model: type[StoreModelMixin], namespace: str) -> None:
         super().__init__(
-            SQLAlchemySyncConfig(engine_instance=db.engine, create_all=False),
+            SQLAlchemySyncConfig(engine_instance=db.store_engine, create_all=False),
             model=model,
             namespace=namespace,
         )

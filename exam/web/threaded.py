@@ -47,10 +47,13 @@ class ThreadedDb:
             settings, serialize_writers=True, pool_size=20, pre_ping=False
         )
         self.sessions = database.session_factory(self.engine)
-        self.read_engine = self.engine
+        self.read_engine = self.store_engine = self.engine
         if self.engine.url.get_backend_name() == "postgresql":
             # A read is one statement: a transaction around it would cost two round trips.
             self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            # The session store's own writes (login, logout) do not run again after a
+            # broken connection, so their connections are pinged before use.
+            self.store_engine = database.sync_engine(settings, pool_size=5)
         self.limiter = anyio.CapacityLimiter(4)
         self.loop_engine = None
         if self.engine.url.get_backend_name() == "sqlite":
@@ -128,6 +131,8 @@ class ThreadedDb:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.store_engine is not self.engine:
+            self.store_engine.dispose()
         if self.loop_engine is not None:
             self.loop_engine.dispose()
 

@@ -45,6 +45,8 @@ def test_entries_need_the_required_fields_and_no_floats():
 def test_the_database_refuses_to_change_or_delete_entries(session_maker, settings):
     with session_maker() as session, session.begin():
         log.append(session, [event(0)])
+    with session_maker() as session, session.begin():
+        log.build_tree(session)
         checkpoints.sign(session, Signer.generate("test.example/log"), "test.example/log", "test")
     statements = [
         f"{verb} {table}"
@@ -208,3 +210,38 @@ def test_a_rolled_back_append_never_leaves_its_nodes_behind(session_maker):
     with session_maker() as session:
         assert log.root(session, 8) == merkle.root(8, lambda lv, i: nodes[(lv, i)])
         assert [e.entry for e in log.entries(session, 0, 8)] == texts
+
+
+def test_a_proof_meets_a_build_that_commits_while_it_reads(pg_server, pg_migrated, monkeypatch):
+    """PostgreSQL leaves the nodes to a build: a proof that found them missing, then saw a
+    build commit before it looked for what to compute, still gets every node it needs."""
+    from exam import database
+    from exam.settings import Settings
+    from tests.conftest import _fresh_pg_database
+
+    url, drop = _fresh_pg_database(pg_server, template=pg_migrated)
+    engine = database.sync_engine(Settings(database_url=url))
+    maker = database.session_factory(engine)
+    try:
+        with maker() as session, session.begin():
+            log.append(session, [event(i) for i in range(8)])
+        with maker() as session, session.begin():
+            log.build_tree(session)
+        with maker() as session, session.begin():
+            log.append(session, [event(i) for i in range(8, 16)])
+        unbuilt = log._unbuilt
+
+        def build_first(session, size):
+            monkeypatch.setattr(log, "_unbuilt", unbuilt)  # once, and not for the build
+            with maker() as other, other.begin():
+                assert log.build_tree(other) > 0
+            return unbuilt(session, size)
+
+        monkeypatch.setattr(log, "_unbuilt", build_first)
+        nodes = merkle.nodes_for_leaves(log.leaf_hash(canonical(event(i))) for i in range(16))
+        with maker() as session:
+            proof = log.inclusion_proof(session, 15, 16)
+        assert proof == merkle.inclusion_proof(15, 16, lambda lv, i: nodes[(lv, i)])
+    finally:
+        engine.dispose()
+        drop()
