@@ -4,6 +4,8 @@ first statement, before writing anything, and runs again once on a new connectio
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import anyio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -17,6 +19,13 @@ from tests.conftest import _fresh_pg_database
 
 def _event(n: int) -> dict:
     return {"type": "test", "exam": "DEMO", "t": 1_700_000_000_000 + n, "n": n}
+
+
+def _run(method, argument):
+    """``await method(argument)`` on an event loop of its own, in a thread of its own (the
+    test's thread may hold another test's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, method, argument).result()
 
 
 def _drop_connections(admin_url: str, name: str) -> int:
@@ -41,9 +50,9 @@ def test_a_request_on_a_dropped_connection_runs_again_once(pg_server, tmp_path):
     engine.dispose()
     db = ThreadedDb(settings)
     try:
-        assert anyio.run(db.run, lambda s: log.append(s, [_event(0)])) == [0]
+        assert _run(db.run, lambda s: log.append(s, [_event(0)])) == [0]
         count = text("SELECT count(*) FROM log_entries")
-        assert anyio.run(db.read, lambda c: c.execute(count).scalar()) == 1
+        assert _run(db.read, lambda c: c.execute(count).scalar()) == 1
         assert _drop_connections(pg_server, make_url(url).database) >= 1
 
         runs = []
@@ -52,10 +61,10 @@ def test_a_request_on_a_dropped_connection_runs_again_once(pg_server, tmp_path):
             runs.append(len(runs))
             return log.append(session, [_event(1)])
 
-        assert anyio.run(db.run, append) == [1]
+        assert _run(db.run, append) == [1]
         assert runs == [0, 1]  # the first run met the dropped connection, the second wrote
         assert _drop_connections(pg_server, make_url(url).database) >= 1
-        assert anyio.run(db.read, lambda c: c.execute(count).scalar()) == 2
+        assert _run(db.read, lambda c: c.execute(count).scalar()) == 2
     finally:
         db.dispose()
         drop()
