@@ -37,17 +37,14 @@ NOTIFY_CHANNEL = "seleksi_log"
 
 #: Reserves ``n`` indices (see ``append``).
 _RESERVE = text("UPDATE log_head SET size = size + :n WHERE id = 1 RETURNING size")
-_INSERT_ENTRIES = insert(LogEntry.__table__)
-_INSERT_NODES = insert(LogNode.__table__)
-_NODES = LogNode.__table__
+_ENTRIES, _NODES = LogEntry.__table__, LogNode.__table__
+_INSERT_ENTRIES, _INSERT_NODES = insert(_ENTRIES), insert(_NODES)
+#: How many entries the stored nodes cover: each build stores a whole range at once.
 _BUILT = select(func.max(_NODES.c.idx) + 1).where(_NODES.c.level == 0)
 _LEAVES = (
-    select(LogEntry.__table__.c.leaf_hash)
-    .where(
-        LogEntry.__table__.c.index >= bindparam("start"),
-        LogEntry.__table__.c.index < bindparam("end"),
-    )
-    .order_by(LogEntry.__table__.c.index)
+    select(_ENTRIES.c.leaf_hash)
+    .where(_ENTRIES.c.index >= bindparam("start"), _ENTRIES.c.index < bindparam("end"))
+    .order_by(_ENTRIES.c.index)
 )
 
 

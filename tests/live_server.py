@@ -24,6 +24,7 @@ from exam.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfi
 from exam.models import Enrollment, Exam, User
 from exam.security import password_hasher
 from exam.settings import Settings
+from proctoring import checkpoints
 
 PASSWORD = "demo"
 APPLICANTS = [f"peserta{i:02d}" for i in range(1, 7)]
@@ -91,9 +92,10 @@ def prepare_data(data: Path, database_url: str | None = None) -> Settings:
     return settings
 
 
-def prepare_closed_exam(settings: Settings, code: str = "HASIL") -> None:
+def prepare_closed_exam(settings: Settings, code: str = "HASIL", checkpoint: bool = False) -> None:
     """A small exam that three applicants have taken and the committee has closed, its
-    results not yet published (for the results pages)."""
+    results not yet published (for the results pages); ``checkpoint`` signs one at the
+    close, as the committee's close does."""
     import dataclasses
     import random
     from datetime import timedelta
@@ -138,6 +140,8 @@ def prepare_closed_exam(settings: Settings, code: str = "HASIL") -> None:
     with factory() as session, session.begin():
         exam = session.get(Exam, exam_id)
         closing.close_exam(session, exam, runtime(exam), 1, start + timedelta(minutes=30))
+        if checkpoint:
+            checkpoints.sign(session, settings.log_signer(), settings.log_origin, "exam_close")
     engine.dispose()
 
 

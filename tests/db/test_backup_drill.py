@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from exam import database
-from proctoring import checkpoints
 from tests.conftest import _fresh_pg_database
 from tests.live_server import prepare_closed_exam, prepare_data
 
@@ -61,11 +59,7 @@ def test_backup_restore_and_verify(backend, request, tmp_path):
         drops += [drop, drop_restored]
     try:
         settings = prepare_data(tmp_path / "live", url)
-        prepare_closed_exam(settings)
-        engine = database.sync_engine(settings)
-        with database.session_factory(engine)() as session, session.begin():
-            checkpoints.sign(session, settings.log_signer(), settings.log_origin, "exam_close")
-        engine.dispose()
+        prepare_closed_exam(settings, checkpoint=True)
         key = str(settings.log_signer().verifier)
         before = cli(
             "log", "export", "--out", str(tmp_path / "before"), data=settings.data_dir, url=url

@@ -8,9 +8,7 @@ from litestar.testing import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from exam import database
 from exam.app import create_app
-from proctoring import checkpoints
 from tests.conftest import _fresh_pg_database
 from tests.live_server import PASSWORD, prepare_closed_exam, prepare_data
 
@@ -19,11 +17,7 @@ def test_a_read_only_server_on_a_read_only_database(pg_server, tmp_path):
     url, drop = _fresh_pg_database(pg_server)
     try:
         settings = prepare_data(tmp_path / "data", url)
-        prepare_closed_exam(settings)
-        engine = database.sync_engine(settings)
-        with database.session_factory(engine)() as session, session.begin():
-            checkpoints.sign(session, settings.log_signer(), settings.log_origin, "exam_close")
-        engine.dispose()
+        prepare_closed_exam(settings, checkpoint=True)
         name = make_url(url).database
         admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
