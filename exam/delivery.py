@@ -91,7 +91,8 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
     )
     snapshot_items = [dict(i.canonical(), version=versions[i.item_id]) for i in items]
     exam.definition = config.to_dict()
-    exam.bank_snapshot = {"items": snapshot_items, "hash": snapshot_hash(snapshot_items)}
+    exam.snapshot_sha256 = snapshot_hash(snapshot_items)
+    exam.bank_snapshot = {"items": snapshot_items, "hash": exam.snapshot_sha256}
     exam.status = "open"
     exam.opens_at = exam.opens_at or now
     for item_id, version in versions.items():

@@ -60,6 +60,10 @@ class Exam(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     definition: Mapped[dict] = mapped_column(JSON)
     bank_snapshot: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: The snapshot's hash (``bank_snapshot["hash"]``) in a column of its own: the answer
+    #: path reads it to find the compiled exam, and extracting it from the JSON made
+    #: PostgreSQL read the whole (TOASTed) snapshot on every answer.
+    snapshot_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     seed_hex: Mapped[str] = mapped_column(String(64))
     pseudonym_key_hex: Mapped[str] = mapped_column(String(64))
     opens_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)

@@ -61,9 +61,8 @@ def snapshot_hash(items: list[dict]) -> str:
 
 _CACHE: dict[tuple[int, str, str], ExamRuntime] = {}
 
-#: The bank snapshot's hash as an SQL expression (JSON_EXTRACT on SQLite, ->> on
-#: PostgreSQL): NULL while the exam has no snapshot.
-SNAPSHOT_HASH = Exam.bank_snapshot["hash"].as_string()
+#: The bank snapshot's hash as a column: NULL while the exam has no snapshot.
+SNAPSHOT_HASH = Exam.snapshot_sha256
 
 
 def runtime(exam, points_correct: float = 5, snapshot_hash: str | None = None) -> ExamRuntime:
