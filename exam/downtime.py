@@ -22,6 +22,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from exam.database import begin_write
@@ -39,7 +40,15 @@ def beat(session: Session, now: datetime) -> None:
     begin_write(session)
     updated = session.execute(update(Heartbeat).where(Heartbeat.id == 1).values(beat_at=now))
     if updated.rowcount == 0:
-        session.add(Heartbeat(id=1, beat_at=now))
+        _first_beat(session, now)
+
+
+def _first_beat(session: Session, now: datetime) -> None:
+    """The heartbeat row, on a database that has none yet. Several processes starting
+    together all find it missing: the first insert wins, the others wait for it and
+    then insert nothing (a plain INSERT failed them on the primary key)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(Heartbeat).values(id=1, beat_at=now).on_conflict_do_nothing())
 
 
 def credit(session: Session, now: datetime) -> dict[str, int]:
@@ -47,8 +56,8 @@ def credit(session: Session, now: datetime) -> dict[str, int]:
     of attempts credited per exam (empty when there was no downtime)."""
     begin_write(session)
     row = session.scalar(select(Heartbeat).where(Heartbeat.id == 1).with_for_update())
-    if row is None:
-        session.add(Heartbeat(id=1, beat_at=now))
+    if row is None:  # the first start on this database: no downtime yet
+        _first_beat(session, now)
         return {}
     last = row.beat_at
     row.beat_at = now

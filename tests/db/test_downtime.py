@@ -73,3 +73,31 @@ def test_the_verifier_applies_the_credit_to_the_deadline():
         stream = [start, served, *extra, late]
         _check_events([dict(e, _index=i) for i, e in enumerate(stream)], report)
         assert len(report.problems) == problems, report.problems
+
+
+def test_processes_starting_together_on_a_new_database_all_start(session_maker):
+    """Two workers find no heartbeat row at once: the second waits for the first's insert
+    instead of failing on the primary key (which stopped that worker at startup)."""
+    import threading
+
+    first = session_maker()
+    first.begin()
+    assert downtime.credit(first, T0) == {}
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with session_maker() as session, session.begin():
+                downtime.credit(session, T0 + timedelta(milliseconds=10))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.3)  # the second is now waiting for the first's row
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert not thread.is_alive() and errors == []
+    with session_maker() as session:
+        assert session.get(Heartbeat, 1) is not None
