@@ -316,10 +316,41 @@ async def ranking_watcher(url: str, stats: Stats, stop: asyncio.Event) -> None:
             await asyncio.sleep(2.0)
 
 
-async def drive(url: str, plan: Plan, bank: dict):
+def _proc_cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            todo += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """Processor seconds used so far by the server (with its worker processes), by
+    PostgreSQL's processes and by this load generator (Linux /proc; empty elsewhere)."""
+    try:
+        server = sum(_proc_cpu_s(p) for p in _descendants(server_pid))
+        pg = 0.0
+        for stat in Path("/proc").glob("[0-9]*/comm"):
+            with contextlib.suppress(OSError):
+                if stat.read_text().strip() == "postgres":
+                    pg += _proc_cpu_s(int(stat.parent.name))
+    except OSError:
+        return {}
+    return {"server": server, "postgresql": pg, "load generator": time.process_time()}
+
+
+async def drive(url: str, plan: Plan, bank: dict, server_pid: int):
     """Log everyone in and start their attempts (at most ``login_concurrency`` at a time),
-    then let all answer at once; returns the statistics, the applicants that failed and
-    the time logins and starts took."""
+    then let all answer at once; returns the statistics, the applicants that failed, the
+    time logins and starts took, and the processor seconds used during the answers."""
     stats = Stats()
     rng = random.Random(plan.seed)
     logins = asyncio.Semaphore(plan.login_concurrency)
@@ -360,8 +391,11 @@ async def drive(url: str, plan: Plan, bank: dict):
         asyncio.create_task(ranking_watcher(url, stats, stop)) for _ in range(plan.observers)
     ]
     await asyncio.sleep(0.5)  # the observers are connected before the first answer
+    cpu_before = cpu_seconds(server_pid)
     go.set()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    cpu_after = cpu_seconds(server_pid)
+    cpu = {k: cpu_after[k] - cpu_before[k] for k in cpu_after if k in cpu_before}
     progress.close()
     await asyncio.sleep(1.0)  # the last entries reach the observers
     stop.set()
@@ -369,7 +403,7 @@ async def drive(url: str, plan: Plan, bank: dict):
         w.cancel()
     await asyncio.gather(*watchers, return_exceptions=True)
     failed = [repr(o) for o in outcomes if isinstance(o, BaseException)]
-    return stats, failed, login_s
+    return stats, failed, login_s, cpu
 
 
 def count_back(settings: Settings, acknowledged: set[tuple[int, int]]) -> dict:
@@ -426,8 +460,8 @@ def run_backend(backend: str, args, tmp: Path) -> dict:
             args.observers,
         )
         log_path = tmp / f"{backend}-server.log"
-        with running_server(settings, args.workers, log_path) as (base, _):
-            stats, failed, login_s = asyncio.run(drive(base, plan, bank))
+        with running_server(settings, args.workers, log_path) as (base, proc):
+            stats, failed, login_s, cpu = asyncio.run(drive(base, plan, bank, proc.pid))
         counted = count_back(settings, stats.acknowledged)
         server_errors = error_lines(log_path)
     finally:
@@ -473,6 +507,12 @@ def run_backend(backend: str, args, tmp: Path) -> dict:
         "attempts_finished": stats.finished,
         "applicants_stopped_at_time_limit": stats.stopped,
         "server_errors": server_errors,
+        # Where the machine's processors went, per acknowledged answer.
+        **{
+            f"cpu_ms_per_answer_{k.replace(' ', '_')}": round(v / answers * 1000, 2)
+            for k, v in cpu.items()
+            if answers
+        },
         **counted,
     }
 
@@ -518,6 +558,9 @@ def print_table(results: list[dict], args) -> None:
         ("stopped at the time limit", "applicants_stopped_at_time_limit", "{}"),
         ("answer phase (s)", "answer_phase_s", "{:.1f}"),
         ("login + start (s)", "login_and_start_s", "{:.1f}"),
+        ("CPU ms/answer: server", "cpu_ms_per_answer_server", "{:.2f}"),
+        ("CPU ms/answer: PostgreSQL", "cpu_ms_per_answer_postgresql", "{:.2f}"),
+        ("CPU ms/answer: load generator", "cpu_ms_per_answer_load_generator", "{:.2f}"),
     ]
     width = 30
     print(
@@ -526,7 +569,10 @@ def print_table(results: list[dict], args) -> None:
     )
     print("".ljust(width) + "".join(r["backend"].rjust(14) for r in results))
     for label, key, fmt in rows:
-        print(label.ljust(width) + "".join(fmt.format(r[key]).rjust(14) for r in results))
+        print(
+            label.ljust(width)
+            + "".join((fmt.format(r[key]) if key in r else "–").rjust(14) for r in results)
+        )
     for r in results:
         checks = verdict(r, args)
         marks = ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in checks.items())

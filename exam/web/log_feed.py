@@ -138,11 +138,10 @@ class LogFeed:
         self._poke.set()
 
     async def read(self, query: Callable[[Connection], T]) -> T:
-        """``query(connection)``, a read. On SQLite through ``db`` on the event loop
-        (``ThreadedDb.read``), where the streams' reads do not wait behind the answers'
-        turns at the loop; elsewhere on the asynchronous engine, never in the worker
-        threads that answers fill while they wait for the log's head row."""
-        if self.db is not None and self.db.loop_engine is not None:
+        """``query(connection)``, a read. Through ``db`` (``ThreadedDb.read``) where it has
+        one: on the event loop, on connections the answers' transactions never hold, so
+        the streams' reads do not wait behind them."""
+        if self.db is not None:
             return await self.db.read(query)
         async with self.engine.connect() as connection:
             return await connection.run_sync(query)

@@ -1,25 +1,28 @@
-"""Use cases on a synchronous database session: in a worker thread, or on SQLite on the
-event loop itself.
+"""Use cases on a synchronous SQLAlchemy session, run where they cost the least: on
+PostgreSQL and on SQLite on the event loop itself, on SQLite in a worker thread only while
+another process holds the database.
 
 The applicant's requests (start, read, answer, events, pages) call the pure core and a few
-SQL statements. Through the asynchronous drivers every statement is several hand-offs
-between the event loop and a driver thread (aiosqlite) or a greenlet switch per await;
-measured under load (benchmarks/load.py) that overhead cost more than the statements. Here
-the whole use case runs on a plain synchronous connection (sqlite3, psycopg).
+SQL statements. The use cases are plain synchronous functions of a ``Session``; where they
+run is decided here.
 
-PostgreSQL: in a worker thread, one hand-off per request; its statements wait on the
-network and on row locks, which must not stop the event loop. Every statement is a round
-trip, so none is spent that a request does not need: reads (one statement each) run
-without BEGIN and ROLLBACK, and a connection is not pinged before each use. A connection
-that a database restart broke fails at its first statement instead, inside a transaction
-that wrote nothing, and the request runs again once on a new connection.
+PostgreSQL: on the event loop, through asyncpg. ``AsyncSession.run_sync`` runs the
+synchronous use case in a greenlet, and each statement waits for the database without
+holding up the loop. Measured under load (benchmarks/load.py, 500 applicants, 1 worker) this
+served 40 % more answers than worker threads: a thread waiting for its next statement's
+reply also waited for the interpreter lock, held by the loop or another thread, before it
+could go on. Every statement is a round trip, so none is spent that a request does not
+need: reads (one statement each) run without BEGIN and ROLLBACK, and a connection is not
+pinged before each use. A connection that a database restart broke fails at its first
+statement instead, inside a transaction that wrote nothing, and the request runs again once
+on a new connection.
 
-SQLite: on the event loop, with no hand-off at all. SQLite has one writer at a time, so
-the writers of a process take turns anyway; in worker threads each turn also waited for
-the interpreter lock (held by the event loop or another thread) after every statement,
-which stretched every writer's turn and so limited the answers per second. A local SQLite
-statement takes microseconds, and the use cases take the process's write queue
-(``database.write_queue``, shared with the asynchronous engine's writers) before they
+SQLite: on the event loop, with the synchronous driver (a local SQLite statement takes
+microseconds; aiosqlite's thread hand-off per statement cost more than the statement). SQLite has
+one writer at a time, so the writers of a process take turns anyway; in worker threads each
+turn also waited for the interpreter lock after every statement, which stretched every
+writer's turn and so limited the answers per second. The use cases take the process's write
+queue (``database.write_queue``, shared with the asynchronous engine's writers) before they
 begin, so no writer of this process holds SQLite's lock meanwhile. The connection never
 waits for SQLite's lock (busy timeout 0): when another process holds it, the use case is
 rolled back and run again in a worker thread, which may wait.
@@ -33,6 +36,7 @@ from typing import TypeVar
 import anyio
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from exam import database
@@ -47,15 +51,24 @@ class ThreadedDb:
             settings, serialize_writers=True, pool_size=20, pre_ping=False
         )
         self.sessions = database.session_factory(self.engine)
-        self.read_engine = self.store_engine = self.engine
+        self.store_engine = self.engine
+        self.limiter = anyio.CapacityLimiter(4)
+        self.loop_engine = None
+        self.async_engine = self.async_read_engine = None
         if self.engine.url.get_backend_name() == "postgresql":
+            url = database.async_url(settings.resolved_database_url)
+            # Every answer's transaction ends on the log's head row, one after another;
+            # more transactions at once only wait for that row inside PostgreSQL, holding
+            # their connections (measured: 10 or 20 served fewer answers than 4).
+            self.async_engine = create_async_engine(url, pool_size=4, max_overflow=0)
             # A read is one statement: a transaction around it would cost two round trips.
-            self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            # Reads have connections of their own, so they never wait behind the writers.
+            self.async_read_engine = create_async_engine(
+                url, pool_size=8, max_overflow=0, isolation_level="AUTOCOMMIT"
+            )
             # The session store's own writes (login, logout) do not run again after a
             # broken connection, so their connections are pinged before use.
             self.store_engine = database.sync_engine(settings, pool_size=5)
-        self.limiter = anyio.CapacityLimiter(4)
-        self.loop_engine = None
         if self.engine.url.get_backend_name() == "sqlite":
             # One use case at a time runs on the loop: two connections are plenty.
             self.loop_engine = database.sync_engine(settings, pool_size=2, busy_ms=0)
@@ -68,6 +81,8 @@ class ThreadedDb:
         """``use_case(session)``, then commit. An exception rolls back, except those in
         ``commit_on``: what the use case changed before refusing (say, finishing an
         attempt whose deadline passed) is committed, then it is raised."""
+        if self.async_engine is not None:
+            return await self._on_loop(use_case, commit_on)
         if self.loop_engine is not None:
             async with self.queue.lock():
                 try:
@@ -84,25 +99,35 @@ class ThreadedDb:
         """``query(connection)``, a read of one statement (on PostgreSQL it runs outside a
         transaction). On SQLite on the event loop without the write queue: a reader never
         waits for a writer."""
+        if self.async_read_engine is not None:
+            for retry in (True, False):
+                async with self.async_read_engine.connect() as connection:
+                    try:
+                        return await connection.run_sync(query)
+                    except DBAPIError as exc:
+                        if not (retry and exc.connection_invalidated):
+                            raise
         if self.loop_engine is not None:
             try:
                 return self._read(self.loop_engine, query)
             except OperationalError as exc:
                 if not _locked(exc):
                     raise
-        return await anyio.to_thread.run_sync(
-            self._read, self.read_engine, query, limiter=self.limiter
-        )
+        return await anyio.to_thread.run_sync(self._read, self.engine, query, limiter=self.limiter)
 
     @staticmethod
     def _read(engine: Engine, query):
+        with engine.connect() as connection:
+            return query(connection)
+
+    async def _on_loop(self, use_case, commit_on):
         for retry in (True, False):
-            with engine.connect() as connection:
+            async with AsyncSession(self.async_engine, expire_on_commit=False) as session:
                 try:
-                    return query(connection)
-                except DBAPIError as exc:
-                    if not (retry and exc.connection_invalidated):
-                        raise
+                    return await session.run_sync(_once, use_case, commit_on)
+                except _BrokenBeforeCommitError as exc:
+                    if not retry:
+                        raise exc.__cause__ from None
         raise AssertionError("unreachable")
 
     async def _in_thread(self, use_case, commit_on):
@@ -112,29 +137,41 @@ class ThreadedDb:
 
     @staticmethod
     def _work(sessions, use_case, commit_on):
-        for retry in (True, False):
-            with sessions() as session:
-                try:
-                    result = use_case(session)
-                except commit_on:
-                    session.commit()
-                    raise
-                except DBAPIError as exc:
-                    # A broken connection (the database restarted) before the commit: its
-                    # transaction wrote nothing, so the use case runs again, once.
-                    if retry and exc.connection_invalidated:
-                        continue
-                    raise
-                session.commit()
-                return result
-        raise AssertionError("unreachable")
+        with sessions() as session:
+            try:
+                return _once(session, use_case, commit_on)
+            except _BrokenBeforeCommitError as exc:  # a SQLite file does not break like that
+                raise exc.__cause__ from None
 
-    def dispose(self) -> None:
+    async def dispose(self) -> None:
         self.engine.dispose()
         if self.store_engine is not self.engine:
             self.store_engine.dispose()
         if self.loop_engine is not None:
             self.loop_engine.dispose()
+        for engine in (self.async_engine, self.async_read_engine):
+            if engine is not None:
+                await engine.dispose()
+
+
+class _BrokenBeforeCommitError(Exception):
+    """The use case's connection broke (the database restarted) before the commit: its
+    transaction wrote nothing, so it may run again."""
+
+
+def _once(session: Session, use_case, commit_on):
+    """``use_case(session)`` and the commit (see ``ThreadedDb.run``)."""
+    try:
+        result = use_case(session)
+    except commit_on:
+        session.commit()
+        raise
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise _BrokenBeforeCommitError from exc
+        raise
+    session.commit()  # a failure here is never run again: the commit may have happened
+    return result
 
 
 def _locked(exc: OperationalError) -> bool:

@@ -21,11 +21,11 @@ def _event(n: int) -> dict:
     return {"type": "test", "exam": "DEMO", "t": 1_700_000_000_000 + n, "n": n}
 
 
-def _run(method, argument):
-    """``await method(argument)`` on an event loop of its own, in a thread of its own (the
-    test's thread may hold another test's loop)."""
+def _run(scenario) -> None:
+    """``await scenario()`` on an event loop of its own, in a thread of its own (the test's
+    thread may hold another test's loop)."""
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(anyio.run, method, argument).result()
+        pool.submit(anyio.run, scenario).result()
 
 
 def _drop_connections(admin_url: str, name: str) -> int:
@@ -44,27 +44,33 @@ def _drop_connections(admin_url: str, name: str) -> int:
 
 def test_a_request_on_a_dropped_connection_runs_again_once(pg_server, tmp_path):
     url, drop = _fresh_pg_database(pg_server)
+    name = make_url(url).database
     settings = Settings(data_dir=tmp_path / "data", database_url=url)
     engine = database.sync_engine(settings)
     migrate.upgrade(engine)
     engine.dispose()
-    db = ThreadedDb(settings)
+    count = text("SELECT count(*) FROM log_entries")
+    runs = []
+
+    def append(session):
+        runs.append(len(runs))
+        return log.append(session, [_event(1)])
+
+    async def scenario() -> None:
+        db = ThreadedDb(settings)
+        try:
+            assert await db.run(lambda s: log.append(s, [_event(0)])) == [0]
+            assert await db.read(lambda c: c.execute(count).scalar()) == 1
+            assert _drop_connections(pg_server, name) >= 2  # the writer's and the reader's
+            assert await db.run(append) == [1]
+            # The first run met the dropped connection, the second wrote.
+            assert runs == [0, 1]
+            assert _drop_connections(pg_server, name) >= 1
+            assert await db.read(lambda c: c.execute(count).scalar()) == 2
+        finally:
+            await db.dispose()
+
     try:
-        assert _run(db.run, lambda s: log.append(s, [_event(0)])) == [0]
-        count = text("SELECT count(*) FROM log_entries")
-        assert _run(db.read, lambda c: c.execute(count).scalar()) == 1
-        assert _drop_connections(pg_server, make_url(url).database) >= 1
-
-        runs = []
-
-        def append(session):
-            runs.append(len(runs))
-            return log.append(session, [_event(1)])
-
-        assert _run(db.run, append) == [1]
-        assert runs == [0, 1]  # the first run met the dropped connection, the second wrote
-        assert _drop_connections(pg_server, make_url(url).database) >= 1
-        assert _run(db.read, lambda c: c.execute(count).scalar()) == 2
+        _run(scenario)
     finally:
-        db.dispose()
         drop()
