@@ -226,12 +226,10 @@ def sync_engine(
     serialize_writers: bool = False,
     pool_size: int = 5,
     busy_ms: int | None = None,
-    pre_ping: bool = True,
 ) -> Engine:
     """The synchronous engine. ``serialize_writers`` queues SQLite writers of this process
     on a lock (for worker threads; see ``_WriteQueue`` for why); ``busy_ms`` replaces the
-    configured SQLite busy timeout; ``pre_ping=False`` leaves finding a broken PostgreSQL
-    connection to the caller (``exam.web.threaded`` runs the request again)."""
+    configured SQLite busy timeout."""
     settings = settings or get_settings()
     _prepare(settings)
     url = sync_url(settings.resolved_database_url)
@@ -239,7 +237,7 @@ def sync_engine(
         url,
         # A ping before each use finds PostgreSQL connections a restart broke; a SQLite
         # file cannot go away like that, and the ping cost a statement per request.
-        pool_pre_ping=pre_ping and url.get_backend_name() != "sqlite",
+        pool_pre_ping=url.get_backend_name() != "sqlite",
         pool_size=pool_size,
         max_overflow=pool_size,
     )

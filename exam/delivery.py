@@ -111,7 +111,7 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
                 now,
                 definition_sha256=definition_sha256(exam.definition),
                 bank_parameters_sha256=rt.bank.parameter_table_hash(),
-                bank_snapshot_sha256=exam.bank_snapshot["hash"],
+                bank_snapshot_sha256=exam.snapshot_sha256,
                 engine=engine.ENGINE_VERSION,
                 seed_sha256=randomness.seed_commitment(rt.seed),
             )

@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 
 from exam.blueprint import ExamConfig
-from exam.models import Exam
 from exam.plan import SectionPlan, compile_section
 from itembank.bank_json import item_from_dict
 from itembank.content import ItemContent
@@ -61,23 +60,18 @@ def snapshot_hash(items: list[dict]) -> str:
 
 _CACHE: dict[tuple[int, str, str], ExamRuntime] = {}
 
-#: The bank snapshot's hash as a column: NULL while the exam has no snapshot.
-SNAPSHOT_HASH = Exam.snapshot_sha256
 
-
-def runtime(exam, points_correct: float = 5, snapshot_hash: str | None = None) -> ExamRuntime:
+def runtime(exam, points_correct: float = 5) -> ExamRuntime:
     """The compiled exam for an ``exams`` row with its bank snapshot. The definition and
     the snapshot never change once an exam is open, so the result is kept per process,
     keyed by the exam, its (random, unique) seed and the snapshot's hash.
 
-    A caller that read ``snapshot_hash`` from the database (``SNAPSHOT_HASH``) finds a
-    compiled exam without reading the definition or the snapshot, the exam's largest
-    columns: they are read, and decoded, only to compile."""
-    if snapshot_hash is None:
-        if exam.bank_snapshot is None:
-            raise ValueError(f"exam {exam.code} is not open (no bank snapshot)")
-        snapshot_hash = exam.bank_snapshot["hash"]
-    key = (exam.id, exam.seed_hex, snapshot_hash)
+    Finding a compiled exam needs only those three columns: a caller may defer the
+    definition and the snapshot, the exam's largest columns, which are read and decoded
+    only to compile."""
+    if exam.snapshot_sha256 is None:
+        raise ValueError(f"exam {exam.code} is not open (no bank snapshot)")
+    key = (exam.id, exam.seed_hex, exam.snapshot_sha256)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached

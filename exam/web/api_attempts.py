@@ -20,7 +20,6 @@ from exam import delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam, Response
 from exam.receipts import receipt
-from exam.runtime import SNAPSHOT_HASH
 from exam.security import CurrentUser, applicant_only
 from exam.web import client_change
 from exam.web.deps import enrolled, exam_runtime
@@ -117,12 +116,11 @@ def _raise(exc: delivery.DeliveryError) -> None:
 
 
 def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = False):
-    """The attempt, its enrollment, its exam and the hash of the exam's bank snapshot —
-    only if they belong to ``user`` (else 404, so attempt ids reveal nothing). The exam's
-    definition and snapshot are not read here: ``exam_runtime`` with the hash finds the
-    compiled exam without them."""
+    """The attempt, its enrollment and its exam, only if they belong to ``user`` (else 404,
+    so attempt ids reveal nothing). The exam's definition and snapshot are not read here:
+    ``exam_runtime`` finds the compiled exam without them."""
     query = (
-        select(Attempt, Enrollment, Exam, SNAPSHOT_HASH)
+        select(Attempt, Enrollment, Exam)
         .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
         .join(Exam, Exam.id == Attempt.exam_id)
         .where(Attempt.id == attempt_id, Enrollment.user_id == user.id)
@@ -145,7 +143,7 @@ _ANSWERING = (
         Enrollment.pseudonym.label("pseudonym"),
         Exam.code.label("exam_code"),
         Exam.seed_hex.label("exam_seed_hex"),
-        SNAPSHOT_HASH.label("snapshot_hash"),
+        Exam.snapshot_sha256.label("snapshot_hash"),
         *(c.label(f"stored_{c.key}") for c in delivery.STORED_ANSWER_COLUMNS),
     )
     .join_from(Attempt, Enrollment, Enrollment.id == Attempt.enrollment_id)
@@ -196,7 +194,7 @@ def _answering(request: Request, session: Session, user: CurrentUser, attempt_id
     key = (exam.id, exam.seed_hex, values["snapshot_hash"])
     rt = _RUNTIMES.get(key)
     if rt is None:  # once per exam and process: compile it from its row
-        rt = exam_runtime(request, session.get(Exam, exam.id), values["snapshot_hash"])
+        rt = exam_runtime(request, session.get(Exam, exam.id))
         _RUNTIMES[key] = rt
     return delivery.AttemptRow(values), _Applicant(values["pseudonym"]), exam, rt, stored
 
@@ -260,15 +258,15 @@ class AttemptApi(Controller):
         now = _now(request)
 
         def read(session: Session) -> delivery.AttemptView | None:
-            attempt, _enrollment, exam, snapshot_hash = _owned(session, user, attempt_id)
+            attempt, _enrollment, exam = _owned(session, user, attempt_id)
             if attempt.status == "active" and now >= attempt.deadline_at:
                 return None  # the deadline passed: finish it first, in a write
-            return delivery.view(exam_runtime(request, exam, snapshot_hash), attempt, now)
+            return delivery.view(exam_runtime(request, exam), attempt, now)
 
         def finish(session: Session) -> delivery.AttemptView:
             begin_write(session)
-            attempt, enrollment, exam, snapshot_hash = _owned(session, user, attempt_id, lock=True)
-            rt = exam_runtime(request, exam, snapshot_hash)
+            attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
+            rt = exam_runtime(request, exam)
             if attempt.status == "active" and now >= attempt.deadline_at:
                 delivery.finish_on_deadline(session, rt, attempt, enrollment, now)
             return delivery.view(rt, attempt, now)
@@ -345,7 +343,7 @@ class AttemptApi(Controller):
 
         def run(session: Session) -> int:
             begin_write(session)
-            attempt, enrollment, exam, _ = _owned(session, user, attempt_id)
+            attempt, enrollment, exam = _owned(session, user, attempt_id)
             [index] = log.append(
                 session,
                 [
@@ -373,7 +371,7 @@ class AttemptApi(Controller):
 
         def run(session: Session) -> dict:
             begin_write(session)
-            attempt, _, exam, _ = _owned(session, user, attempt_id)
+            attempt, _, exam = _owned(session, user, attempt_id)
             if attempt.status != "finished":
                 raise Conflict(detail="the attempt has not finished")
             sections = attempt.results or {}

@@ -32,7 +32,6 @@ def enrolled(session: Session, user: CurrentUser, code: str, lock: bool = False)
     return exam, enrollment
 
 
-def exam_runtime(request: Request, exam: Exam, snapshot_hash: str | None = None) -> ExamRuntime:
-    """The compiled exam, with the configured points for a correct answer (see ``runtime``
-    for ``snapshot_hash``)."""
-    return runtime(exam, request.app.state.settings.points_correct, snapshot_hash)
+def exam_runtime(request: Request, exam: Exam) -> ExamRuntime:
+    """The compiled exam, with the configured points for a correct answer."""
+    return runtime(exam, request.app.state.settings.points_correct)

@@ -47,15 +47,8 @@ T = TypeVar("T")
 
 class ThreadedDb:
     def __init__(self, settings: Settings) -> None:
-        self.engine = database.sync_engine(
-            settings, serialize_writers=True, pool_size=20, pre_ping=False
-        )
-        self.sessions = database.session_factory(self.engine)
-        self.store_engine = self.engine
-        self.limiter = anyio.CapacityLimiter(4)
-        self.loop_engine = None
-        self.async_engine = self.async_read_engine = None
-        if self.engine.url.get_backend_name() == "postgresql":
+        self.async_engine = self.async_read_engine = self.loop_engine = None
+        if database.sync_url(settings.resolved_database_url).get_backend_name() == "postgresql":
             url = database.async_url(settings.resolved_database_url)
             # Every answer's transaction ends on the log's head row, one after another;
             # more transactions at once only wait for that row inside PostgreSQL, holding
@@ -69,11 +62,15 @@ class ThreadedDb:
             # The session store's own writes (login, logout) do not run again after a
             # broken connection, so their connections are pinged before use.
             self.store_engine = database.sync_engine(settings, pool_size=5)
-        if self.engine.url.get_backend_name() == "sqlite":
-            # One use case at a time runs on the loop: two connections are plenty.
-            self.loop_engine = database.sync_engine(settings, pool_size=2, busy_ms=0)
-            self.loop_sessions = database.session_factory(self.loop_engine)
-            self.queue = database.write_queue(self.loop_engine)
+            return
+        # SQLite. One use case at a time runs on the loop: two connections are plenty.
+        self.loop_engine = database.sync_engine(settings, pool_size=2, busy_ms=0)
+        self.loop_sessions = database.session_factory(self.loop_engine)
+        self.queue = database.write_queue(self.loop_engine)
+        # Worker threads wait for another process's write (and run the session store).
+        self.store_engine = database.sync_engine(settings, serialize_writers=True, pool_size=20)
+        self.sessions = database.session_factory(self.store_engine)
+        self.limiter = anyio.CapacityLimiter(4)
 
     async def run(
         self, use_case: Callable[[Session], T], commit_on: tuple[type[Exception], ...] = ()
@@ -83,17 +80,17 @@ class ThreadedDb:
         attempt whose deadline passed) is committed, then it is raised."""
         if self.async_engine is not None:
             return await self._on_loop(use_case, commit_on)
-        if self.loop_engine is not None:
-            async with self.queue.lock():
-                try:
-                    return self._work(self.loop_sessions, use_case, commit_on)
-                except OperationalError as exc:
-                    if not _locked(exc):
-                        raise
-                # Another process writes: wait for it in a worker thread (still first in
-                # this process's queue).
-                return await self._in_thread(use_case, commit_on)
-        return await self._in_thread(use_case, commit_on)
+        async with self.queue.lock():
+            try:
+                return self._work(self.loop_sessions, use_case, commit_on)
+            except OperationalError as exc:
+                if not _locked(exc):
+                    raise
+            # Another process writes: wait for it in a worker thread (still first in this
+            # process's queue).
+            return await anyio.to_thread.run_sync(
+                self._work, self.sessions, use_case, commit_on, limiter=self.limiter
+            )
 
     async def read(self, query: Callable[[Connection], T]) -> T:
         """``query(connection)``, a read of one statement (on PostgreSQL it runs outside a
@@ -107,13 +104,14 @@ class ThreadedDb:
                     except DBAPIError as exc:
                         if not (retry and exc.connection_invalidated):
                             raise
-        if self.loop_engine is not None:
-            try:
-                return self._read(self.loop_engine, query)
-            except OperationalError as exc:
-                if not _locked(exc):
-                    raise
-        return await anyio.to_thread.run_sync(self._read, self.engine, query, limiter=self.limiter)
+        try:
+            return self._read(self.loop_engine, query)
+        except OperationalError as exc:
+            if not _locked(exc):
+                raise
+        return await anyio.to_thread.run_sync(
+            self._read, self.store_engine, query, limiter=self.limiter
+        )
 
     @staticmethod
     def _read(engine: Engine, query):
@@ -124,29 +122,19 @@ class ThreadedDb:
         for retry in (True, False):
             async with AsyncSession(self.async_engine, expire_on_commit=False) as session:
                 try:
-                    return await session.run_sync(_once, use_case, commit_on)
+                    return await session.run_sync(_once, _marking_broken(use_case), commit_on)
                 except _BrokenBeforeCommitError as exc:
                     if not retry:
                         raise exc.__cause__ from None
         raise AssertionError("unreachable")
 
-    async def _in_thread(self, use_case, commit_on):
-        return await anyio.to_thread.run_sync(
-            self._work, self.sessions, use_case, commit_on, limiter=self.limiter
-        )
-
     @staticmethod
     def _work(sessions, use_case, commit_on):
         with sessions() as session:
-            try:
-                return _once(session, use_case, commit_on)
-            except _BrokenBeforeCommitError as exc:  # a SQLite file does not break like that
-                raise exc.__cause__ from None
+            return _once(session, use_case, commit_on)
 
     async def dispose(self) -> None:
-        self.engine.dispose()
-        if self.store_engine is not self.engine:
-            self.store_engine.dispose()
+        self.store_engine.dispose()
         if self.loop_engine is not None:
             self.loop_engine.dispose()
         for engine in (self.async_engine, self.async_read_engine):
@@ -159,6 +147,21 @@ class _BrokenBeforeCommitError(Exception):
     transaction wrote nothing, so it may run again."""
 
 
+def _marking_broken(use_case: Callable[[Session], T]) -> Callable[[Session], T]:
+    """``use_case``, raising ``_BrokenBeforeCommitError`` where its connection broke; the
+    commit that follows is outside it, and is never run again (it may have happened)."""
+
+    def run(session: Session) -> T:
+        try:
+            return use_case(session)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise _BrokenBeforeCommitError from exc
+            raise
+
+    return run
+
+
 def _once(session: Session, use_case, commit_on):
     """``use_case(session)`` and the commit (see ``ThreadedDb.run``)."""
     try:
@@ -166,11 +169,7 @@ def _once(session: Session, use_case, commit_on):
     except commit_on:
         session.commit()
         raise
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise _BrokenBeforeCommitError from exc
-        raise
-    session.commit()  # a failure here is never run again: the commit may have happened
+    session.commit()
     return result
 
 
