@@ -44,20 +44,28 @@ from exam.settings import Settings
 
 T = TypeVar("T")
 
+#: How long a request may wait for a pooled connection (an hour: in effect, its turn).
+_WAIT_S = 3600.0
+
 
 class ThreadedDb:
     def __init__(self, settings: Settings) -> None:
         self.async_engine = self.async_read_engine = self.loop_engine = None
         if database.sync_url(settings.resolved_database_url).get_backend_name() == "postgresql":
             url = database.async_url(settings.resolved_database_url)
+            # Under overload a request waits its turn for a connection, however long: the
+            # client gives up on its own and sends the same (idempotent) request again. With
+            # SQLAlchemy's default of 30 s it got a 500 instead (benchmarks/load.py, 2,000
+            # applicants).
+            wait = {"pool_timeout": _WAIT_S}
             # Every answer's transaction ends on the log's head row, one after another;
             # more transactions at once only wait for that row inside PostgreSQL, holding
             # their connections (measured: 10 or 20 served fewer answers than 4).
-            self.async_engine = create_async_engine(url, pool_size=4, max_overflow=0)
+            self.async_engine = create_async_engine(url, pool_size=4, max_overflow=0, **wait)
             # A read is one statement: a transaction around it would cost two round trips.
             # Reads have connections of their own, so they never wait behind the writers.
             self.async_read_engine = create_async_engine(
-                url, pool_size=8, max_overflow=0, isolation_level="AUTOCOMMIT"
+                url, pool_size=8, max_overflow=0, isolation_level="AUTOCOMMIT", **wait
             )
             # The session store's own writes (login, logout) do not run again after a
             # broken connection, so their connections are pinged before use.
