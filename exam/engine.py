@@ -25,7 +25,9 @@ they never modify their inputs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -529,12 +531,19 @@ def dumps(st: EngineState) -> bytes:
 def loads(data: bytes) -> EngineState:
     """The state written by ``dumps``."""
     size = int.from_bytes(data[:4], "big")
-    header = json.loads(data[4 : 4 + size])
     offset = 4 + size
     fields = {}
-    for f, (dtype, shape) in zip(_FIELDS, header, strict=True):
-        dt = np.dtype(dtype)
-        count = int(np.prod(shape, dtype=np.int64))
-        fields[f.name] = np.frombuffer(data, dt, count, offset).reshape(shape).copy()
+    for name, dt, shape, count in _layout(bytes(data[4:offset])):
+        fields[name] = np.frombuffer(data, dt, count, offset).reshape(shape).copy()
         offset += count * dt.itemsize
     return EngineState(**fields)
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(header: bytes) -> tuple[tuple[str, np.dtype, tuple[int, ...], int], ...]:
+    """Each field's name, dtype, shape and element count, from a ``dumps`` header. The
+    states of one section share a handful of headers, so they are parsed once per process."""
+    return tuple(
+        (f.name, np.dtype(dtype), tuple(shape), math.prod(shape))
+        for f, (dtype, shape) in zip(_FIELDS, json.loads(header), strict=True)
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from exam.blueprint import ExamConfig
 from exam.plan import SectionPlan, compile_section
@@ -28,9 +28,18 @@ class ExamRuntime:
     plans: tuple[SectionPlan, ...]
     seed: bytes
     pseudonym_key: bytes
+    _sha256: dict[str, str] = field(default_factory=dict, repr=False)
 
     def content(self, item_id: str) -> ItemContent:
         return self.items[item_id]
+
+    def content_sha256(self, item_id: str) -> str:
+        """The item's content hash (``ItemContent.content_hash``), computed once per process:
+        every ``item_served`` event carries it."""
+        digest = self._sha256.get(item_id)
+        if digest is None:
+            digest = self._sha256[item_id] = self.items[item_id].content_hash()
+        return digest
 
 
 def pseudonym(key: bytes, registration_number: str) -> str:
