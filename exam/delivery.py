@@ -316,7 +316,7 @@ def _serve_next(
                     section=plan.config.name,
                     step=attempt.step,
                     item=decision.item_id,
-                    item_sha256=rt.content(decision.item_id).content_hash(),
+                    item_sha256=rt.content_sha256(decision.item_id),
                 )
             )
             return events
@@ -580,13 +580,23 @@ def submit_answer(
     attempt.step = step + 1
     events = [answer_event, *_serve_next(session, rt, attempt, enrollment, state, now)]
     next_step = attempt.step if attempt.status == "active" else None
-    # The attempt's row is written before the log's head row is locked, and the response
-    # goes in the append's own statement (its log index is the answer's): the head is held
-    # for as few statements as possible before the commit.
-    _write_attempt(session, attempt)
+    # The attempt's changes and the response go in the append's own statement (the
+    # response's log index is the answer's): one round trip, and the head is held for as
+    # few statements as possible before the commit. The attempt's row is already locked.
+    updated = []
+    if isinstance(attempt, AttemptRow):
+        if changes := attempt.changes():
+            updated = [(_ATTEMPTS, attempt.id, changes)]
+    else:
+        _write_attempt(session, attempt)
     [index, *_] = log.append(
-        session, events, indexed_rows=[(_RESPONSES, {**response, "next_step": next_step})]
+        session,
+        events,
+        indexed_rows=[(_RESPONSES, {**response, "next_step": next_step})],
+        updated_rows=updated,
     )
+    if isinstance(attempt, AttemptRow):
+        attempt.stored()
     return AnswerReply(True, index, next_step)
 
 

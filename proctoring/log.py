@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, TextClause, bindparam, event, func, insert, select, text
+from sqlalchemy import Table, TextClause, bindparam, event, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -57,15 +57,18 @@ def append(
     session: Session,
     entries: Iterable[dict[str, Any]],
     indexed_rows: Sequence[tuple[Table, dict[str, Any]]] = (),
+    updated_rows: Sequence[tuple[Table, Any, dict[str, Any]]] = (),
 ) -> list[int]:
     """Append entries (each with at least ``type``, ``exam`` and ``t``) and return their
     log indices. The head row is locked until the caller's transaction ends.
 
     ``indexed_rows`` are rows to insert with the entries, each with its column
     ``log_index`` set to the first entry's index (an answer's receipt), and every other
-    column given (on PostgreSQL no Python-side default is applied). On PostgreSQL they go
-    in the append's own statement, so the caller's transaction holds the head row for that
-    one statement and the commit; the append should be its last statement."""
+    column given (on PostgreSQL no Python-side default is applied). ``updated_rows`` are
+    changes to rows the caller has already locked: (table, primary key, new values). On
+    PostgreSQL both go in the append's own statement, so the caller's transaction holds
+    the head row for that one statement and the commit, and the change costs no round
+    trip of its own; the append should be its last statement."""
     texts = [canonical(e) for e in entries]
     for e in texts:
         if not all(f'"{k}":' in e for k in ("type", "exam", "t")):
@@ -81,9 +84,16 @@ def append(
         }
         for k, (_, row) in enumerate(indexed_rows):
             params.update({f"r{k}_{column}": value for column, value in row.items()})
+        for k, (_, key, values) in enumerate(updated_rows):
+            params.update({f"u{k}_{column}": value for column, value in values.items()})
+            params[f"u{k}__key"] = key
         shape = tuple((table, tuple(row)) for table, row in indexed_rows)
-        start = conn.execute(_pg_append(shape), params).scalar_one()
+        changes = tuple((table, tuple(values)) for table, _, values in updated_rows)
+        start = conn.execute(_pg_append(shape, changes), params).scalar_one()
         return list(range(start, start + len(texts)))
+    for table, key, values in updated_rows:
+        [pk] = table.primary_key.columns
+        conn.execute(update(table).where(pk == key).values(values))
     # One statement both reserves the indices and locks the head row until the caller's
     # transaction ends, so appends are numbered without gaps and commit in order.
     end = conn.execute(_RESERVE, {"n": len(texts)}).scalar_one()
@@ -122,12 +132,17 @@ def _grow(nodes: dict, start: int, leaves: Sequence[bytes]) -> list[dict]:
     return added
 
 
-@functools.lru_cache(maxsize=32)
-def _pg_append(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> TextClause:
-    """The PostgreSQL append as one statement, for rows of the given tables and columns.
-    It reserves the indices (locking the head row), inserts the entries and the indexed
-    rows, and sends ``pg_notify`` with the new size, which is delivered only if and when
-    the transaction commits."""
+@functools.lru_cache(maxsize=256)
+def _pg_append(
+    shape: tuple[tuple[Table, tuple[str, ...]], ...],
+    changes: tuple[tuple[Table, tuple[str, ...]], ...] = (),
+) -> TextClause:
+    """The PostgreSQL append as one statement, for rows of the given tables and columns
+    (``shape``) and changes to the given columns of rows found by primary key
+    (``changes``). It reserves the indices (locking the head row), inserts the entries and
+    the indexed rows, updates the changed rows, and sends ``pg_notify`` with the new size,
+    which is delivered only if and when the transaction commits. PostgreSQL runs every
+    data-modifying part of a WITH exactly once, whether or not the query reads it."""
     parts = [
         """head AS (
             UPDATE log_head SET size = size + :n WHERE id = 1 RETURNING size - :n AS start
@@ -142,15 +157,26 @@ def _pg_append(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> TextClause:
     binds = []
     dialect = postgresql.dialect()
     quote = dialect.identifier_preparer.quote
+
+    def cast(table: Table, column: str, bind: str) -> str:
+        type_ = table.c[column].type
+        binds.append(bindparam(bind, type_=type_))
+        # The type without its length: a value too long for the column is refused when
+        # it is stored, as a plain INSERT refuses it, not cut short by the cast.
+        name = re.sub(r"\(\d+\)$", "", type_.compile(dialect=dialect))
+        return f"CAST(:{bind} AS {name})"
+
+    for k, (table, columns) in enumerate(changes):
+        [pk] = table.primary_key.columns
+        sets = ", ".join(f"{quote(c)} = {cast(table, c, f'u{k}_{c}')}" for c in columns)
+        parts.append(
+            f"""upd{k} AS (
+            UPDATE {quote(table.name)} SET {sets}
+            WHERE {quote(pk.name)} = {cast(table, pk.name, f"u{k}__key")}
+        )"""
+        )
     for k, (table, columns) in enumerate(shape):
-        values = []
-        for column in columns:
-            type_ = table.c[column].type
-            binds.append(bindparam(f"r{k}_{column}", type_=type_))
-            # The type without its length: a value too long for the column is refused when
-            # it is stored, as a plain INSERT refuses it, not cut short by the cast.
-            name = re.sub(r"\(\d+\)$", "", type_.compile(dialect=dialect))
-            values.append(f"CAST(:r{k}_{column} AS {name})")
+        values = [cast(table, column, f"r{k}_{column}") for column in columns]
         names = ", ".join(quote(c) for c in (*columns, "log_index"))
         parts.append(
             f"""row{k} AS (

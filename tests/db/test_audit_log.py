@@ -154,6 +154,39 @@ def test_indexed_rows_record_the_first_entry_index_in_the_same_transaction(sessi
         assert log.size(session) == 3
 
 
+def test_updated_rows_change_only_their_row_in_the_appends_transaction(session_maker):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, select
+
+    table = Table(
+        "updated_probe",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("note", String(16)),
+        Column("blob", LargeBinary),
+        Column("at", DateTime(timezone=True)),
+    )
+    at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    with session_maker() as session, session.begin():
+        table.create(session.connection())
+        session.execute(table.insert(), [{"id": 1, "note": "one"}, {"id": 2, "note": "two"}])
+    with session_maker() as session, session.begin():
+        change = (table, 2, {"note": "changed", "blob": b"\x00\x01", "at": at})
+        assert log.append(session, [event(0)], updated_rows=[change]) == [0]
+    with session_maker() as session:
+        session.begin()
+        log.append(session, [event(1)], updated_rows=[(table, 1, {"note": "rolled back"})])
+        session.rollback()
+    with session_maker() as session:
+        rows = session.execute(select(table).order_by(table.c.id))
+        [(_, one, none, never), (_, two, blob, when)] = rows.all()
+        assert (one, none, never) == ("one", None, None)
+        assert (two, bytes(blob)) == ("changed", b"\x00\x01")
+        assert when.replace(tzinfo=when.tzinfo or UTC) == at
+        assert log.size(session) == 1
+
+
 def test_a_signed_checkpoint_commits_to_the_root(session_maker):
     signer = Signer.generate("test.example/log")
     with session_maker() as session, session.begin():
