@@ -524,8 +524,15 @@ def dumps(st: EngineState) -> bytes:
     """The state as bytes, to keep between requests: a JSON header of dtypes and shapes,
     then each array's raw bytes (no pickling; much faster than an npz archive)."""
     arrays = [np.ascontiguousarray(getattr(st, f.name)) for f in _FIELDS]
-    header = json.dumps([[a.dtype.str, list(a.shape)] for a in arrays]).encode()
-    return b"".join([len(header).to_bytes(4, "big"), header, *(a.tobytes() for a in arrays)])
+    prefix = _prefix(tuple((a.dtype.str, a.shape) for a in arrays))
+    return b"".join([prefix, *(a.tobytes() for a in arrays)])
+
+
+@functools.lru_cache(maxsize=256)
+def _prefix(layout: tuple[tuple[str, tuple[int, ...]], ...]) -> bytes:
+    """The header's length and the header of ``dumps``, for each field's dtype and shape."""
+    header = json.dumps([[dtype, list(shape)] for dtype, shape in layout]).encode()
+    return len(header).to_bytes(4, "big") + header
 
 
 def loads(data: bytes) -> EngineState:
