@@ -52,6 +52,9 @@ from proctoring import checkpoints
 from proctoring.models import LogEntry
 
 LONG_DOWN_S = 8.0
+#: How long after a PostgreSQL restart a 5xx still counts as the restart's: requests already
+#: queued for a connection when it went down, and the clients' 0.3 s pause before a retry.
+PG_SETTLE_S = 5.0
 DURATION_MS = load_exam(30).duration_s * 1000
 
 
@@ -73,6 +76,16 @@ class Campaign:
     down_s: list[float] = field(default_factory=list)
     transport_errors: int = 0
     server_errors: int = 0
+    #: When each 5xx reply arrived, and each PostgreSQL restart's start and end (monotonic).
+    server_error_at: list[float] = field(default_factory=list)
+    pg_windows: list[tuple[float, float]] = field(default_factory=list)
+
+    def server_errors_near_pg_restarts(self, after_s: float = PG_SETTLE_S) -> int:
+        """5xx replies that came during a PostgreSQL restart or up to ``after_s`` after it."""
+        return sum(
+            any(start <= t <= end + after_s for start, end in self.pg_windows)
+            for t in self.server_error_at
+        )
 
 
 class Server:
@@ -133,6 +146,7 @@ async def request(client, campaign: Campaign, a: Applicant, method: str, url: st
             continue
         if res.status_code >= 500:
             campaign.server_errors += 1
+            campaign.server_error_at.append(time.monotonic())
             a.retries += 1
             await asyncio.sleep(0.3)
             continue
@@ -185,7 +199,9 @@ async def faults(server: Server, campaign: Campaign, rounds: int, pg_rounds: set
     for r in range(rounds):
         await asyncio.sleep(rng.uniform(2.0, 5.0))
         if r in pg_rounds:
+            started = time.monotonic()
             await asyncio.to_thread(restart_postgresql)
+            campaign.pg_windows.append((started, time.monotonic()))
             campaign.pg_restarts += 1
             continue
         await asyncio.to_thread(server.kill9)
@@ -345,6 +361,7 @@ def main() -> None:
         "retried_requests": sum(a.retries for a in applicants),
         "transport_errors": campaign.transport_errors,
         "server_errors_retried": campaign.server_errors,
+        "server_errors_pg_restart": campaign.server_errors_near_pg_restarts(),
         "double_answers": sum(len(a.conflicts) for a in applicants),
         "finished": sum(a.finished for a in applicants),
         **counted,
