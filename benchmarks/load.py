@@ -22,10 +22,6 @@ exposure control: Sympson–Hetter, derived when the exam opens) and N enrolled 
 Passwords are hashed with argon2id at the cheapest costs (time 1, 8 KiB) and the login rate
 limit is lifted: login is not what this measures.
 
-The load generator shares the machine's cores with the server. It runs its clients on
-uvloop, the event loop the server runs on, which spends less processor time per request
-than asyncio's own (``--loop asyncio`` for that one).
-
 Run:  python benchmarks/load.py [--applicants 500] [--db sqlite,postgresql] [--json FILE]
 """
 
@@ -53,7 +49,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import uvloop
 from sqlalchemy import create_engine, func, select, text
 from tqdm import tqdm
 
@@ -466,8 +461,7 @@ def run_backend(backend: str, args, tmp: Path) -> dict:
         )
         log_path = tmp / f"{backend}-server.log"
         with running_server(settings, args.workers, log_path) as (base, proc):
-            run = uvloop.run if args.loop == "uvloop" else asyncio.run
-            stats, failed, login_s, cpu = run(drive(base, plan, bank, proc.pid))
+            stats, failed, login_s, cpu = asyncio.run(drive(base, plan, bank, proc.pid))
         counted = count_back(settings, stats.acknowledged)
         server_errors = error_lines(log_path)
     finally:
@@ -571,8 +565,7 @@ def print_table(results: list[dict], args) -> None:
     width = 30
     print(
         f"\n{args.applicants} applicants × {args.items} items, think {args.think} s, "
-        f"{args.workers} worker(s), {os.cpu_count()} cores, answer phase at most {args.max_s:g} s, "
-        f"load generator on {args.loop}"
+        f"{args.workers} worker(s), {os.cpu_count()} cores, answer phase at most {args.max_s:g} s"
     )
     print("".ljust(width) + "".join(r["backend"].rjust(14) for r in results))
     for label, key, fmt in rows:
@@ -622,12 +615,6 @@ def main() -> None:
         "stops (its answers so far count)",
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--loop",
-        choices=("uvloop", "asyncio"),
-        default="uvloop",
-        help="The load generator's event loop",
-    )
     parser.add_argument("--json", help="Write the results here")
     args = parser.parse_args()
     backends = [b.strip() for b in args.db.split(",") if b.strip()]
