@@ -497,6 +497,17 @@ def _write_attempt(session: Session, attempt: Attempt | AttemptRow) -> None:
         attempt.stored()
 
 
+def _attempt_update(session: Session, attempt: Attempt | AttemptRow) -> list:
+    """The attempt's changes as ``log.append``'s ``updated_rows`` (an ``Attempt`` is
+    flushed instead). A failed append fails the use case, which reads the attempt anew."""
+    if not isinstance(attempt, AttemptRow):
+        session.flush()
+        return []
+    changes = attempt.changes()
+    attempt.stored()
+    return [(_ATTEMPTS, attempt.id, changes)] if changes else []
+
+
 def submit_answer(
     session: Session,
     rt: ExamRuntime,
@@ -583,20 +594,12 @@ def submit_answer(
     # The attempt's changes and the response go in the append's own statement (the
     # response's log index is the answer's): one round trip, and the head is held for as
     # few statements as possible before the commit. The attempt's row is already locked.
-    updated = []
-    if isinstance(attempt, AttemptRow):
-        if changes := attempt.changes():
-            updated = [(_ATTEMPTS, attempt.id, changes)]
-    else:
-        _write_attempt(session, attempt)
     [index, *_] = log.append(
         session,
         events,
         indexed_rows=[(_RESPONSES, {**response, "next_step": next_step})],
-        updated_rows=updated,
+        updated_rows=_attempt_update(session, attempt),
     )
-    if isinstance(attempt, AttemptRow):
-        attempt.stored()
     return AnswerReply(True, index, next_step)
 
 
