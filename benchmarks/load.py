@@ -392,6 +392,8 @@ async def drive(url: str, plan: Plan, bank: dict, server_pid: int):
     ]
     await asyncio.sleep(0.5)  # the observers are connected before the first answer
     cpu_before = cpu_seconds(server_pid)
+    # A profiler attached now (py-spy on the server) sees the answer phase alone.
+    print(f"answer phase starts (server pid {server_pid})", file=sys.stderr, flush=True)
     go.set()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     cpu_after = cpu_seconds(server_pid)

@@ -226,7 +226,7 @@ def find_attempt(session: Session, enrollment: Enrollment, lock: bool = False) -
 
 def check_open(exam: Exam) -> None:
     """Refuse (409) an exam that is not open; call it before compiling the exam."""
-    if exam.status != "open" or exam.bank_snapshot is None:
+    if exam.status != "open" or exam.snapshot_sha256 is None:
         raise DeliveryError(f"exam {exam.code} is not open")
 
 

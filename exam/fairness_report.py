@@ -68,7 +68,7 @@ def report(
     min_per_group: int = 20,
 ) -> FairnessReport:
     """The fairness report over every attempt with a result in a section."""
-    if exam.bank_snapshot is None:
+    if exam.snapshot_sha256 is None:
         return FairnessReport(exam, [])
     rt = runtime(exam, points_correct)
     attempts = session.execute(

@@ -63,7 +63,7 @@ def section_answers(
     session: Session, exam: Exam, points_correct: float = 5
 ) -> list[SectionAnswers]:
     """Every operational answer of exam ``exam``, one ``SectionAnswers`` per section."""
-    if exam.bank_snapshot is None:
+    if exam.snapshot_sha256 is None:
         return []
     rt = runtime(exam, points_correct)
     rows = session.execute(
@@ -159,7 +159,7 @@ def set_settings(
     """Store and log the screening level and the items marked as possibly compromised."""
     if not 0.001 <= level <= 0.2:
         raise DeliveryError("level: choose a false discovery rate between 0.001 and 0.2", 422)
-    pool = {i.item_id for i in (runtime(exam).items.values() if exam.bank_snapshot else [])}
+    pool = {i.item_id for i in (runtime(exam).items.values() if exam.snapshot_sha256 else [])}
     unknown = sorted(set(compromised) - pool)
     if unknown:
         raise DeliveryError(

@@ -59,7 +59,10 @@ class Exam(Base):
     title: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     definition: Mapped[dict] = mapped_column(JSON)
-    bank_snapshot: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: Every item of the exam as opened (hundreds of kilobytes of JSON). Loaded only when
+    #: read, which is once per process, to compile the exam (``exam.runtime``): decoding it
+    #: with every exam row made the public ranking and each start parse the whole bank.
+    bank_snapshot: Mapped[dict | None] = mapped_column(JSON, nullable=True, deferred=True)
     #: The snapshot's hash (``bank_snapshot["hash"]``) in a column of its own: the answer
     #: path reads it to find the compiled exam, and extracting it from the JSON made
     #: PostgreSQL read the whole (TOASTed) snapshot on every answer.

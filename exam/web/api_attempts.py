@@ -124,7 +124,7 @@ def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = Fa
         .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
         .join(Exam, Exam.id == Attempt.exam_id)
         .where(Attempt.id == attempt_id, Enrollment.user_id == user.id)
-        .options(defer(Exam.definition), defer(Exam.bank_snapshot))
+        .options(defer(Exam.definition))
     )
     if lock:
         query = query.with_for_update(of=Attempt)

@@ -77,7 +77,7 @@ class ApplicantPages(Controller):
         def run(session: Session):
             exam, enrollment = enrolled(session, user, code)
             attempt = delivery.find_attempt(session, enrollment)
-            rt = exam_runtime(request, exam) if exam.bank_snapshot else None
+            rt = exam_runtime(request, exam) if exam.snapshot_sha256 else None
             return exam, enrollment, attempt, rt
 
         exam, enrollment, attempt, rt = await request.app.state.db.run(run)
@@ -132,7 +132,7 @@ class ApplicantPages(Controller):
             begin_write(session)
             exam, enrollment = enrolled(session, user, code, lock=True)
             attempt = delivery.find_attempt(session, enrollment, lock=True)
-            if attempt is None or exam.bank_snapshot is None:
+            if attempt is None or exam.snapshot_sha256 is None:
                 return None, None
             rt = exam_runtime(request, exam)
             if fresh:  # the first view after "start": nothing to resume

@@ -340,7 +340,7 @@ class CommitteeExams(Controller):
             exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
-            rt = exam_runtime(request, exam) if exam.bank_snapshot else None
+            rt = exam_runtime(request, exam) if exam.snapshot_sha256 else None
             closing.close_exam(session, exam, rt, user.id, now)
             checkpoints.sign(session, feed.signer, feed.origin, "exam_close")
 
