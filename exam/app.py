@@ -227,6 +227,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
                 "clock": clock or (lambda: datetime.now(UTC)),
                 "log_feed": feed,
                 "db": threaded,
+                "boards": observer.BoardCache(settings.rankings_max_age_s),
             }
         ),
     )

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(
         10.0, description="How often a growing log gets a new signed checkpoint"
     )
+    rankings_max_age_s: float = Field(
+        0.5,
+        description="How old a live board (observers' page, public ranking) may be when "
+        "served; each process builds at most one per exam in this time (0: always fresh)",
+    )
     debug: bool = Field(False, description="Show error details (never in production)")
 
     def resolved_secret(self) -> str:

@@ -56,13 +56,29 @@
     setInterval(function () { verifyCheckpoint(el); }, 15000);
   });
 
-  // The board: refresh the table (htmx) when the log grows for this exam.
+  // The board: refresh the table (htmx) when the log grows for this exam. The server
+  // shares one board among observers for a moment (SELEKSI_RANKINGS_MAX_AGE_S), so a
+  // refresh can bring a board older than the entry that asked for it: ask again shortly,
+  // until the board reflects the last entry of this exam the stream has shown.
   document.querySelectorAll("[data-follow-log]").forEach(function (el) {
     var exam = el.dataset.exam;
+    var wanted = 0, again = null;
     var source = new EventSource("/api/v1/log/stream");
     source.addEventListener("entry", function (ev) {
       var entry = JSON.parse(ev.data);
-      if (entry.exam === exam) document.body.dispatchEvent(new CustomEvent("log-grew"));
+      if (entry.exam !== exam) return;
+      wanted = Math.max(wanted, parseInt(ev.lastEventId, 10) + 1);
+      document.body.dispatchEvent(new CustomEvent("log-grew"));
+    });
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var board = document.getElementById("board");
+      if (!board || again) return;
+      if (parseInt(board.dataset.logSize, 10) < wanted) {
+        again = setTimeout(function () {
+          again = null;
+          document.body.dispatchEvent(new CustomEvent("log-grew"));
+        }, 400);
+      }
     });
   });
 

@@ -10,7 +10,10 @@ signature and its consistency with the last one it saw, in the browser, with Web
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -20,6 +23,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from exam.blueprint import ExamConfig
@@ -116,6 +120,44 @@ def board(session: Session, code: str) -> Board:
     return Board(exam, list(grades), grades, live_ranking(attempts, grades, flags), size)
 
 
+class BoardCache:
+    """The latest board of each exam, shared by every observer for ``max_age_s``.
+
+    Each observer's page refreshes its board whenever the log grows, and the public
+    ranking is polled: without this, a board's cost (every enrollment of the exam) is paid
+    per observer and per answer. With it, a process builds at most one board per exam
+    and ``max_age_s``, however many observers follow. A board states the log size it
+    reflects, so a cached one is never passed off as newer than it is. One lock for all
+    exams: a board is built rarely, and a lock per requested code would let anyone grow
+    the table with made-up codes (the ranking is public).
+    """
+
+    def __init__(self, max_age_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age_s = max_age_s
+        self.clock = clock
+        self._boards: dict[str, tuple[float, Board]] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, code: str, build: Callable[[], Awaitable[Board]]) -> Board:
+        if self.max_age_s <= 0:
+            return await build()
+        async with self._lock:
+            cached = self._boards.get(code)
+            if cached is not None and self.clock() - cached[0] < self.max_age_s:
+                return cached[1]
+            built_at = self.clock()
+            b = await build()  # an unknown exam raises: nothing is kept for it
+            self._boards[code] = (built_at, b)
+            return b
+
+
+async def cached_board(request: Request, db_session: AsyncSession, code: str) -> Board:
+    """The board of exam ``code``, at most ``rankings_max_age_s`` old."""
+    return await request.app.state.boards.get(
+        code, lambda: db_session.run_sync(lambda s: board(s, code))
+    )
+
+
 def board_json(b: Board) -> dict:
     return {
         "exam": b.exam.code,
@@ -142,10 +184,13 @@ class RankingsApi(Controller):
     tags = ["audit log"]  # noqa: RUF012 (Litestar's controller attribute)
 
     @get("/{exam_code:str}/rankings")
-    async def rankings(self, db_session: DbSession, exam_code: FromPath[str]) -> dict:
+    async def rankings(
+        self, request: Request, db_session: DbSession, exam_code: FromPath[str]
+    ) -> dict:
         """The live ranking (pseudonyms, section points, total, pass or fail against each
-        passing grade, status, flags) and the log size it reflects. No login needed."""
-        return board_json(await db_session.run_sync(lambda s: board(s, exam_code)))
+        passing grade, status, flags) and the log size it reflects (at most half a second old
+        by default: ``SELEKSI_RANKINGS_MAX_AGE_S``). No login needed."""
+        return board_json(await cached_board(request, db_session, exam_code))
 
 
 class ObserverPages(Controller):
@@ -163,14 +208,18 @@ class ObserverPages(Controller):
         return Template("observer/home.html", context={"exams": exams})
 
     @get("/exams/{code:str}", name="observer-board")
-    async def board_page(self, db_session: DbSession, code: FromPath[str]) -> Template:
-        b = await db_session.run_sync(lambda s: board(s, code))
+    async def board_page(
+        self, request: Request, db_session: DbSession, code: FromPath[str]
+    ) -> Template:
+        b = await cached_board(request, db_session, code)
         return Template("observer/board.html", context={"b": b})
 
     @get("/exams/{code:str}/board", name="observer-board-rows")
-    async def board_rows(self, db_session: DbSession, code: FromPath[str]) -> Template:
+    async def board_rows(
+        self, request: Request, db_session: DbSession, code: FromPath[str]
+    ) -> Template:
         """The board's table alone (htmx refreshes it when the log grows)."""
-        b = await db_session.run_sync(lambda s: board(s, code))
+        b = await cached_board(request, db_session, code)
         return Template("observer/_board.html", context={"b": b})
 
     @get("/trail", name="observer-trail")

@@ -21,6 +21,7 @@ def open_exam_with_one_start(web):
             headers={"x-csrftoken": csrf(applicant)},
         )
         assert res.status_code == 200, res.text
+    return creds
 
 
 def test_the_board_and_the_public_ranking(web, app_settings):
@@ -40,6 +41,30 @@ def test_the_board_and_the_public_ranking(web, app_settings):
         assert active["flags"] == 1 and active["rank"] is None
         assert ranking["log_size"] > 0 and ranking["passing_grades"] == {"TWK": 30, "TIU": None}
         assert public.get("/api/v1/exams/NOPE/rankings").status_code == 404
+
+
+def test_observers_share_one_board_for_its_max_age(web):
+    """However many observers follow, a process builds one board per exam per max age;
+    each reply states the log size it reflects, and a newer board follows once it expires."""
+    creds = open_exam_with_one_start(web)
+    now = [0.0]
+    boards = web.app.state.boards
+    boards.max_age_s, boards.clock = 60.0, lambda: now[0]
+    with TestClient(app=web.app) as public:
+        first = public.get("/api/v1/exams/CPNS1/rankings").json()
+        statuses = sorted(r["status"] for r in first["rows"])
+        assert statuses == ["active", "not_started", "not_started"]
+        with TestClient(app=web.app) as applicant:  # a change: another applicant starts
+            assert login(applicant, "2401001", creds["2401001"]).status_code == 303
+            post(applicant, "/exam/CPNS1/start")
+            assert applicant.get("/exam/CPNS1/attempt").status_code == 200
+        now[0] = 59.0
+        assert public.get("/api/v1/exams/CPNS1/rankings").json() == first
+        assert public.get("/api/v1/exams/NOPE/rankings").status_code == 404
+        now[0] = 60.0
+        fresh = public.get("/api/v1/exams/CPNS1/rankings").json()
+        assert fresh["log_size"] > first["log_size"]
+        assert sorted(r["status"] for r in fresh["rows"]) == ["active", "active", "not_started"]
 
 
 def test_flags_and_incident_notes_are_logged(web, app_settings):
