@@ -194,6 +194,10 @@ class AttemptView:
     deadline: datetime
     item: ItemView | None
     resumed: bool = False
+    #: The same to the millisecond, for the item screen's countdown: from whole seconds
+    #: (rounded down) it showed up to a second less than was left, and a reload then put
+    #: that second back on the clock.
+    remaining_ms: int = 0
 
 
 def item_view(item: ItemContent) -> ItemView:
@@ -216,6 +220,7 @@ def view(rt: ExamRuntime, attempt: Attempt, now: datetime, resumed: bool = False
         attempt.deadline_at,
         item_view(rt.content(attempt.served_item)) if active else None,
         resumed,
+        max(0, (attempt.deadline_at - now) // timedelta(milliseconds=1)),
     )
 
 

@@ -9,7 +9,7 @@
   const timer = document.getElementById("timer");
   const announce = document.getElementById("timer-announce");
   const conn = document.getElementById("conn");
-  const deadline = performance.now() + Number(root.dataset.remaining) * 1000;
+  const deadline = performance.now() + Number(root.dataset.remainingMs);
   let warned5 = false, warned1 = false;
 
   function tick() {
