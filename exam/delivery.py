@@ -190,22 +190,24 @@ class AttemptView:
     status: str
     section: str | None
     step: int
-    remaining_seconds: int
+    #: To the millisecond, for the item screen's countdown: from whole seconds (rounded
+    #: down) it showed up to a second less than was left, and a reload put it back.
+    remaining_ms: int
     deadline: datetime
     item: ItemView | None
     resumed: bool = False
-    #: The same to the millisecond, for the item screen's countdown: from whole seconds
-    #: (rounded down) it showed up to a second less than was left, and a reload then put
-    #: that second back on the clock.
-    remaining_ms: int = 0
+
+    @property
+    def remaining_seconds(self) -> int:
+        return self.remaining_ms // 1000
 
 
 def item_view(item: ItemContent) -> ItemView:
     return ItemView(item.item_id, item.stem, tuple((o.key, o.text) for o in item.options))
 
 
-def remaining_seconds(attempt: Attempt, now: datetime) -> int:
-    return max(0, int((attempt.deadline_at - now).total_seconds()))
+def remaining_ms(attempt: Attempt, now: datetime) -> int:
+    return max(0, (attempt.deadline_at - now) // timedelta(milliseconds=1))
 
 
 def view(rt: ExamRuntime, attempt: Attempt, now: datetime, resumed: bool = False) -> AttemptView:
@@ -216,11 +218,10 @@ def view(rt: ExamRuntime, attempt: Attempt, now: datetime, resumed: bool = False
         attempt.status,
         section,
         attempt.step,
-        remaining_seconds(attempt, now),
+        remaining_ms(attempt, now),
         attempt.deadline_at,
         item_view(rt.content(attempt.served_item)) if active else None,
         resumed,
-        max(0, (attempt.deadline_at - now) // timedelta(milliseconds=1)),
     )
 
 

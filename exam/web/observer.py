@@ -129,7 +129,9 @@ class BoardCache:
     and ``max_age_s``, however many observers follow. A board states the log size it
     reflects, so a cached one is never passed off as newer than it is. One lock for all
     exams: a board is built rarely, and a lock per requested code would let anyone grow
-    the table with made-up codes (the ranking is public).
+    the table with made-up codes (the ranking is public). Litestar's response cache does
+    not fit: it keeps whole responses (the pages carry the viewer's name), in whole
+    seconds, and would build one board per route instead of one for all three.
     """
 
     def __init__(self, max_age_s: float, clock: Callable[[], float] = time.monotonic) -> None:

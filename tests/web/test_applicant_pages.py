@@ -26,8 +26,7 @@ def test_before_start_then_the_whole_exam_in_pages(api, clock, tmp_path):  # noq
         "/exam/UJI/attempt"
     )
     page = api.get(started.headers["location"])
-    assert page.status_code == 200 and 'data-remaining="1800"' in page.text
-    assert 'data-remaining-ms="1800000"' in page.text
+    assert page.status_code == 200 and 'data-remaining-ms="1800000"' in page.text
     assert "Ujian dilanjutkan" not in page.text
     html, answered = page.text, 0
     while True:
@@ -64,12 +63,12 @@ def test_reload_resumes_with_the_server_time(api, clock):  # noqa: F811
     clock.now += timedelta(minutes=7)
     reloaded = api.get("/exam/UJI/attempt")
     assert "Ujian dilanjutkan" in reloaded.text
-    assert 'data-remaining="1380"' in reloaded.text
+    assert 'data-remaining-ms="1380000"' in reloaded.text
     assert form_fields(first.text) == form_fields(reloaded.text)
     # The countdown starts from the millisecond: whole seconds would show a second too few.
     clock.now += timedelta(milliseconds=250)
     again = api.get("/exam/UJI/attempt")
-    assert 'data-remaining="1379"' in again.text and 'data-remaining-ms="1379750"' in again.text
+    assert 'data-remaining-ms="1379750"' in again.text
 
 
 def test_english_exam_page(api):  # noqa: F811
