@@ -501,9 +501,12 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Run the web application on the configured database."""
     import uvicorn  # noqa: PLC0415 (the server loads only when serving)
 
-    click.echo(f"audit log verifier key: {get_settings().log_signer().verifier}")
-    # The workers read their settings from the environment (see Settings.gc_tuning).
+    # The workers read their settings from the environment (see Settings.gc_tuning). With
+    # one worker the app runs in this process and reuses its cached settings, so the
+    # default goes in before they are first read.
     os.environ.setdefault("SELEKSI_GC_TUNING", "true")
+    get_settings.cache_clear()
+    click.echo(f"audit log verifier key: {get_settings().log_signer().verifier}")
     uvicorn.run(
         "exam.app:create_app",
         factory=True,

@@ -7,9 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+import uvicorn
 from click.testing import CliRunner
 
 from exam.cli import main
+from exam.settings import get_settings
 from scoring.files import read_params_csv, write_params_csv
 from scoring.params import ItemParams, ItemSpec
 
@@ -227,6 +229,27 @@ def test_console_script_help_works_without_a_server():
         [sys.executable, "-m", "exam", "--help"], capture_output=True, text=True, check=True
     )
     assert "simulate" in out.stdout and "score" in out.stdout
+
+
+def test_serve_tunes_the_collector_for_an_app_in_its_own_process(tmp_path, monkeypatch):
+    """With one worker uvicorn builds the app in this process from the cached settings,
+    so the serving default must be in them (it once came too late, after the first read)."""
+    seen = {}
+    monkeypatch.setenv("SELEKSI_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SELEKSI_GC_TUNING", "unset")
+    monkeypatch.delenv("SELEKSI_GC_TUNING")
+    monkeypatch.setattr(
+        uvicorn, "run", lambda *a, **kw: seen.update(kw, tuning=get_settings().gc_tuning)
+    )
+    get_settings.cache_clear()
+    get_settings()  # read before serving, as a command run earlier in the process would
+    try:
+        result = run("serve", "--port", "8123")
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "audit log verifier key" in result.output
+    assert seen["workers"] == 1 and seen["tuning"] is True
 
 
 @pytest.fixture
