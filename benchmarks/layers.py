@@ -39,7 +39,6 @@ from pathlib import Path
 import httpx
 import load
 from litestar import Litestar, get
-from sqlalchemy import create_engine, text
 
 from exam.models import WebSession
 from exam.settings import Settings
@@ -180,27 +179,13 @@ async def _session_reads(settings: Settings, n: int) -> dict[str, float]:
 
 
 def run_backend(backend: str, args, tmp: Path) -> dict:
-    data = tmp / backend
-    url, pg_name = None, None
-    if backend == "postgresql":
-        pg_name = f"seleksi_layers_{secrets.token_hex(4)}"
-        admin = create_engine(f"{load.PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
-    settings = Settings(data_dir=data, database_url=url, **load.ARGON2)
-    try:
+    with load.fresh_database(backend, tmp / backend, "seleksi_layers") as settings:
         result = seleksi_layers(settings, args.requests, tmp / f"{backend}-server.log")
         if backend == "postgresql":
             import uvloop  # noqa: PLC0415
 
             result |= uvloop.run(_session_reads(settings, args.requests))
         return result
-    finally:
-        if pg_name:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def main() -> None:

@@ -436,18 +436,28 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run_backend(backend: str, args, tmp: Path) -> dict:
-    data = tmp / backend
-    pg_name = None
-    url = None
-    if backend == "postgresql":
-        pg_name = f"seleksi_load_{secrets.token_hex(4)}"
-        admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
-    settings = Settings(data_dir=data, database_url=url, **ARGON2)
+@contextlib.contextmanager
+def fresh_database(backend: str, data: Path, prefix: str = "seleksi_load"):
+    """Settings on a new database: SQLite in ``data``, or on PostgreSQL a new database
+    ``<prefix>_<random>``, dropped afterwards."""
+    if backend != "postgresql":
+        yield Settings(data_dir=data, **ARGON2)
+        return
+    pg_name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
     try:
+        yield Settings(data_dir=data, database_url=url, **ARGON2)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run_backend(backend: str, args, tmp: Path) -> dict:
+    with fresh_database(backend, tmp / backend) as settings:
         t0 = time.perf_counter()
         bank = prepare(settings, args.applicants, args.bank, args.items)
         setup_s = time.perf_counter() - t0
@@ -466,11 +476,6 @@ def run_backend(backend: str, args, tmp: Path) -> dict:
             stats, failed, login_s, cpu = asyncio.run(drive(base, plan, bank, proc.pid))
         counted = count_back(settings, stats.acknowledged)
         server_errors = error_lines(log_path)
-    finally:
-        if pg_name:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-            admin.dispose()
     span = stats.last_answer - stats.first_answer
     answers = len(stats.acknowledged)
     # Answer → observer: from the applicant's acknowledgement to the observer's stream (an
