@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.delivery import DeliveryError, _result_record, event
+from exam.delivery import DeliveryError, Events, _result_record, event
 from exam.models import Appeal, Attempt, Enrollment, Exam, Publication, Response
 from exam.replay import rescore_section
 from exam.runtime import ExamRuntime
@@ -143,20 +143,17 @@ def _rekey(
     if key not in {o.key for o in item.options}:
         raise DeliveryError(f"{key!r} is not an option of item {item_id}", 422)
     scoring = {o.key: int(o.key == key) for o in item.options}
-    log.append(
-        session,
-        [
-            event(
-                "item_rekeyed",
-                exam.code,
-                now,
-                item=item_id,
-                scoring=scoring,
-                appeal=appeal.id,
-                references=[appeal.answer_log_index],
-            )
-        ],
+    # The corrected scoring is the item's key: sealed like the answers it re-scores.
+    events = Events()
+    events.sealed(
+        "item_rekeyed",
+        exam.code,
+        now,
+        {"item": item_id, "scoring": scoring},
+        appeal=appeal.id,
+        references=[appeal.answer_log_index],
     )
+    log.append(session, events, indexed_rows=events.rows)
     # (The ids first: PostgreSQL has no equality on JSON columns for a DISTINCT of rows.)
     answered = select(Response.attempt_id).where(Response.item_id == item_id)
     affected = session.execute(

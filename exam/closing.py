@@ -1,19 +1,18 @@
-"""Closing an exam: finish what is left, then reveal what the opening committed to.
+"""Closing an exam: finish what is left, then reveal the seed and the definition.
 
-At opening the log received SHA-256 commitments to the definition, the bank parameter
-table and the seed (``delivery.open_exam``). Closing appends ``exam_closed`` and then
-``exam_revealed`` with the values themselves. With the seed, every answer's sealed score
-category opens (``randomness.open_category``), and anyone holding the log can check the
-commitments and replay every attempt through the engine (``proctoring.verify``): which
-items were served, each ability estimate and each score. No answer key and no item text
-is published; but an answer's category and its choice together show whether that choice
-was right, so after closing the administered items count as exposed: an exam is closed
-once, after its last session, and the committee retires or revises its items before reuse.
+At opening the log received commitments to the definition and the seed, and a sealed
+commitment to the bank parameter table (``delivery.open_exam``). Closing appends
+``exam_closed`` and then ``exam_revealed`` with the seed and the definition. The parameter
+table and every answer stay sealed in the public log: they hold the items' keys, and the
+items may be served again in later exams. Logged-in observers get the openings now
+(``proctoring.openings``) and can replay every attempt through the engine
+(``proctoring.verify``); everyone gets them once the committee retires the exam's items
+(``retire_items``).
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 from datetime import datetime
 
 from sqlalchemy import select
@@ -29,7 +28,9 @@ from exam.delivery import (
 )
 from exam.models import Attempt, Enrollment, Exam
 from exam.runtime import ExamRuntime
+from itembank.models import Item
 from proctoring import log
+from proctoring.models import LogEntry
 
 
 def close_exam(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: datetime) -> int:
@@ -52,7 +53,6 @@ def close_exam(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: date
     for attempt, enrollment in active:
         finish_on_deadline(session, rt, attempt, enrollment, now)
     exam.status, exam.closes_at = "closed", min(exam.closes_at or now, now)
-    table = rt.bank.parameter_table()
     definition = _canonical(exam.definition)
     indices = log.append(
         session,
@@ -65,10 +65,38 @@ def close_exam(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: date
                 seed=rt.seed.hex(),
                 definition=definition,
                 definition_sha256=definition_sha256(exam.definition),
-                parameter_table=table,
-                bank_parameters_sha256=hashlib.sha256(table.encode()).hexdigest(),
                 closed_at=ms(now),
             ),
         ],
     )
     return indices[-1]
+
+
+def retire_items(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: datetime) -> int:
+    """Retire every item the closed exam could serve, and so release the openings of its
+    sealed entries to everyone (``proctoring.openings``); returns the log index of
+    ``items_retired``. Retired items are never served again, so their keys may be known."""
+    if exam.status != "closed":
+        raise DeliveryError(f"exam {exam.code} is {exam.status}: close it before retiring")
+    if openings_released(session, exam.code):
+        raise DeliveryError(f"the items of exam {exam.code} are already retired")
+    ids = sorted(rt.items)
+    for item in session.scalars(select(Item).where(Item.id.in_(ids))):
+        item.status = "retired"
+    [index] = log.append(
+        session, [event("items_retired", exam.code, now, by=by, count=len(ids), items=ids)]
+    )
+    return index
+
+
+def openings_released(session: Session, code: str) -> bool:
+    """Whether the log says the exam's items were retired (its openings are public)."""
+    return (
+        session.scalar(
+            select(LogEntry.index)
+            .where(LogEntry.entry.like('%"type":"items_retired"%'))
+            .where(LogEntry.entry.like(f'%"exam":{json.dumps(code)}%'))
+            .limit(1)
+        )
+        is not None
+    )

@@ -28,7 +28,7 @@ from exam.simulation import with_exposure_parameters
 from itembank import repository
 from itembank.content import ItemContent
 from itembank.models import Item, ItemVersion
-from proctoring import log
+from proctoring import log, openings, seal
 from proctoring.canonical import decimal
 
 
@@ -47,6 +47,21 @@ def ms(t: datetime) -> int:
 def event(kind: str, exam: str, now: datetime, **fields) -> dict:
     """A log entry: type, exam, server time in ms, and the event's fields."""
     return {"type": kind, "exam": exam, "t": ms(now), **fields}
+
+
+class Events(list):
+    """Log entries to append together, with the openings of those that are sealed
+    (``proctoring.seal``): pass ``rows`` to ``log.append`` so they are stored with them."""
+
+    def __init__(self, entries=()) -> None:
+        super().__init__(entries)
+        self.rows: list = []
+
+    def sealed(self, kind: str, exam: str, now: datetime, record: dict, **public) -> None:
+        """Append an entry that shows ``public`` and commits to ``record``."""
+        entry, opening = seal.sealed_entry(event(kind, exam, now, **public), record)
+        self.append(entry)
+        self.rows.append(openings.row(exam, public.get("pseudonym"), opening))
 
 
 # -- opening -----------------------------------------------------------------------------
@@ -102,21 +117,23 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
             .values(administered=True)
         )
     rt = runtime(exam, points_correct)
-    [index] = log.append(
-        session,
-        [
-            event(
-                "exam_committed",
-                exam.code,
-                now,
-                definition_sha256=definition_sha256(exam.definition),
-                bank_parameters_sha256=rt.bank.parameter_table_hash(),
-                bank_snapshot_sha256=exam.snapshot_sha256,
-                engine=engine.ENGINE_VERSION,
-                seed_sha256=randomness.seed_commitment(rt.seed),
-            )
-        ],
+    # The parameter table holds every option's points (the keys) and the snapshot's hash
+    # could be tried against guessed contents: both are sealed until the openings are
+    # released (proctoring.openings).
+    events = Events()
+    events.sealed(
+        "exam_committed",
+        exam.code,
+        now,
+        {
+            "parameter_table": rt.bank.parameter_table(),
+            "bank_snapshot_sha256": exam.snapshot_sha256,
+        },
+        definition_sha256=definition_sha256(exam.definition),
+        engine=engine.ENGINE_VERSION,
+        seed_sha256=randomness.seed_commitment(rt.seed),
     )
+    [index] = log.append(session, events, indexed_rows=events.rows)
     return index
 
 
@@ -279,32 +296,37 @@ def start_attempt(
     )
     session.add(attempt)
     session.flush()
-    events = [
-        event(
-            "attempt_started",
-            rt.code,
-            now,
-            pseudonym=enrollment.pseudonym,
-            deadline=ms(attempt.deadline_at),
-            extra_time_s=enrollment.extra_time_s,
-        )
-    ]
-    events += _serve_next(session, rt, attempt, enrollment, state, now)
-    log.append(session, events)
+    events = Events(
+        [
+            event(
+                "attempt_started",
+                rt.code,
+                now,
+                pseudonym=enrollment.pseudonym,
+                deadline=ms(attempt.deadline_at),
+                extra_time_s=enrollment.extra_time_s,
+            )
+        ]
+    )
+    _serve_next(rt, attempt, enrollment, state, now, events)
+    log.append(session, events, indexed_rows=events.rows)
     return view(rt, attempt, now)
 
 
 def _serve_next(
-    session: Session,
     rt: ExamRuntime,
     attempt: Attempt,
     enrollment: Enrollment,
     state: engine.EngineState,
     now: datetime,
-) -> list[dict]:
+    events: Events,
+) -> Events:
     """Decide what comes next: an item of this section, the next section, or the end.
-    Updates the attempt and returns the events to log."""
-    events: list[dict] = []
+    Updates the attempt and adds the events to log to ``events``.
+
+    Which item is served is sealed: in an adaptive section the next item's difficulty
+    tells whether the last answer was right, and the item's content hash could be tried
+    against each possible key."""
     while True:
         plan = rt.plans[attempt.section_index]
         elapsed = (now - attempt.section_started_at).total_seconds()
@@ -313,17 +335,18 @@ def _serve_next(
             attempt.state = engine.dumps(state)
             attempt.served_item, attempt.served_pilot = decision.item_id, decision.pilot
             attempt.served_at = now
-            events.append(
-                event(
-                    "item_served",
-                    rt.code,
-                    now,
-                    pseudonym=enrollment.pseudonym,
-                    section=plan.config.name,
-                    step=attempt.step,
-                    item=decision.item_id,
-                    item_sha256=rt.content_sha256(decision.item_id),
-                )
+            events.sealed(
+                "item_served",
+                rt.code,
+                now,
+                {
+                    "item": decision.item_id,
+                    "item_sha256": rt.content_sha256(decision.item_id),
+                    "pilot": decision.pilot,
+                },
+                pseudonym=enrollment.pseudonym,
+                section=plan.config.name,
+                step=attempt.step,
             )
             return events
         events.append(
@@ -551,7 +574,8 @@ def submit_answer(
     if limit is not None and (now - attempt.section_started_at).total_seconds() >= limit:
         # The section closed before this answer: it goes on to the next section.
         state = engine.loads(attempt.state)
-        log.append(session, _serve_next(session, rt, attempt, enrollment, state, now))
+        events = _serve_next(rt, attempt, enrollment, state, now, Events())
+        log.append(session, events, indexed_rows=events.rows)
         _write_attempt(session, attempt)
         raise DeliveryError(f"the time for section {plan.config.name} is up")
     if step != attempt.step:
@@ -569,18 +593,23 @@ def submit_answer(
     else:
         state = engine.answer(plan, state, plan.ids.index(item_id), category)
     served_at = attempt.served_at or now
-    answer_event = event(
+    events = Events()
+    # The choice and its scored category are sealed: together, over many applicants, they
+    # give away the item's key (proctoring.seal).
+    events.sealed(
         "answer",
         rt.code,
         now,
+        {
+            "item": item_id,
+            "choice": choice,
+            "category": category,
+            "pilot": attempt.served_pilot,
+            "response_ms": max(0, ms(now) - ms(served_at)),
+        },
         pseudonym=enrollment.pseudonym,
         section=plan.config.name,
         step=step,
-        item=item_id,
-        choice=choice,
-        scored=randomness.sealed_category(rt.seed, enrollment.pseudonym, step, category),
-        pilot=attempt.served_pilot,
-        response_ms=max(0, ms(now) - ms(served_at)),
     )
     response = {
         "attempt_id": attempt.id,
@@ -595,7 +624,7 @@ def submit_answer(
         "answered_at": now,
     }
     attempt.step = step + 1
-    events = [answer_event, *_serve_next(session, rt, attempt, enrollment, state, now)]
+    _serve_next(rt, attempt, enrollment, state, now, events)
     next_step = attempt.step if attempt.status == "active" else None
     # The attempt's changes and the response go in the append's own statement (the
     # response's log index is the answer's): one round trip, and the head is held for as
@@ -603,7 +632,7 @@ def submit_answer(
     [index, *_] = log.append(
         session,
         events,
-        indexed_rows=[(_RESPONSES, {**response, "next_step": next_step})],
+        indexed_rows=[(_RESPONSES, {**response, "next_step": next_step}), *events.rows],
         updated_rows=_attempt_update(session, attempt),
     )
     return AnswerReply(True, index, next_step)

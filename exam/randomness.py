@@ -65,25 +65,3 @@ def uniforms_many(
 def seed_commitment(seed: bytes) -> str:
     """SHA-256 of the seed, hex: what the committee publishes before the exam opens."""
     return hashlib.sha256(seed).hexdigest()
-
-
-def sealed_category(seed: bytes, pseudonym: str, step: int, category: int) -> str:
-    """An answer's scored response category, sealed with the exam's secret seed:
-    HMAC-SHA256(seed, "category" ‖ pseudonym ‖ step ‖ category), first 16 bytes, hex.
-
-    The answer entry carries it, so the log fixes the score of every answer when it is
-    given, yet shows nobody whether an answer was right (which would leak the key of an
-    item still in use). After the exam closes the seed is revealed, and a verifier
-    recovers each category by trying the few there are (``open_category``)."""
-    message = f"category|{pseudonym}|{step}|{category}".encode()
-    return hmac.digest(seed, message, "sha256")[:16].hex()
-
-
-def open_category(
-    seed: bytes, pseudonym: str, step: int, sealed: str, limit: int = 16
-) -> int | None:
-    """The category that ``sealed`` seals, or None if none below ``limit`` does."""
-    for category in range(limit):
-        if hmac.compare_digest(sealed_category(seed, pseudonym, step, category), sealed):
-            return category
-    return None

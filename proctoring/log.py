@@ -63,9 +63,10 @@ def append(
     log indices. The head row is locked until the caller's transaction ends.
 
     ``indexed_rows`` are rows to insert with the entries, each with its column
-    ``log_index`` set to the first entry's index (an answer's receipt), and every other
-    column given (on PostgreSQL no Python-side default is applied). ``updated_rows`` are
-    changes to rows the caller has already locked: (table, primary key, new values). On
+    ``log_index`` set to the first entry's index (an answer's receipt) when its table
+    has one, and every other column given (on PostgreSQL no Python-side default is
+    applied); the openings of sealed entries go here too. ``updated_rows`` are changes
+    to rows the caller has already locked: (table, primary key, new values). On
     PostgreSQL both go in the append's own statement, so the caller's transaction holds
     the head row for that one statement and the commit, and the change costs no round
     trip of its own; the append should be its last statement."""
@@ -117,7 +118,7 @@ def append(
     )
     conn.execute(_INSERT_NODES, added)
     for table, row in indexed_rows:
-        conn.execute(insert(table), {**row, "log_index": start})
+        conn.execute(insert(table), {**row, "log_index": start} if _indexed(table) else row)
     return list(range(start, end))
 
 
@@ -177,11 +178,13 @@ def _pg_append(
         )
     for k, (table, columns) in enumerate(shape):
         values = [cast(table, column, f"r{k}_{column}") for column in columns]
-        names = ", ".join(quote(c) for c in (*columns, "log_index"))
+        names = [quote(c) for c in columns]
+        if _indexed(table):
+            names, values = [*names, "log_index"], [*values, "head.start"]
         parts.append(
             f"""row{k} AS (
-            INSERT INTO {quote(table.name)} ({names})
-            SELECT {", ".join(values)}, head.start FROM head
+            INSERT INTO {quote(table.name)} ({", ".join(names)})
+            SELECT {", ".join(values)} FROM head
         )"""
         )
     sql = (
@@ -190,6 +193,10 @@ def _pg_append(
         + "\nSELECT start, pg_notify(:channel, CAST(start + :n AS text)) FROM head"
     )
     return text(sql).bindparams(*binds)
+
+
+def _indexed(table: Table) -> bool:
+    return "log_index" in table.c
 
 
 _PENDING = "seleksi.log_frontier"

@@ -67,3 +67,17 @@ class LogCheckpoint(LogBase):
     note: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(String(32))
     signed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=_now)
+
+
+class LogOpening(LogBase):
+    """What opens a sealed entry (``proctoring.seal``): its salt and record, kept by the
+    server and released by the rules of ``proctoring.openings``. Stored in the append that
+    logs the entry; found by its commitment."""
+
+    __tablename__ = "log_openings"
+
+    sealed: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exam: Mapped[str] = mapped_column(String(64), index=True)
+    pseudonym: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    record: Mapped[str] = mapped_column(Text)

@@ -14,7 +14,7 @@ from exam.replay import replay_exam
 from exam.runtime import runtime
 from itembank import repository
 from itembank.transfer import read_bank_file
-from proctoring import log
+from proctoring import log, openings
 from proctoring.models import LogEntry
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -95,7 +95,13 @@ def test_open_commits_to_the_exam_in_the_log(session_maker, opened):
         assert exam.status == "open" and exam.bank_snapshot["hash"]
         entry = log.entries(session, commitment, commitment + 1)[0].entry
         assert '"type":"exam_committed"' in entry and exam.seed_hex not in entry
-        assert '"seed_sha256":' in entry and '"bank_parameters_sha256":' in entry
+        assert '"seed_sha256":' in entry
+        # The parameter table (every option's points) and the snapshot's hash are sealed.
+        assert '"sealed":' in entry and "parameter" not in entry
+        assert exam.snapshot_sha256 not in entry
+        [opening] = openings.of_exam(session, exam.code)
+        assert opening.holds() and opening.sealed in entry
+        assert opening.record["bank_snapshot_sha256"] == exam.snapshot_sha256
 
 
 def test_a_whole_attempt_then_replay_from_the_log(session_maker, opened):

@@ -18,9 +18,10 @@ from exam.models import Enrollment, Exam, User
 from exam.runtime import runtime
 from itembank import repository
 from itembank.transfer import read_bank_file
-from proctoring import checkpoints, log, merkle
+from proctoring import checkpoints, log, merkle, openings
 from proctoring.canonical import canonical
 from proctoring.note import Checkpoint, Signer
+from proctoring.seal import Opening
 from proctoring.verify import State, verify
 from tests.db.test_delivery import T0, demo_config
 
@@ -85,15 +86,40 @@ def export(session_maker) -> tuple[list[str], str]:
         return [r.entry for r in log.entries(session, 0, latest.size)], latest.note
 
 
+def exam_openings(session_maker) -> list:
+    with session_maker() as session:
+        return openings.of_exam(session, "UJI")
+
+
 def test_a_closed_exam_verifies_and_every_attempt_replays(session_maker, closed_exam):
     texts, note = export(session_maker)
-    report = verify(texts, note, SIGNER.verifier, ORIGIN)
+    report = verify(texts, note, SIGNER.verifier, ORIGIN, openings=exam_openings(session_maker))
     assert report.problems == []
     assert report.attempts == 3 and report.replayed == 3 and report.exams_closed == 1
+    assert report.level == "full replay" and report.opened == report.sealed > 0
     kinds = [json.loads(t)["type"] for t in texts]
     assert kinds.count("exam_revealed") == 1 and kinds[-2:] == ["exam_closed", "exam_revealed"]
     # Applicant 3 ran out of time: finished at close, and still replays.
     assert sum(1 for k in kinds if k == "attempt_finished") == 3
+
+
+def test_without_openings_verify_checks_integrity_only(session_maker, closed_exam):
+    texts, note = export(session_maker)
+    report = verify(texts, note, SIGNER.verifier, ORIGIN)
+    assert report.problems == [] and report.replayed == 0
+    assert report.level == "integrity" and report.exams_sealed == ["UJI"]
+
+
+def test_an_opening_that_does_not_match_its_commitment_fails(session_maker, closed_exam):
+    texts, note = export(session_maker)
+    given = exam_openings(session_maker)
+    answer = next(o for o in given if "choice" in o.record)
+    other = next(k for k in "ABCDE" if k != answer.record["choice"])
+    forged = Opening(answer.sealed, answer.salt, {**answer.record, "choice": other})
+    given[given.index(answer)] = forged
+    report = verify(texts, note, SIGNER.verifier, ORIGIN, openings=given)
+    assert any("does not give its commitment" in p for p in report.problems)
+    assert report.exams_sealed == ["UJI"], "an exam with an entry left sealed is not replayed"
 
 
 def _tamper(session_maker, settings, statements: list) -> None:
@@ -122,7 +148,7 @@ def test_tampered_rows_make_verify_exit_1(session_maker, settings, closed_exam, 
     answer = texts[i]
     q = '"index"'
     if kind == "modified":
-        changed = answer.replace('"choice":"', '"choice":"X')
+        changed = answer.replace('"sealed":"', '"sealed":"0')
         stmt = [(f"UPDATE log_entries SET entry = :e WHERE {q} = {i}", {"e": changed})]
     elif kind == "deleted":
         n = len(texts)
@@ -190,7 +216,8 @@ def test_a_forged_score_fails_the_replay(session_maker, closed_exam):
     entry["points"] += 5
     forged = list(texts)
     forged[i] = canonical(entry)
-    problems = verify(forged, signed(forged), SIGNER.verifier, ORIGIN).problems
+    given = exam_openings(session_maker)
+    problems = verify(forged, signed(forged), SIGNER.verifier, ORIGIN, openings=given).problems
     assert any("replay gives" in p for p in problems), problems
 
 
@@ -200,7 +227,7 @@ def test_event_rules(session_maker, closed_exam):
     first_answer = next(e for e in entries if e["type"] == "answer")
     late = dict(first_answer, t=first_answer["t"] + 10**8)
     twice = dict(first_answer)
-    unserved = dict(first_answer, step=10_000, item="TIU-999")
+    unserved = dict(first_answer, step=10_000)
 
     for extra, message in [
         (late, "after the deadline"),

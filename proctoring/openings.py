@@ -1,0 +1,58 @@
+"""The openings of sealed log entries (``proctoring.seal``), kept by the server: stored in
+the append that logs their entries, and released by the rules below.
+
+Who may read the openings of an exam's entries:
+- the committee, always;
+- an applicant, those of their own attempt (their receipt);
+- logged-in observers, all of them once the exam has closed;
+- everyone, once the committee has retired every item the exam could serve.
+
+While an item can still be served, nothing readable without committee rights opens an
+entry about it; that is what keeps the public log from helping anyone answer an item.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from proctoring.canonical import canonical
+from proctoring.models import LogOpening
+from proctoring.seal import Opening
+
+OPENINGS: Table = LogOpening.__table__
+
+
+def row(exam: str, pseudonym: str | None, opening: Opening) -> tuple[Table, dict[str, Any]]:
+    """An opening as a row for ``log.append``'s ``indexed_rows``."""
+    values = {
+        "sealed": opening.sealed,
+        "exam": exam,
+        "pseudonym": pseudonym,
+        "salt": opening.salt,
+        "record": canonical(opening.record),
+    }
+    return OPENINGS, values
+
+
+def of_exam(session: Session, exam: str, pseudonym: str | None = None) -> list[Opening]:
+    """The openings of an exam's sealed entries (of one applicant's, with ``pseudonym``)."""
+    query = select(LogOpening.sealed, LogOpening.salt, LogOpening.record).where(
+        LogOpening.exam == exam
+    )
+    if pseudonym is not None:
+        query = query.where(LogOpening.pseudonym == pseudonym)
+    return [
+        Opening(sealed, salt, json.loads(record))
+        for sealed, salt, record in session.execute(query.order_by(LogOpening.sealed))
+    ]
+
+
+def may_read_all(role: str | None, exam_status: str, items_retired: bool) -> bool:
+    """Whether a reader with ``role`` (None: anonymous) may read all of an exam's openings."""
+    if role == "committee" or items_retired:
+        return True
+    return role == "observer" and exam_status == "closed"
