@@ -47,6 +47,7 @@ from exam.web import (
     forensics_pages,
     log_api,
     observer,
+    openings_api,
     results_pages,
 )
 from exam.web.heartbeat import Heartbeat
@@ -66,6 +67,7 @@ PUBLIC_PATHS = [
     "^/healthz$",
     "^/api/v1/log/",
     "^/api/v1/exams/[^/]+/rankings$",
+    "^/api/v1/exams/[^/]+/openings$",
     "^/api/v1/exams/[^/]+/results$",
     "^/results/",
 ]
@@ -182,6 +184,9 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             log_api.LogApi,
             observer.RankingsApi,
             observer.ObserverPages,
+            openings_api.PublicOpenings,
+            openings_api.ObserverOpenings,
+            openings_api.ApplicantOpenings,
             forensics_pages.ForensicsPages,
             results_pages.CommitteeResults,
             results_pages.PublicResults,

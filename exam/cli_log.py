@@ -3,8 +3,10 @@
 ``verify`` reads the log from a server (``--url``) or from an export folder (``--export``),
 checks it with ``proctoring.verify`` and, like a witness, keeps the last checkpoint it
 verified for each log origin in the state folder, so that the next run also proves the log
-only grew. Exit codes (CONTRACTS.md): 0 the log verifies, 1 it does
-not, 2 bad input.
+only grew. Sealed entries are opened with the openings files it is given (``--openings``,
+``openings-*.json`` in an export folder, or those a server makes public once an exam's items
+are retired); it says which level it reached: integrity only, or a full replay. Exit codes:
+0 the log verifies, 1 it does not, 2 bad input.
 """
 
 from __future__ import annotations
@@ -61,6 +63,38 @@ def _fetch(url: str, progress: bool) -> tuple[str, str, list[str]]:
     return key, note, texts
 
 
+def _fetch_openings(url: str, texts: list[str]) -> list[str]:
+    """The openings files a server makes public (exams whose items are retired)."""
+    import httpx  # noqa: PLC0415
+
+    closed = sorted({json.loads(t)["exam"] for t in texts if '"type":"exam_revealed"' in t})
+    found = []
+    with httpx.Client(base_url=url.rstrip("/"), timeout=60) as client:
+        for code in closed:
+            try:
+                reply = client.get(f"/api/v1/exams/{code}/openings")
+            except httpx.HTTPError:
+                continue
+            if reply.status_code == 200:
+                found.append(reply.text)
+    return found
+
+
+def read_openings(paths: list[Path]) -> list:
+    """The openings in the given files; exit 2 naming a file that cannot be read."""
+    from proctoring.seal import OpeningsError, parse_bundle  # noqa: PLC0415
+
+    given = []
+    for path in paths:
+        try:
+            given += parse_bundle(path.read_text(encoding="utf-8"), str(path))[1]
+        except (OSError, UnicodeDecodeError, OpeningsError) as exc:
+            raise BadInput(
+                str(exc) if isinstance(exc, OpeningsError) else f"{path}: {exc}"
+            ) from None
+    return given
+
+
 def read_export(folder: Path) -> tuple[str, str, list[str]]:
     """(verifier key, latest checkpoint note, entry texts) from an export folder."""
     try:
@@ -81,6 +115,11 @@ def write_export(folder: Path, key: str, note: str, texts: list[str], exams: lis
     (folder / "FORMAT").write_text(EXPORT_FORMAT + "\n", encoding="utf-8")
 
 
+def write_openings(folder: Path, code: str, text: str) -> None:
+    """An exam's openings file beside an export (``verify --export`` reads it)."""
+    (folder / f"openings-{code}.json").write_text(text, encoding="utf-8")
+
+
 def default_state_dir() -> Path:
     return Path(click.get_app_dir("seleksi")) / "verify-state"
 
@@ -94,13 +133,23 @@ def state_path(folder: Path, origin: str) -> Path:
 @log.command("export")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True)
 @click.option("--url", help="Read from this server instead of the local database.")
-def export(out: str, url: str | None) -> None:
+@click.option(
+    "--with-openings",
+    is_flag=True,
+    help="Also write the openings of every closed exam (from the local database: committee "
+    "only; they reveal the answer keys of items that may still be in use).",
+)
+def export(out: str, url: str | None, with_openings: bool) -> None:
     """Write the log up to its latest checkpoint into the folder OUT: key.txt (the verifier
     key), checkpoint.txt (the signed checkpoint), entries.jsonl (each entry's exact text,
-    one per line) and exams.json (the public exam data)."""
+    one per line) and exams.json (the public exam data); with --url, also the openings the
+    server makes public."""
     exams: list[dict] = []
+    bundles: dict[str, str] = {}
     if url:
         key, note, texts = _fetch(url, progress=sys.stderr.isatty())
+        for text in _fetch_openings(url, texts):
+            bundles[json.loads(text)["exam"]] = text
     else:
         from sqlalchemy import select  # noqa: PLC0415
 
@@ -122,9 +171,18 @@ def export(out: str, url: str | None) -> None:
                 {"code": e.code, "title": e.title, "status": e.status}
                 for e in session.scalars(select(Exam).where(Exam.status != "draft"))
             ]
+            if with_openings:
+                from proctoring import openings  # noqa: PLC0415
+                from proctoring.seal import bundle  # noqa: PLC0415
+
+                for e in exams:
+                    if e["status"] == "closed":
+                        bundles[e["code"]] = bundle(e["code"], openings.of_exam(session, e["code"]))
         key = str(settings.log_signer().verifier)
     write_export(Path(out), key, note, texts, exams)
-    click.echo(f"{out}: {len(texts)} entries")
+    for code, text in bundles.items():
+        write_openings(Path(out), code, text)
+    click.echo(f"{out}: {len(texts)} entries, openings of {len(bundles)} exams")
 
 
 @log.command("verify")
@@ -137,10 +195,24 @@ def export(out: str, url: str | None) -> None:
     type=click.Path(file_okay=False),
     help="Where the last verified checkpoint of each log is kept [default: in your home].",
 )
-def verify(url: str | None, folder: str | None, key: str | None, state_dir: str | None) -> None:
+@click.option(
+    "--openings",
+    "openings_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="An openings file of an exam (observers get it when the exam closes); repeatable.",
+)
+def verify(
+    url: str | None,
+    folder: str | None,
+    key: str | None,
+    state_dir: str | None,
+    openings_files: tuple[str, ...],
+) -> None:
     """Verify a log (--url or --export): the checkpoint's signature, the Merkle root,
-    consistency with the checkpoint verified last time, the event rules, and a replay of
-    every attempt of every closed exam. Exit 0 only if all of it holds."""
+    consistency with the checkpoint verified last time, the event rules, and, where the
+    openings are at hand, a replay of every attempt of every closed exam. Exit 0 only if
+    all of it holds; the last line says which level was reached."""
     from proctoring.note import NoteError, Verifier  # noqa: PLC0415
     from proctoring.verify import State  # noqa: PLC0415
     from proctoring.verify import verify as run  # noqa: PLC0415
@@ -149,6 +221,15 @@ def verify(url: str | None, folder: str | None, key: str | None, state_dir: str 
         raise click.UsageError("give exactly one of --url or --export")
     progress = sys.stderr.isatty()
     served_key, note, texts = _fetch(url, progress) if url else read_export(Path(folder))
+    paths = [Path(p) for p in openings_files]
+    if folder:
+        paths += sorted(Path(folder).glob("openings-*.json"))
+    given = read_openings(paths)
+    if url:
+        from proctoring.seal import parse_bundle  # noqa: PLC0415
+
+        for text in _fetch_openings(url, texts):
+            given += parse_bundle(text, url)[1]
     if key and Path(key).is_file():
         key = Path(key).read_text().strip()
     try:
@@ -172,7 +253,7 @@ def verify(url: str | None, folder: str | None, key: str | None, state_dir: str 
         if not previous:  # trust on first use; the key is kept with the state from now on
             click.echo(f"trusting the key the log serves: {served_key}", err=True)
     with tqdm(total=len(texts), unit="entry", desc="verifying", disable=not progress) as bar:
-        report = run(texts, note, verifier, verifier.name, previous, bar.update)
+        report = run(texts, note, verifier, verifier.name, previous, bar.update, given)
     for problem in report.problems:
         click.echo(f"FAIL {problem}", err=True)
     if not report.ok:
@@ -183,6 +264,10 @@ def verify(url: str | None, folder: str | None, key: str | None, state_dir: str 
     click.echo(
         f"OK: {report.size} entries, root {report.root.hex()[:16]}…, {report.attempts} "
         f"attempts checked, {report.replayed} replayed in {report.exams_closed} closed exams"
+    )
+    sealed = f" (still sealed: {', '.join(report.exams_sealed)})" if report.exams_sealed else ""
+    click.echo(
+        f"level: {report.level}; {report.opened} of {report.sealed} sealed entries opened{sealed}"
     )
 
 

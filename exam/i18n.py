@@ -164,11 +164,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "exam.pass_all": ("memenuhi semua ambang batas", "passed every passing grade"),
     "exam.fail_some": ("tidak memenuhi semua ambang batas", "did not pass every passing grade"),
     "exam.receipt": ("Tanda terima", "Receipt"),
+    "exam.own_openings": (
+        "Pembuka segel jawaban Anda (JSON): bukti bahwa setiap segel di log publik adalah "
+        "jawaban Anda. Simpan untuk diri sendiri; jangan dibagikan.",
+        "The openings of your answers (JSON): proof that each seal in the public log is "
+        "your answer. Keep it to yourself; do not share it.",
+    ),
     "exam.receipt_help": (
         "Setiap jawaban Anda tercatat di log audit publik dengan nomor "
-        "berikut. Pengamat independen dapat memeriksanya.",
+        "berikut, sebagai segel yang tidak memperlihatkan soal atau pilihan Anda. "
+        "Pengamat independen dapat memeriksanya.",
         "Every answer you gave is in the public audit log under these "
-        "numbers. Independent observers can check them.",
+        "numbers, as a seal that shows neither the item nor your choice. "
+        "Independent observers can check them.",
     ),
     "exam.answers_logged": ("Jawaban tercatat", "Answers logged"),
     "exam.print": ("Cetak", "Print"),
@@ -199,17 +207,37 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "definition, the item parameters and the random seed) in the audit log. The "
         "definition cannot change afterwards.",
     ),
-    "exams.close": ("Tutup ujian dan buka rahasianya", "Close the exam and reveal its secrets"),
+    "exams.close": ("Tutup ujian", "Close the exam"),
     "exams.close_help": (
-        "Tutup setelah sesi terakhir: log audit menerima benih acak, susunan, parameter dan "
-        "kunci jawaban, sehingga setiap pengamat dapat memeriksa ulang setiap nilai.",
-        "Close after the last session: the audit log receives the seed, the definition, the "
-        "parameters and the answer keys, so that any observer can recheck every score.",
+        "Tutup setelah sesi terakhir: log audit menerima benih acak dan susunan ujian, dan "
+        "pengamat yang masuk menerima pembuka segel setiap jawaban, sehingga mereka dapat "
+        "memeriksa ulang setiap nilai. Publik tetap hanya melihat segel selama soalnya "
+        "masih dipakai.",
+        "Close after the last session: the audit log receives the random seed and the "
+        "definition, and logged-in observers receive the opening of every sealed answer, so "
+        "that they can recheck every score. The public sees only the seals while the items "
+        "are still in use.",
     ),
     "notice.closed": (
-        "Ujian ditutup; rahasianya tercatat di log audit.",
-        "The exam is closed; its secrets are in the audit log.",
+        "Ujian ditutup; benih acaknya tercatat di log audit.",
+        "The exam is closed; its random seed is in the audit log.",
     ),
+    "exams.retire": ("Pensiunkan soal ujian ini", "Retire this exam's items"),
+    "exams.retire_help": (
+        "Semua soal yang dapat muncul di ujian ini tidak akan dipakai lagi, dan pembuka segel "
+        "setiap jawaban menjadi terbuka untuk semua orang (tercatat di log audit).",
+        "Every item this exam could serve is retired for good, and the opening of every "
+        "sealed answer becomes public (recorded in the audit log).",
+    ),
+    "exams.retired": (
+        "Soal ujian ini sudah pensiun; pembuka segelnya terbuka untuk umum.",
+        "This exam's items are retired; its openings are public.",
+    ),
+    "notice.retired": (
+        "Soal dipensiunkan; pembuka segel kini terbuka untuk umum.",
+        "The items are retired; the openings are now public.",
+    ),
+    "exams.openings": ("Unduh pembuka segel (JSON)", "Download the openings (JSON)"),
     "exams.cannot_open": ("Ujian belum bisa dibuka:", "The exam cannot open yet:"),
     "exam_status.draft": ("draf", "draft"),
     "exam_status.open": ("dibuka", "open"),

@@ -3,17 +3,22 @@ that it is in the log (a c2sp.org/tlog-proof with the entry's own bytes as its `
 
 The proofs are against the first stored checkpoint that covers the attempt's last entry;
 when the periodic one has not come yet, one is signed now, so a receipt never waits.
+
+An answer's entry is sealed (``proctoring.seal``): each line carries its opening too (the
+salt and the record: item, choice, scored category), so the applicant, and only they, can
+check that the commitment in the public log is their answer.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.models import Attempt, Response
-from proctoring import checkpoints, log
+from exam.models import Attempt, Enrollment, Response
+from proctoring import checkpoints, log, openings
 from proctoring.models import LogEntry
 from proctoring.note import Signer, format_proof
 
@@ -25,6 +30,7 @@ class ReceiptLine:
     item_id: str
     log_index: int
     proof: str  # c2sp.org/tlog-proof@v1 text
+    opening: dict | None = None  # what the entry's commitment seals
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ def receipt(session: Session, attempt: Attempt, signer: Signer, origin: str) -> 
     note = covering.note if covering else checkpoints.sign(session, signer, origin, "receipt")
     size = covering.size if covering else log.size(session)
     texts = {e.index: e.entry for e in _entries(session, [r.log_index for r in responses])}
+    pseudonym = session.get(Enrollment, attempt.enrollment_id).pseudonym
+    exam = json.loads(texts[responses[0].log_index])["exam"] if responses else ""
+    own = {o.sealed: o.to_dict() for o in openings.of_exam(session, exam, pseudonym)}
     lines = [
         ReceiptLine(
             r.step,
@@ -58,6 +67,7 @@ def receipt(session: Session, attempt: Attempt, signer: Signer, origin: str) -> 
                 note,
                 extra=texts[r.log_index].encode(),
             ),
+            own.get(json.loads(texts[r.log_index]).get("sealed")),
         )
         for r in responses
     ]

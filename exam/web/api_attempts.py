@@ -210,6 +210,7 @@ def _receipt_json(r) -> dict:
                 "item_id": line.item_id,
                 "log_index": line.log_index,
                 "proof": line.proof,
+                "opening": line.opening,
             }
             for line in r.lines
         ],

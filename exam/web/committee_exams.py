@@ -38,7 +38,7 @@ from proctoring import checkpoints
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 ENROLLMENT_PAGE = 200
-NOTICES = ("created", "saved", "opened", "closed", "extra_time")
+NOTICES = ("created", "saved", "opened", "closed", "extra_time", "retired")
 
 
 @dataclass
@@ -263,11 +263,15 @@ class CommitteeExams(Controller):
             select(func.count()).select_from(Enrollment).where(Enrollment.exam_id == exam.id)
         )
         notice = context.pop("notice", "")
+        retired = exam.status == "closed" and await db_session.run_sync(
+            lambda s: closing.openings_released(s, exam.code)
+        )
         return Template(
             "committee/exam.html",
             status_code=status_code,
             context={
                 "exam": exam,
+                "retired": retired,
                 "config": ExamConfig.from_dict(exam.definition),
                 "rows": rows,
                 "total": total,
@@ -351,6 +355,33 @@ class CommitteeExams(Controller):
             return await self._detail(request, db_session, code, 409, error=exc.reason)
         await db_session.commit()
         return Redirect(f"/committee/exams/{code}?notice=closed", status_code=303)
+
+    @post("/{code:str}/retire", name="exams-retire")
+    async def retire(
+        self, request: Request, db_session: DbSession, code: FromPath[str]
+    ) -> Response:
+        """Retire every item the closed exam could serve: its openings become public."""
+        now = request.app.state.clock()
+        feed = request.app.state.log_feed
+        user: CurrentUser = request.user
+
+        def run(session: Session) -> None:
+            begin_write(session)
+            exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
+            if exam is None:
+                raise NotFoundException(f"no exam {code}")
+            if exam.snapshot_sha256 is None:
+                raise delivery.DeliveryError(f"exam {code} was never opened")
+            closing.retire_items(session, exam, exam_runtime(request, exam), user.id, now)
+            checkpoints.sign(session, feed.signer, feed.origin, "items_retired")
+
+        try:
+            await db_session.run_sync(run)
+        except delivery.DeliveryError as exc:
+            await db_session.rollback()
+            return await self._detail(request, db_session, code, 409, error=exc.reason)
+        await db_session.commit()
+        return Redirect(f"/committee/exams/{code}?notice=retired", status_code=303)
 
     # -- enrollment ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 import itembank
 from exam import closing, delivery
 from exam.cli import main
-from exam.cli_log import state_path, write_export
+from exam.cli_log import state_path, write_export, write_openings
 from exam.models import Enrollment, Exam, User
 from exam.runtime import runtime
 from itembank import repository
@@ -21,7 +21,7 @@ from itembank.transfer import read_bank_file
 from proctoring import checkpoints, log, merkle, openings
 from proctoring.canonical import canonical
 from proctoring.note import Checkpoint, Signer
-from proctoring.seal import Opening
+from proctoring.seal import Opening, bundle
 from proctoring.verify import State, verify
 from tests.db.test_delivery import T0, demo_config
 
@@ -268,3 +268,30 @@ def test_a_new_key_is_refused_once_one_was_trusted(session_maker, closed_exam, t
     )
     result = CliRunner().invoke(main, ["log", "verify", "--export", str(tmp_path / "b"), *args])
     assert result.exit_code == 1 and "different key" in result.output
+
+
+def test_the_cli_says_which_level_it_reached(session_maker, closed_exam, tmp_path):
+    texts, note = export(session_maker)
+    folder = tmp_path / "export"
+    write_export(folder, str(SIGNER.verifier), note, texts, [])
+    args = ["log", "verify", "--export", str(folder), "--key", str(SIGNER.verifier)]
+    sealed = CliRunner().invoke(main, [*args, "--state", str(tmp_path / "s1")])
+    assert sealed.exit_code == 0, sealed.output
+    assert "level: integrity; 0 of" in sealed.output and "still sealed: UJI" in sealed.output
+    given = tmp_path / "openings-UJI.json"
+    given.write_text(bundle("UJI", exam_openings(session_maker)))
+    full = CliRunner().invoke(
+        main, [*args, "--openings", str(given), "--state", str(tmp_path / "s2")]
+    )
+    assert full.exit_code == 0, full.output
+    assert "level: full replay" in full.output and "3 replayed" in full.output
+    # Beside an export, an openings file is read without being named.
+    write_openings(folder, "UJI", given.read_text())
+    found = CliRunner().invoke(main, [*args, "--state", str(tmp_path / "s3")])
+    assert "level: full replay" in found.output
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "other"}')
+    bad = CliRunner().invoke(
+        main, [*args, "--openings", str(broken), "--state", str(tmp_path / "s4")]
+    )
+    assert bad.exit_code == 2 and "broken.json" in bad.output
