@@ -237,6 +237,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Soal dipensiunkan; pembuka segel kini terbuka untuk umum.",
         "The items are retired; the openings are now public.",
     ),
+    "rev.sealed": (
+        "Bukti per soal (soal, pilihan, benar atau salah) tersegel sampai ujian ditutup, "
+        "karena dapat membuka kunci soal yang masih dipakai.",
+        "The per-item evidence (items, choices, right or wrong) is sealed until the exam "
+        "closes, since it could reveal the keys of items still in use.",
+    ),
     "exams.openings": ("Unduh pembuka segel (JSON)", "Download the openings (JSON)"),
     "exams.cannot_open": ("Ujian belum bisa dibuka:", "The exam cannot open yet:"),
     "exam_status.draft": ("draf", "draft"),

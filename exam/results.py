@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from exam.blueprint import ExamConfig
 from exam.delivery import DeliveryError, event
+from exam.integrity import check_exam
 from exam.models import Attempt, Enrollment, Exam, Publication
 from proctoring import checkpoints, log
 from proctoring.note import Checkpoint, Signer
@@ -79,6 +80,14 @@ def publish(
     """Publish (a new version of) the results of a closed exam."""
     if exam.status != "closed":
         raise DeliveryError(f"exam {exam.code} is {exam.status}: close it before publishing")
+    # The whole exam replays from its log before anything is published: a row changed in
+    # the database behind the application's back stops the publication here.
+    problems = check_exam(session, exam)
+    if problems:
+        shown = "; ".join(problems[:5]) + (
+            f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        )
+        raise DeliveryError(f"the results do not follow from the audit log: {shown}")
     computed = compute(session, exam)
     previous = session.scalar(
         select(Publication)

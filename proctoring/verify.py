@@ -172,6 +172,23 @@ def _no_float(text: str) -> float:
     raise ValueError(f"{text}: floats are not canonical; use decimal() strings")
 
 
+def replay_exam(indexed: Sequence[tuple[int, str]], openings: Iterable[Opening]) -> Report:
+    """The checks past the tree on one exam's entries ((log index, text) pairs, in order),
+    opened with ``openings``: canonical form, the event rules and, once the exam is closed,
+    the full replay. The server runs it before publishing results."""
+    report = Report()
+    entries = _parse([text for _, text in indexed], report)
+    for entry, (index, _) in zip(entries, indexed, strict=True):
+        entry["_index"] = index
+    opened = open_entries(entries, openings)
+    report.sealed, report.opened = opened.sealed, opened.opened
+    for problem in opened.problems:
+        report.add(problem)
+    _check_events(entries, report)
+    _replay_closed_exams(entries, report, None)
+    return report
+
+
 def _parse(texts: Iterable[str], report: Report) -> list[dict]:
     """Each entry's JSON, checked to be canonical: parsed without floats, NaN or
     infinities (which ``canonical`` refuses), an entry is canonical exactly when

@@ -17,7 +17,12 @@ from typing import Annotated
 import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -51,6 +56,26 @@ def _flag(session: Session, code: str, flag_id: int) -> tuple[Exam, ForensicFlag
     if flag is None or flag.exam_id != exam.id:
         raise NotFoundException(f"no flag {flag_id} in exam {code}")
     return exam, flag
+
+
+#: Per-item evidence of a flag (its answers and matching answers, with items, choices and
+#: whether each was right) would narrow the keys of items still in use.
+SEALED_EVIDENCE = "the per-item evidence is sealed until the exam closes"
+
+
+def _sealed(exam: Exam, user: CurrentUser) -> bool:
+    """Whether ``user`` may not see per-item evidence of ``exam`` yet."""
+    return exam.status == "open" and user.role != "committee"
+
+
+def _shown(document: dict, sealed: bool) -> dict:
+    """A flag's document as the reader may see it: without per-item evidence if sealed."""
+    if not sealed:
+        return document
+    evidence = {
+        k: v for k, v in document.get("evidence", {}).items() if k not in ("answers", "matching")
+    }
+    return {**document, "evidence": evidence}
 
 
 def _exam(session: Session, code: str) -> Exam:
@@ -87,13 +112,17 @@ class ForensicsPages(Controller):
             )
 
         exam, settings, flags, served = await db_session.run_sync(run)
+        sealed = _sealed(exam, request.user)
         counts = {k: sum(1 for f, _ in flags if f.kind == k) for k in KINDS}
         return Template(
             "observer/review.html",
             context={
                 "exam": exam,
                 "settings": settings,
-                "flags": [(f, reviews, forensics.evidence(f)) for f, reviews in flags],
+                "flags": [
+                    (f, reviews, _shown(forensics.evidence(f), sealed)) for f, reviews in flags
+                ],
+                "sealed": sealed,
                 "counts": counts,
                 "open": sum(1 for f, _ in flags if f.status == "open"),
                 "served": served,
@@ -152,12 +181,16 @@ class ForensicsPages(Controller):
 
     @get("/flags/{flag_id:int}/evidence.json", name="forensics-flag-document")
     async def document(
-        self, db_session: DbSession, code: FromPath[str], flag_id: FromPath[int]
+        self, request: Request, db_session: DbSession, code: FromPath[str], flag_id: FromPath[int]
     ) -> Response:
-        """The flag's canonical document: its SHA-256 is the commitment in the log."""
+        """The flag's canonical document: its SHA-256 is the commitment in the log. Its
+        per-item evidence (items, choices, right or wrong) narrows keys, so observers get
+        it once the exam has closed; the committee always."""
 
-        text = await db_session.run_sync(lambda s: _flag(s, code, flag_id)[1].document)
-        return Response(text.encode(), media_type="application/json")
+        exam, flag = await db_session.run_sync(lambda s: _flag(s, code, flag_id))
+        if _sealed(exam, request.user):
+            raise PermissionDeniedException(SEALED_EVIDENCE)
+        return Response(flag.document.encode(), media_type="application/json")
 
     @post("/forensics", name="forensics-settings", guards=[committee_only])
     async def settings(
