@@ -91,10 +91,17 @@ SECURITY_HEADERS = [
 
 
 def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
-    """Pages send an anonymous browser to the login page; the JSON API answers 401."""
-    if "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
-        "/api/"
-    ):
+    """Pages send an anonymous browser to the login page (htmx by ``HX-Redirect``, which
+    it follows whatever the status); the JSON API answers 401. The login page says why
+    when new credentials ended the session."""
+    page = not request.url.path.startswith("/api/")
+    if page and request.headers.get("hx-request"):
+        return Response(
+            {"status_code": 401, "detail": exc.detail},
+            status_code=401,
+            headers={"HX-Redirect": "/login"},
+        )
+    if page and "text/html" in request.headers.get("accept", ""):
         return Redirect("/login", status_code=303)
     return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
 

@@ -27,7 +27,7 @@ from exam.feasibility import check_section
 from exam.models import ROLES, Exam, User
 from exam.plan import InfeasibleError, compile_section
 from exam.runtime import runtime
-from exam.security import password_hasher
+from exam.security import end_sessions, password_hasher
 from exam.settings import get_settings
 from exam.simulation import simulate as run_simulation
 from exam.simulation import with_exposure_parameters
@@ -548,7 +548,8 @@ def user_add(username: str, role: str, display_name: str, password: str) -> None
         else:
             account.password_hash, account.role = hashed, role
             account.display_name = display_name or account.display_name
-            click.echo(f"account {username} ({role}) updated")
+            [ended] = end_sessions(session, [account])
+            click.echo(f"account {username} ({role}) updated; {ended} live session(s) ended")
 
 
 @main.command()

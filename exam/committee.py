@@ -21,6 +21,7 @@ from exam.delivery import DeliveryError, definition_sha256, event, ms, new_exam
 from exam.enrollment import EnrollmentRow
 from exam.models import Attempt, Enrollment, Exam, User
 from exam.runtime import pseudonym
+from exam.security import end_sessions
 from itembank import repository
 from itembank.content import Problem
 from itembank.models import Item
@@ -195,7 +196,9 @@ def reset_credentials(
     now: datetime,
 ) -> list[Credential]:
     """New passwords for the enrolled applicants in ``new_hashes`` (registration number →
-    (password, hash)); their live sessions end, since a new sheet replaces the old one."""
+    (password, hash)); their live sessions end, since a new sheet replaces the old one
+    (whoever logged in with the old one is logged out). The log entry counts the sessions
+    ended, per pseudonym."""
     rows = session.execute(
         select(Enrollment, User)
         .join(User, User.id == Enrollment.user_id)
@@ -212,6 +215,7 @@ def reset_credentials(
                 enrollment.registration_number, enrollment.name, enrollment.formation, password
             )
         )
+    ended = end_sessions(session, [u for _, u in rows])
     log.append(
         session,
         [
@@ -221,6 +225,7 @@ def reset_credentials(
                 now,
                 by=by,
                 pseudonyms=[e.pseudonym for e, _ in rows],
+                sessions_ended=ended,
             )
         ],
     )

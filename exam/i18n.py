@@ -27,6 +27,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.password": ("Kata sandi", "Password"),
     "login.submit": ("Masuk", "Log in"),
     "login.failed": ("Nomor peserta atau kata sandi salah.", "Wrong username or password."),
+    "login.ended": (
+        "Sesi Anda telah diakhiri karena kata sandi akun ini sudah diatur ulang. "
+        "Masuk kembali dengan kata sandi yang baru.",
+        "Your session was ended because the password of this account was reset. "
+        "Log in again with the new password.",
+    ),
     "login.limited": (
         "Terlalu banyak percobaan. Tunggu satu menit.",
         "Too many attempts. Wait a minute.",

@@ -38,6 +38,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     #: The id of the account's live web session: a new login takes over from it.
     current_session: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Counts the account's password changes. A session remembers the count it logged in
+    #: under and ends when the count moves on (``exam.security.end_sessions``).
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class WebSession(StoreModelMixin):
@@ -45,6 +48,11 @@ class WebSession(StoreModelMixin):
     restart logs nobody out and every worker sees every session."""
 
     __tablename__ = "web_sessions"
+
+    #: The logged-in account and its ``credentials_version`` at login (none for an
+    #: anonymous session): the store's read compares them with the account's.
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    credentials_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Exam(Base):

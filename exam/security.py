@@ -6,7 +6,9 @@ functions: an anonymous request gets 401 (from the session middleware), a wrong 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -15,10 +17,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from exam.models import User
+from exam.models import User, WebSession
 from exam.settings import Settings
 
 
@@ -30,6 +33,8 @@ class CurrentUser:
     username: str
     role: str
     display_name: str
+    #: The account's ``User.credentials_version`` when this session logged in.
+    credentials_version: int = 0
 
 
 def password_hasher(settings: Settings) -> PasswordHasher:
@@ -62,21 +67,62 @@ async def authenticate(
         return None
     if not await verify_password(hasher, user.password_hash, password):
         return None
-    return CurrentUser(user.id, user.username, user.role, user.display_name)
+    return CurrentUser(
+        user.id, user.username, user.role, user.display_name, user.credentials_version
+    )
 
 
 _DUMMY_HASHES: dict[int, str] = {}
+
+#: The key of what the session store gives for a session that new credentials ended
+#: (``exam.web.sessions.SessionStore``).
+SESSION_ENDED = "ended"
+SESSION_ENDED_DETAIL = (
+    "session ended: the account's credentials were reset; log in with the new ones"
+)
+
+
+class SessionEndedError(NotAuthorizedException):
+    """A request on a session that new credentials of its account ended (401)."""
+
+
+def end_sessions(session: Session, users: Sequence[User]) -> list[int]:
+    """End every live web session of ``users`` by moving their credentials count on (the
+    caller's transaction; every worker sees it at the session's next request). Returns how
+    many live sessions each account had.
+
+    Sessions expire on the wall clock (the store's own), so that is what "live" means here."""
+    now = datetime.now(UTC)
+    counts = []
+    for user in users:
+        counts.append(
+            session.scalar(
+                select(func.count())
+                .select_from(WebSession)
+                .where(
+                    WebSession.user_id == user.id,
+                    WebSession.credentials_version == user.credentials_version,
+                    WebSession.expires_at > now,
+                )
+            )
+            or 0
+        )
+        user.credentials_version += 1
+    return counts
 
 
 async def user_from_session(
     session: dict[str, Any], _connection: ASGIConnection
 ) -> CurrentUser | None:
     """The session middleware's user lookup: the session holds the user's public fields,
-    written at login, so no query runs on every request.
+    written at login, so no query runs on every request (the session store's read has
+    already compared the account's credentials count, see ``exam.web.sessions``).
 
     Asynchronous, like the guards below, although neither awaits anything: Litestar runs a
     synchronous callback of either kind in a worker thread, a hop that cost more processor
     time per request than the lookup itself."""
+    if session.get(SESSION_ENDED):
+        raise SessionEndedError(SESSION_ENDED_DETAIL)
     data = session.get("user")
     if not data:
         return None

@@ -18,7 +18,7 @@ from exam import delivery
 from exam.database import WRITE
 from exam.i18n import LANG_COOKIE, LANGUAGES
 from exam.models import User
-from exam.security import CurrentUser, authenticate
+from exam.security import SESSION_ENDED, CurrentUser, authenticate
 from exam.web import client_change
 from exam.web.deps import DbSession
 from exam.web.sessions import drop_session, rotate_session
@@ -87,9 +87,14 @@ async def _end_session(request: Request, db_session) -> None:
         await db_session.commit()
 
 
+def _ended(request: Request) -> bool:
+    """Whether the client's session is one that new credentials ended."""
+    return bool(request.session.get(SESSION_ENDED)) if request.session else False
+
+
 @get("/login", name="login", sync_to_thread=False, include_in_schema=False)
 def login_page(request: Request) -> Template:
-    return Template("login.html", context={"failed": False})
+    return Template("login.html", context={"failed": False, "ended": _ended(request)})
 
 
 @post("/login", name="login-submit", status_code=HTTP_200_OK, include_in_schema=False)
@@ -101,7 +106,9 @@ async def login_submit(
     user = await authenticate(db_session, request.app.state.hasher, data.username, data.password)
     if user is None:
         return Template(
-            "login.html", context={"failed": True, "username": data.username}, status_code=401
+            "login.html",
+            context={"failed": True, "username": data.username, "ended": _ended(request)},
+            status_code=401,
         )
     await _start_session(request, db_session, user)
     return Redirect(HOME_BY_ROLE.get(user.role, "/"), status_code=303)
