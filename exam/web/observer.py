@@ -32,7 +32,7 @@ from exam.delivery import event
 from exam.models import Attempt, Enrollment, Exam
 from exam.security import CurrentUser, observer_or_committee
 from exam.web.deps import DbSession
-from proctoring import checkpoints, log
+from proctoring import checkpoints, log, signer_guard
 from proctoring.models import LogEntry
 from proctoring.rankings import LiveRow, live_ranking
 
@@ -292,6 +292,7 @@ class ObserverPages(Controller):
             context={
                 "key": str(request.app.state.log_feed.signer.verifier),
                 "checkpoint": latest,
+                "alarm": signer_guard.current_alarm(request.app.state.log_feed.signer),
                 "base": str(request.base_url).rstrip("/"),
             },
         )
