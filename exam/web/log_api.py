@@ -29,9 +29,8 @@ def _b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
 
 
-def alarm_headers(request: Request) -> dict[str, str]:
+def alarm_headers(alarm: dict | None) -> dict[str, str]:
     """``Seleksi-Signer-Alarm: <detected at>; <reason>`` while the signer is halted."""
-    alarm = signer_guard.current_alarm(request.app.state.log_feed.signer)
     if not alarm:
         return {}
     text = f"{alarm.get('detected_at', '')}; {alarm.get('reason', '')}"
@@ -57,11 +56,19 @@ class LogApi(Controller):
     async def checkpoint(self, request: Request, db_session: DbSession) -> Response[str]:
         """The latest signed checkpoint (a C2SP signed note). While the signer refuses to
         sign (the database does not extend its last checkpoint), the header
-        ``Seleksi-Signer-Alarm`` says since when and why."""
-        latest = await db_session.run_sync(checkpoints.latest)
-        if latest is None:
-            raise NotFoundException("no checkpoint has been signed yet")
-        return Response(latest.note, media_type="text/plain", headers=alarm_headers(request))
+        ``Seleksi-Signer-Alarm`` says since when and why, and the checkpoint served is the
+        last one the signer signed, as its state file keeps it."""
+        alarm = signer_guard.current_alarm(request.app.state.log_feed.signer)
+        if alarm and alarm.get("remembered_checkpoint"):
+            # The database is not to be trusted now: the last checkpoint the signer
+            # signed, from its own state file.
+            note = alarm["remembered_checkpoint"]
+        else:
+            latest = await db_session.run_sync(checkpoints.latest)
+            if latest is None:
+                raise NotFoundException("no checkpoint has been signed yet")
+            note = latest.note
+        return Response(note, media_type="text/plain", headers=alarm_headers(alarm))
 
     @get("/key", media_type="text/plain")
     async def key(self, request: Request) -> str:
