@@ -7,6 +7,7 @@ carries a CSRF token, logins are rate-limited per client, and every route names 
 from __future__ import annotations
 
 import gc
+import html
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from advanced_alchemy.extensions.litestar import (
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import ResponseHeader, State
+from litestar.enums import MediaType
 from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
@@ -55,6 +57,7 @@ from exam.web.log_feed import LogFeed
 from exam.web.openapi_docs import document_refusals
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig, SessionStore
 from exam.web.threaded import ThreadedDb
+from proctoring.signer_guard import SignerRefusedError
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Paths open without a login (regular expressions, anchored).
@@ -104,6 +107,20 @@ def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
     if page and "text/html" in request.headers.get("accept", ""):
         return Redirect("/login", status_code=303)
     return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
+
+
+def _signer_refused(request: Request, exc: SignerRefusedError) -> Response:
+    """A request that needed a new checkpoint while the log signer refuses to sign: 503
+    with the reason (its transaction is rolled back, nothing changed), never a traceback."""
+    message = i18n.translate(i18n.lang_of(request), "err.signer_refused")
+    detail = f"{message} ({exc.reason})"
+    if request.url.path.startswith("/api/"):
+        return Response({"status_code": 503, "detail": detail}, status_code=503)
+    return Response(
+        f"<!doctype html><title>503</title><h1>503</h1><p>{html.escape(detail)}</p>",
+        media_type=MediaType.HTML,
+        status_code=503,
+    )
 
 
 def _template_globals(engine: JinjaTemplateEngine) -> None:
@@ -227,7 +244,10 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             engine=JinjaTemplateEngine,
             engine_callback=_template_globals,
         ),
-        exception_handlers={NotAuthorizedException: _not_authorized},
+        exception_handlers={
+            NotAuthorizedException: _not_authorized,
+            SignerRefusedError: _signer_refused,
+        },
         response_headers=SECURITY_HEADERS,
         debug=settings.debug,
         openapi_config=OpenAPIConfig(title="Seleksi", version="0.1.0", path="/schema"),

@@ -577,7 +577,13 @@ def demo(host: str, port: int, data_dir: str, applicants: int, no_serve: bool) -
     get_settings.cache_clear()
     settings = get_settings()
     click.echo(f"preparing the demo in {Path(data_dir).resolve()} …")
-    info = prepare_demo(settings, applicants)
+    from proctoring.checkpoints import SignerRefusedError  # noqa: PLC0415
+
+    try:
+        info = prepare_demo(settings, applicants)
+    except SignerRefusedError as exc:
+        click.echo(f"the log signer refuses to sign: {exc.reason}", err=True)
+        sys.exit(1)
     url = f"http://{host}:{port}"
     click.echo(f"""
 Seleksi demo: {url}

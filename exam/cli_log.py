@@ -300,3 +300,37 @@ def receipt(proof_file: str, key: str) -> None:
         sys.exit(1)
     click.echo(f"OK: entry {proof.index} is in {cp.origin} at size {cp.size}")
     click.echo(proof.extra.decode("utf-8", "replace"))
+
+
+@log.command("signer-reset")
+@click.option(
+    "--i-understand",
+    "understood",
+    is_flag=True,
+    help="Confirm that the alarm was investigated (see docs/operations.md).",
+)
+@click.option(
+    "--forget-checkpoint",
+    is_flag=True,
+    help="Also forget the last signed checkpoint: the next one starts a new chain, which "
+    "every observer holding an older checkpoint will see as a fork.",
+)
+def signer_reset(understood: bool, forget_checkpoint: bool) -> None:
+    """Clear the log signer's alarm, kept beside the signing key, after an investigation.
+    Without --forget-checkpoint the signer still signs only a tree consistent with the
+    checkpoint it remembers (e.g. after the database was restored to the true history)."""
+    from exam.settings import get_settings  # noqa: PLC0415
+    from proctoring import signer_guard  # noqa: PLC0415
+
+    if not understood:
+        raise BadInput("signer-reset changes what the log signer trusts: add --i-understand")
+    signer = get_settings().log_signer()
+    before = signer_guard.reset(signer, forget_checkpoint)
+    if before.alarm:
+        click.echo(f"cleared the alarm of {before.alarm.get('detected_at')}:")
+        click.echo(json.dumps(before.alarm, indent=2, sort_keys=True))
+    else:
+        click.echo("there was no alarm")
+    if before.last is not None:
+        kept = "forgot" if forget_checkpoint else "still remembers"
+        click.echo(f"the signer {kept} its checkpoint of {before.last.size} entries")

@@ -421,6 +421,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "obs.key": ("Kunci verifikasi log", "The log's verifier key"),
     "obs.latest_checkpoint": ("Checkpoint terakhir", "Latest checkpoint"),
     "obs.no_checkpoint": ("Belum ada checkpoint.", "No checkpoint yet."),
+    "obs.signer_alarm": (
+        "PERINGATAN: penanda tangan log menolak menandatangani. Isi basis data tidak lagi "
+        "konsisten dengan checkpoint terakhir yang ia tandatangani: riwayat log mungkin telah "
+        "diubah. Checkpoint di bawah ini adalah yang terakhir yang sah; simpan dan periksa "
+        "log dengan checkpoint lama Anda.",
+        "WARNING: the log signer refuses to sign. The database is no longer consistent with "
+        "the last checkpoint it signed: the log's history may have been rewritten. The "
+        "checkpoint below is the last good one; keep it and check the log against your "
+        "earlier checkpoints.",
+    ),
+    "obs.signer_alarm_since": ("Terdeteksi", "Detected"),
+    "err.signer_refused": (
+        "Penanda tangan log menolak menandatangani checkpoint baru (alarm integritas log). "
+        "Hubungi operator; tidak ada yang diubah.",
+        "The log signer refuses to sign a new checkpoint (a log integrity alarm). Contact "
+        "the operators; nothing was changed.",
+    ),
     "obs.own_computer": ("Periksa di komputer Anda sendiri", "Check on your own computer"),
     "obs.own_help": (
         "Perintah ini mengunduh seluruh log, memeriksa tanda tangan dan akar Merkle, aturan "

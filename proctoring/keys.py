@@ -1,5 +1,6 @@
 """The log's Ed25519 signing key: generated at first start, kept in a file outside the
-database (readable by its owner only), so a database dump alone cannot forge checkpoints."""
+database (readable by its owner only), so a database dump alone cannot forge checkpoints.
+Beside it the signer keeps its last checkpoint (``proctoring/signer_guard.py``)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ import time
 from pathlib import Path
 
 from proctoring.note import Signer
+from proctoring.signer_guard import GuardedSigner, guarded
 
 
-def load_or_create(path: Path, name: str) -> Signer:
+def load_or_create(path: Path, name: str) -> GuardedSigner:
     """The signer kept at ``path``; a new key is written there (mode 0600) if none exists.
     Refuses a key file whose name is not ``name``: the origin is part of every checkpoint."""
     if path.exists():
         signer = Signer.parse(path.read_text())
         if signer.name != name:
             raise ValueError(f"{path} holds the key of {signer.name!r}, not of {name!r}")
-        return signer
+        return guarded(signer, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     signer = Signer.generate(name)
     try:
@@ -29,4 +31,4 @@ def load_or_create(path: Path, name: str) -> Signer:
         os.write(fd, (str(signer) + "\n").encode())
     finally:
         os.close(fd)
-    return signer
+    return guarded(signer, path)

@@ -35,6 +35,7 @@ from exam.precheck import precheck
 from exam.security import CurrentUser, committee_only
 from exam.web.deps import DbSession, exam_runtime
 from proctoring import checkpoints
+from proctoring.checkpoints import SignerRefusedError
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 ENROLLMENT_PAGE = 200
@@ -328,6 +329,9 @@ class CommitteeExams(Controller):
             return await self._detail(
                 request, db_session, code, 422, problems=exc.reason.split("; ")
             )
+        except SignerRefusedError as exc:  # nothing opened: the log could not be signed
+            await db_session.rollback()
+            return await self._detail(request, db_session, code, 503, problems=[exc.reason])
         await db_session.commit()
         return Redirect(f"/committee/exams/{code}?notice=opened", status_code=303)
 
@@ -353,6 +357,9 @@ class CommitteeExams(Controller):
         except delivery.DeliveryError as exc:
             await db_session.rollback()
             return await self._detail(request, db_session, code, 409, error=exc.reason)
+        except SignerRefusedError as exc:  # nothing closed: the log could not be signed
+            await db_session.rollback()
+            return await self._detail(request, db_session, code, 503, error=exc.reason)
         await db_session.commit()
         return Redirect(f"/committee/exams/{code}?notice=closed", status_code=303)
 

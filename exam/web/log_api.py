@@ -10,7 +10,7 @@ import base64
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 
 from exam.web.deps import DbSession
 from exam.web.log_feed import LogFeed
-from proctoring import checkpoints, log
+from proctoring import checkpoints, log, signer_guard
 from proctoring.models import LogEntry
 
 MAX_ENTRIES = 1000
@@ -27,6 +27,17 @@ KEEPALIVE_S = 15.0
 
 def _b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
+
+
+def alarm_headers(alarm: dict | None) -> dict[str, str]:
+    """``Seleksi-Signer-Alarm: <detected at>; <reason>`` while the signer is halted."""
+    if not alarm:
+        return {}
+    text = f"{alarm.get('detected_at', '')}; {alarm.get('reason', '')}"
+    return {SIGNER_ALARM_HEADER: text.encode("ascii", "replace").decode()}
+
+
+SIGNER_ALARM_HEADER = "Seleksi-Signer-Alarm"
 
 
 class BadRange(HTTPException):
@@ -42,12 +53,22 @@ class LogApi(Controller):
     tags = ["audit log"]  # noqa: RUF012 (Litestar's controller attribute)
 
     @get("/checkpoint", media_type="text/plain")
-    async def checkpoint(self, db_session: DbSession) -> str:
-        """The latest signed checkpoint (a C2SP signed note)."""
-        latest = await db_session.run_sync(checkpoints.latest)
-        if latest is None:
-            raise NotFoundException("no checkpoint has been signed yet")
-        return latest.note
+    async def checkpoint(self, request: Request, db_session: DbSession) -> Response[str]:
+        """The latest signed checkpoint (a C2SP signed note). While the signer refuses to
+        sign (the database does not extend its last checkpoint), the header
+        ``Seleksi-Signer-Alarm`` says since when and why, and the checkpoint served is the
+        last one the signer signed, as its state file keeps it."""
+        alarm = signer_guard.current_alarm(request.app.state.log_feed.signer)
+        if alarm and alarm.get("remembered_checkpoint"):
+            # The database is not to be trusted now: the last checkpoint the signer
+            # signed, from its own state file.
+            note = alarm["remembered_checkpoint"]
+        else:
+            latest = await db_session.run_sync(checkpoints.latest)
+            if latest is None:
+                raise NotFoundException("no checkpoint has been signed yet")
+            note = latest.note
+        return Response(note, media_type="text/plain", headers=alarm_headers(alarm))
 
     @get("/key", media_type="text/plain")
     async def key(self, request: Request) -> str:

@@ -8,7 +8,10 @@ every 200 ms. Streams subscribe before they replay from the database, so no entr
 between (FIELD-NOTES).
 
 The same process signs a checkpoint whenever the log has grown, at most every
-``checkpoint_interval_s`` seconds.
+``checkpoint_interval_s`` seconds. When the signer refuses (the database's tree does not
+extend its last checkpoint, ``proctoring/signer_guard.py``), the loop appends one
+``signer_refused`` entry with the evidence, if the log still takes appends, and keeps
+refusing until an operator clears the alarm; the last good checkpoint stays served.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -24,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from exam.database import begin_write
 from proctoring import checkpoints, log
+from proctoring.checkpoints import SignerRefusedError
 from proctoring.log import NOTIFY_CHANNEL
 from proctoring.models import LogCheckpoint, LogHead
 from proctoring.note import Signer
@@ -100,7 +105,8 @@ class LogFeed:
     async def start(self) -> None:
         self.size = await self.read_size()
         if self.signing:  # a replica neither signs nor hears NOTIFY: its watch polls
-            await self.checkpoint_if_grown("startup")
+            with contextlib.suppress(SignerRefusedError):  # serve on, with the last good one
+                await self.checkpoint_if_grown("startup")
             if self.engine.dialect.name == "postgresql":
                 await self._listen()
         self._tasks = [asyncio.create_task(self._watch(), name="log-watch")]
@@ -174,6 +180,8 @@ class LogFeed:
             await asyncio.sleep(self.checkpoint_interval_s)
             try:
                 await self.checkpoint_if_grown()
+            except SignerRefusedError:
+                pass  # logged by checkpoint_if_grown
             except Exception:
                 logger.exception("signing a checkpoint failed")
 
@@ -188,10 +196,31 @@ class LogFeed:
                 # The tree's nodes first, in a transaction of their own (log.build_tree).
                 await session.run_sync(lambda s: (begin_write(s), log.build_tree(s)))
                 await session.commit()
-                await session.run_sync(
-                    lambda s: (
-                        begin_write(s),
-                        checkpoints.sign(s, self.signer, self.origin, reason),
+                try:
+                    await session.run_sync(
+                        lambda s: (
+                            begin_write(s),
+                            checkpoints.sign(s, self.signer, self.origin, reason),
+                        )
                     )
-                )
+                except SignerRefusedError as exc:
+                    await session.rollback()
+                    logger.error("the log signer refused to sign: %s", exc.reason)
+                    await self._enter_alarm(session)
+                    raise
                 await session.commit()
+
+    async def _enter_alarm(self, session: AsyncSession) -> None:
+        """Append the standing alarm's ``signer_refused`` entry, once; the database may
+        refuse appends too (then the alarm stays in the state file and the logs)."""
+        try:
+            await session.run_sync(
+                lambda s: (
+                    begin_write(s),
+                    checkpoints.append_alarm(s, self.signer, int(time.time() * 1000)),
+                )
+            )
+            await session.commit()
+        except Exception:
+            await session.rollback()
+            logger.exception("cannot append the signer_refused entry to the log")

@@ -32,7 +32,7 @@ from exam.delivery import event
 from exam.models import Attempt, Enrollment, Exam
 from exam.security import CurrentUser, observer_or_committee
 from exam.web.deps import DbSession
-from proctoring import checkpoints, log
+from proctoring import checkpoints, log, signer_guard
 from proctoring.models import LogEntry
 from proctoring.rankings import LiveRow, live_ranking
 
@@ -287,11 +287,16 @@ class ObserverPages(Controller):
     @get("/verify", name="observer-verify")
     async def verify(self, request: Request, db_session: DbSession) -> Template:
         latest = await db_session.run_sync(checkpoints.latest)
+        alarm = signer_guard.current_alarm(request.app.state.log_feed.signer)
+        note = latest.note if latest else None
+        if alarm and alarm.get("remembered_checkpoint"):  # the last good one, not the db's
+            note = alarm["remembered_checkpoint"]
         return Template(
             "observer/verify.html",
             context={
                 "key": str(request.app.state.log_feed.signer.verifier),
-                "checkpoint": latest,
+                "note": note,
+                "alarm": alarm,
                 "base": str(request.base_url).rstrip("/"),
             },
         )

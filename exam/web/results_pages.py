@@ -28,6 +28,7 @@ from exam.models import Enrollment, Exam, Publication
 from exam.security import CurrentUser, applicant_only, committee_only
 from exam.web.deps import DbSession, enrolled
 from proctoring import checkpoints, log
+from proctoring.checkpoints import SignerRefusedError
 from proctoring.note import format_proof
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -141,6 +142,9 @@ class CommitteeResults(Controller):
         except delivery.DeliveryError as exc:
             await db_session.rollback()
             return await _preview(db_session, code, exc.reason, 409)
+        except SignerRefusedError as exc:  # nothing published: the log could not be signed
+            await db_session.rollback()
+            return await _preview(db_session, code, exc.reason, 503)
         await db_session.commit()
         return Redirect(f"/results/{code}?version={version}", status_code=303)
 
