@@ -376,9 +376,10 @@ class AttemptApi(Controller):
             attempt, enrollment, exam = _owned(session, user, attempt_id)
             if attempt.status != "finished":
                 raise Conflict(detail="the attempt has not finished")
-            if checked_rows(session, exam, [enrollment.pseudonym]).mismatches:
+            checked = checked_rows(session, exam, [enrollment.pseudonym])
+            if checked.mismatches:
                 raise Conflict(detail=SCORE_MISMATCH)
-            sections = attempt.results or {}
+            sections = checked.rows[0].results  # the row as checked, not an older read
             return {
                 "attempt_id": attempt.id,
                 "exam": exam.code,
