@@ -182,6 +182,8 @@ def enroll_applicants(
                 count=len(rows),
                 pseudonyms=pseudonyms,
                 extra_time_s=[r.extra_time_s for r in rows],
+                formations=[r.formation for r in rows],
+                tracks=[r.track for r in rows],
             )
         ],
     )

@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -172,7 +172,10 @@ def enroll(
     track: str = "",
     attributes: dict | None = None,
     extra_time_s: int = 0,
+    now: datetime | None = None,
 ) -> Enrollment:
+    """Enroll one applicant and log it as the committee's enrollment does: the pseudonym
+    with its formation and track, which the ranking checks its rows against."""
     row = Enrollment(
         exam_id=exam.id,
         user_id=user_id,
@@ -186,6 +189,22 @@ def enroll(
     )
     session.add(row)
     session.flush()
+    log.append(
+        session,
+        [
+            event(
+                "applicants_enrolled",
+                exam.code,
+                now or datetime.now(UTC),
+                by=None,
+                count=1,
+                pseudonyms=[row.pseudonym],
+                extra_time_s=[extra_time_s],
+                formations=[formation],
+                tracks=[track],
+            )
+        ],
+    )
     return row
 
 

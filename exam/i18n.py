@@ -383,6 +383,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "obs.pseudonym": ("Pseudonim", "Pseudonym"),
     "obs.passes": ("memenuhi", "passes"),
     "obs.fails": ("tidak memenuhi", "does not pass"),
+    "score.mismatch": (
+        "tidak cocok dengan log audit",
+        "does not match the audit log",
+    ),
+    "score.mismatch_help": (
+        "Nilai yang tersimpan berbeda dengan yang dinyatakan log audit; nilai ini tidak "
+        "ditampilkan dan panitia telah diberi tahu.",
+        "The stored score differs from what the audit log states; it is not shown and the "
+        "committee has been told.",
+    ),
+    "score.mismatch_committee": (
+        "Baris berikut tidak cocok dengan log audit, sehingga hasil tidak dapat diumumkan:",
+        "These rows do not match the audit log, so the results cannot be published:",
+    ),
     "obs.checking": (
         "Memeriksa checkpoint di peramban ini…",
         "Checking the checkpoint in this browser…",

@@ -1,6 +1,8 @@
 """Publishing an exam's results, bound to the audit log.
 
-The scores come from the finished attempts, the rules from the exam's committed definition,
+The scores come from the finished attempts, each row checked against what the audit log
+states (points per section, formation and track: ``exam.score_check``); a row that differs
+stops the publication. The rules from the exam's committed definition,
 and the ranking from the pure function ``scoring.ranking.rank``. Publishing signs a
 checkpoint of the log as it stands (the state the results were computed from), then appends
 ``results_published`` with the canonical table itself (pseudonyms, formation, track, points,
@@ -15,7 +17,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -25,6 +27,7 @@ from exam.blueprint import ExamConfig
 from exam.delivery import DeliveryError, event
 from exam.integrity import check_exam
 from exam.models import Attempt, Enrollment, Exam, Publication
+from exam.score_check import checked_rows
 from proctoring import checkpoints, log
 from proctoring.note import Checkpoint, Signer
 from scoring.ranking import Ranked, Score, rank, results_table, table_sha256
@@ -36,26 +39,43 @@ class Computed:
     table: str
     sha256: str
     sections: tuple[str, ...]
+    #: pseudonym → how its stored row differs from the audit log; with any, the table is
+    #: empty and nothing may be published
+    mismatches: dict[str, list[str]] = field(default_factory=dict)
 
 
-def scores(session: Session, exam: Exam) -> list[Score]:
-    """The points of every finished attempt, by pseudonym, with formation and track."""
-    rows = session.execute(
-        select(Enrollment.pseudonym, Enrollment.formation, Enrollment.track, Attempt.results)
-        .join(Attempt, Attempt.enrollment_id == Enrollment.id)
-        .where(Attempt.exam_id == exam.id, Attempt.status == "finished")
-    ).all()
-    return [
-        Score(p, formation, track, {name: r["points"] for name, r in (results or {}).items()})
-        for p, formation, track, results in rows
+def scores(session: Session, exam: Exam) -> tuple[list[Score], dict[str, list[str]]]:
+    """The points of every finished attempt, by pseudonym, with formation and track, each
+    row checked against the audit log (points per section, formation, track); and the rows
+    that differ from it, which are left out."""
+    checked = checked_rows(session, exam, placements=True)
+    rows = [
+        Score(r.pseudonym, r.formation, r.track, {n: v["points"] for n, v in r.results.items()})
+        for r in checked.rows
+        if r.status == "finished" and r.pseudonym not in checked.mismatches
     ]
+    # An enrollment without an attempt is not ranked; its placement does not count either.
+    finished = {r.pseudonym for r in checked.rows if r.status == "finished"}
+    finished |= {p for p, a in checked.logged.attempts.items() if a.finished}
+    return rows, {p: d for p, d in checked.mismatches.items() if p in finished}
 
 
 def compute(session: Session, exam: Exam) -> Computed:
+    """The ranking as it would be published now; with rows that differ from the log, an
+    empty table and the differences instead."""
     rules = ExamConfig.from_dict(exam.definition).ranking_rules()
-    rows = rank(scores(session, exam), rules)
-    table = results_table(rows, rules.sections)
-    return Computed(rows, table, table_sha256(table), rules.sections)
+    rows, mismatches = scores(session, exam)
+    if mismatches:
+        rows = []
+    ranked = rank(rows, rules)
+    table = results_table(ranked, rules.sections)
+    return Computed(ranked, table, table_sha256(table), rules.sections, mismatches)
+
+
+def mismatch_reason(mismatches: dict[str, list[str]]) -> str:
+    return "the stored rows do not match the audit log: " + "; ".join(
+        f"{p}: {', '.join(d)}" for p, d in sorted(mismatches.items())
+    )
 
 
 def changes(before: str, after: str) -> list[dict]:
@@ -89,6 +109,8 @@ def publish(
         )
         raise DeliveryError(f"the results do not follow from the audit log: {shown}")
     computed = compute(session, exam)
+    if computed.mismatches:
+        raise DeliveryError(mismatch_reason(computed.mismatches), 409)
     previous = session.scalar(
         select(Publication)
         .where(Publication.exam_id == exam.id)

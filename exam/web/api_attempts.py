@@ -20,6 +20,7 @@ from exam import delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam, Response
 from exam.receipts import receipt
+from exam.score_check import SCORE_MISMATCH, checked_rows
 from exam.security import CurrentUser, applicant_only
 from exam.web import client_change
 from exam.web.deps import enrolled, exam_runtime
@@ -367,15 +368,19 @@ class AttemptApi(Controller):
     @get("/attempts/{attempt_id:int}/result")
     async def result(self, request: Request, attempt_id: FromPath[int]) -> dict:
         """Points per section, the total and the receipt: for every answer its log index and
-        a c2sp.org/tlog-proof against a signed checkpoint (one is signed now if needed)."""
+        a c2sp.org/tlog-proof against a signed checkpoint (one is signed now if needed).
+        409 when the stored score differs from what the audit log states."""
         user: CurrentUser = request.user
 
         def run(session: Session) -> dict:
             begin_write(session)
-            attempt, _, exam = _owned(session, user, attempt_id)
+            attempt, enrollment, exam = _owned(session, user, attempt_id)
             if attempt.status != "finished":
                 raise Conflict(detail="the attempt has not finished")
-            sections = attempt.results or {}
+            checked = checked_rows(session, exam, [enrollment.pseudonym])
+            if checked.mismatches:
+                raise Conflict(detail=SCORE_MISMATCH)
+            sections = checked.rows[0].results  # the row as checked, not an older read
             return {
                 "attempt_id": attempt.id,
                 "exam": exam.code,

@@ -25,6 +25,7 @@ from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam, Publication
 from exam.receipts import receipt, verification_code
 from exam.runtime import ExamRuntime
+from exam.score_check import checked_rows
 from exam.security import CurrentUser, applicant_only
 from exam.web import client_change
 from exam.web.deps import DbSession, enrolled, exam_runtime
@@ -228,20 +229,22 @@ class ApplicantPages(Controller):
             attempt: Attempt | None = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is not None and attempt.status == "active" and now >= attempt.deadline_at:
                 delivery.finish_on_deadline(session, rt, attempt, enrollment, now)
-            bundle = None
+            bundle, mismatch = None, False
             if attempt is not None and attempt.status == "finished":
                 bundle = receipt(session, attempt, feed.signer, feed.origin)
+                mismatch = bool(checked_rows(session, exam, [enrollment.pseudonym]).mismatches)
             published = session.scalar(
                 select(Publication.id).where(Publication.exam_id == exam.id).limit(1)
             )
-            return exam, enrollment, attempt, rt, (bundle, published is not None)
+            return exam, enrollment, attempt, rt, (bundle, published is not None, mismatch)
 
         feed = request.app.state.log_feed
-        exam, enrollment, attempt, rt, (bundle, published) = await request.app.state.db.run(run)
+        exam, enrollment, attempt, rt, extra = await request.app.state.db.run(run)
+        bundle, published, mismatch = extra
         if attempt is None or attempt.status != "finished":
             return Redirect(f"/exam/{code}", status_code=303)
         rows = []
-        for s in rt.config.sections:
+        for s in [] if mismatch else rt.config.sections:
             r = (attempt.results or {}).get(s.name, {"points": 0, "items": 0})
             passed = None if s.passing_grade is None else r["points"] >= s.passing_grade
             rows.append(
@@ -266,6 +269,7 @@ class ApplicantPages(Controller):
                 "all_passed": all_passed,
                 "receipt": bundle,
                 "published": published,
+                "mismatch": mismatch,
                 "code_short": verification_code(bundle),
                 "key": str(feed.signer.verifier),
             },

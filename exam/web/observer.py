@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from exam.blueprint import ExamConfig
 from exam.database import begin_write
 from exam.delivery import event
-from exam.models import Attempt, Enrollment, Exam
+from exam.models import Exam
+from exam.score_check import checked_rows
 from exam.security import CurrentUser, observer_or_committee
 from exam.web.deps import DbSession
 from proctoring import checkpoints, log, signer_guard
@@ -100,24 +101,19 @@ def board(session: Session, code: str) -> Board:
     exam = session.scalar(select(Exam).where(Exam.code == code))
     if exam is None:
         raise NotFoundException(f"no exam {code}")
-    size = log.size(session)
     config = ExamConfig.from_dict(exam.definition)
     grades = {s.name: s.passing_grade for s in config.sections}
-    rows = session.execute(
-        select(Enrollment.pseudonym, Attempt.status, Attempt.results)
-        .outerjoin(Attempt, Attempt.enrollment_id == Enrollment.id)
-        .where(Enrollment.exam_id == exam.id)
-    ).all()
+    checked = checked_rows(session, exam)  # rows whose points differ from the log are withheld
+    size = checked.logged.size
     flags = _flag_counts(session, exam, size)
     attempts = [
-        (
-            pseudonym,
-            status or "not_started",
-            {name: r["points"] for name, r in (results or {}).items()},
-        )
-        for pseudonym, status, results in rows
+        (r.pseudonym, r.status, {name: v["points"] for name, v in r.results.items()})
+        for r in checked.rows
     ]
-    return Board(exam, list(grades), grades, live_ranking(attempts, grades, flags), size)
+    stored = {r.pseudonym for r in checked.rows}
+    attempts += [(p, "finished", {}) for p in checked.mismatches if p not in stored]
+    rows = live_ranking(attempts, grades, flags, mismatched=set(checked.mismatches))
+    return Board(exam, list(grades), grades, rows, size)
 
 
 class BoardCache:
@@ -170,11 +166,12 @@ def board_json(b: Board) -> dict:
                 "rank": r.rank,
                 "pseudonym": r.pseudonym,
                 "status": r.status,
-                "sections": r.points,
-                "total": r.total,
+                "sections": None if r.mismatch else r.points,
+                "total": None if r.mismatch else r.total,
                 "passed": r.passed,
                 "passed_all": r.passed_all,
                 "flags": r.flags,
+                "log_mismatch": r.mismatch,
             }
             for r in b.rows
         ],

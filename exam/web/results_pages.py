@@ -106,6 +106,7 @@ async def _preview(db_session, code: str, error: str | None = None, status: int 
             "absent": absent,
             "rules": rules,
             "error": error,
+            "mismatches": computed.mismatches,
         },
     )
 

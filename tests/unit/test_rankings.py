@@ -29,3 +29,22 @@ def test_order_pass_fail_ties_and_status():
 def test_sections_without_a_passing_grade_never_fail():
     [row] = live_ranking([("P", "finished", {"A": 1})], {"A": None})
     assert row.passed == {"A": None} and row.passed_all and row.rank == 1
+
+
+def test_a_row_that_differs_from_the_log_is_withheld_and_unranked():
+    rows = live_ranking(
+        [
+            ("Pa", "finished", {"TWK": 70, "TIU": 85, "TKP": 170}),
+            ("Pforged", "finished", {"TWK": 120, "TIU": 85, "TKP": 170}),
+            ("Pb", "finished", {"TWK": 65, "TIU": 85, "TKP": 170}),
+        ],
+        GRADES,
+        flags={"Pforged": 1},
+        mismatched={"Pforged"},
+    )
+    assert [r.pseudonym for r in rows] == ["Pa", "Pb", "Pforged"]
+    assert [r.rank for r in rows] == [1, 2, None]
+    forged = rows[2]
+    assert forged.mismatch and forged.points == {} and forged.total == 0
+    assert not forged.passed_all and forged.flags == 1
+    assert not rows[0].mismatch
