@@ -92,8 +92,14 @@ def _read_text(path: Path, cap: int | None) -> str:
 def read_export(folder: Path) -> tuple[str, str, list[str]]:
     """(verifier key, latest checkpoint note, entry texts) from an export folder; each
     file within its cap (limits.py), every refusal naming the file and line."""
+    from proctoring.note import Checkpoint, NoteError  # noqa: PLC0415
+
     key = _read_text(folder / "key.txt", limits.KEY_BYTES).strip()
     note = _read_text(folder / "checkpoint.txt", limits.NOTE_BYTES)
+    try:  # the form only; the signature is the verification's to check
+        Checkpoint.parse_text(note.partition("\n\n")[0] + "\n")
+    except NoteError as exc:
+        raise BadInput(f"{folder / 'checkpoint.txt'}: {exc}") from None
     entries = folder / "entries.jsonl"
     lines = _read_text(entries, None).split("\n")
     for number, text in enumerate(lines, start=1):
@@ -200,7 +206,8 @@ def verify(url: str | None, folder: str | None, key: str | None, state_dir: str 
     try:
         verifier = Verifier.parse(key or served_key)
     except NoteError as exc:
-        raise BadInput(f"{'--key' if key else 'the log key'}: {exc}") from None
+        served = f"{url}/api/v1/log/key" if url else str(Path(folder) / "key.txt")
+        raise BadInput(f"{'--key' if key else served}: {exc}") from None
     states = Path(state_dir) if state_dir else default_state_dir()
     path = state_path(states, verifier.name)
     previous = None

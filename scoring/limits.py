@@ -78,7 +78,7 @@ def text_problem(text: str) -> str | None:
 def field_problem(text: str, cap: int = FIELD_CHARS) -> str | None:
     """``text_problem`` plus a length cap."""
     if len(text) > cap:
-        return f"{len(text)} characters; at most {cap} are allowed"
+        return f"{len(text):,} characters; at most {cap:,} are allowed"
     return text_problem(text)
 
 
@@ -86,7 +86,7 @@ def number_problem(text: str) -> str | None:
     """A number written with more characters than NUMBER_CHARS (Python refuses to convert
     integers of more than 4,300 digits, and no parameter needs more than a few)."""
     if len(text) > NUMBER_CHARS:
-        return f"a number of {len(text)} characters; at most {NUMBER_CHARS} are allowed"
+        return f"a number of {len(text):,} characters; at most {NUMBER_CHARS} are allowed"
     return None
 
 
@@ -240,3 +240,12 @@ class BoundedZip:
     @staticmethod
     def _too_big(cap: int, what: str) -> str:
         return f"inflates to more than {cap:,} bytes, the cap for {what} of an archive"
+
+
+def upload_name(filename: str | None, default: str) -> str:
+    """An uploaded file's name as messages quote it: its last path part, or ``default``
+    when it has none or is unfit (too long, NUL, invalid Unicode)."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    if not name or name in (".", "..") or field_problem(name, LABEL_CHARS):
+        return default
+    return name

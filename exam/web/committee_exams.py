@@ -35,6 +35,7 @@ from exam.precheck import precheck
 from exam.security import CurrentUser, committee_only
 from exam.web.deps import DbSession, exam_runtime
 from proctoring import checkpoints
+from scoring import limits
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 ENROLLMENT_PAGE = 200
@@ -365,7 +366,7 @@ class CommitteeExams(Controller):
         """Enroll the applicants of an uploaded CSV and show their login sheet; every
         problem is listed with its line and nobody is enrolled while there is one."""
         exam = await _exam(db_session, code)
-        source = data.file.filename or "upload.csv"
+        source = limits.upload_name(data.file.filename, "upload.csv")
         rows, problems = read_enrollment_csv(await data.file.read(), source)
         problems += await db_session.run_sync(
             lambda s: committee.enrollment_conflicts(s, exam, rows, source)
