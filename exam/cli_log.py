@@ -18,6 +18,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from scoring import limits
+
 EXPORT_FORMAT = "seleksi-log-export/2"
 PAGE = 1000
 
@@ -58,8 +60,12 @@ def _fetch(url: str, progress: bool) -> tuple[str, str, list[str]]:
                         break
                     texts += [r["entry"] for r in rows]
                     bar.update(len(rows))
-    except (httpx.HTTPError, ValueError, IndexError) as exc:
+    except (httpx.HTTPError, ValueError, IndexError, KeyError, TypeError) as exc:
         raise BadInput(f"{url}: cannot read the log ({exc})") from None
+    for i, text in enumerate(texts):
+        problem = _entry_problem(text) if isinstance(text, str) else "not a text"
+        if problem:
+            raise BadInput(f"{url}: entry {i}: {problem}")
     return key, note, texts
 
 
@@ -87,23 +93,67 @@ def read_openings(paths: list[Path]) -> list:
     given = []
     for path in paths:
         try:
-            given += parse_bundle(path.read_text(encoding="utf-8"), str(path))[1]
-        except (OSError, UnicodeDecodeError, OpeningsError) as exc:
-            raise BadInput(
-                str(exc) if isinstance(exc, OpeningsError) else f"{path}: {exc}"
-            ) from None
+            given += parse_bundle(_read_text(path, None), str(path))[1]
+        except OpeningsError as exc:
+            raise BadInput(str(exc)) from None
     return given
 
 
-def read_export(folder: Path) -> tuple[str, str, list[str]]:
-    """(verifier key, latest checkpoint note, entry texts) from an export folder."""
+def _entry_problem(text: str) -> str | None:
+    """Why the verifier refuses to read one entry's text at all (over a cap); anything
+    else wrong with it is for the verification to report."""
+    if len(text) > limits.LOG_ENTRY_CHARS:
+        return f"{len(text):,} characters; at most {limits.LOG_ENTRY_CHARS:,} are allowed"
+    refused = limits.json_depth_error(text)
+    return refused.message if refused else None
+
+
+def _read_text(path: Path, cap: int | None) -> str:
+    """A UTF-8 file of the export, within ``cap`` bytes; BadInput naming it otherwise."""
     try:
-        key = (folder / "key.txt").read_text(encoding="utf-8").strip()
-        note = (folder / "checkpoint.txt").read_text(encoding="utf-8")
-        texts = (folder / "entries.jsonl").read_text(encoding="utf-8").split("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{folder}: not a log export ({exc})") from None
-    return key, note, [t for t in texts if t]
+        data = limits.read_file(path, cap) if cap else path.read_bytes()
+        return data.decode("utf-8")
+    except OSError as exc:
+        raise BadInput(f"{path}: not a log export ({exc.strerror or exc})") from None
+    except limits.LimitError as exc:
+        raise BadInput(f"{path}: {exc.message}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def read_export(folder: Path) -> tuple[str, str, list[str]]:
+    """(verifier key, latest checkpoint note, entry texts) from an export folder; each
+    file within its cap (limits.py), every refusal naming the file and line."""
+    from proctoring.note import Checkpoint, NoteError  # noqa: PLC0415
+
+    key = _read_text(folder / "key.txt", limits.KEY_BYTES).strip()
+    note = _read_text(folder / "checkpoint.txt", limits.NOTE_BYTES)
+    try:  # the form only; the signature is the verification's to check
+        Checkpoint.parse_text(note.partition("\n\n")[0] + "\n")
+    except NoteError as exc:
+        raise BadInput(f"{folder / 'checkpoint.txt'}: {exc}") from None
+    entries = folder / "entries.jsonl"
+    lines = _read_text(entries, None).split("\n")
+    for number, text in enumerate(lines, start=1):
+        problem = _entry_problem(text)
+        if problem:
+            raise BadInput(f"{entries}:{number}: {problem}")
+    return key, note, [t for t in lines if t]
+
+
+def _key_argument(key: str) -> str:
+    """``--key``: the key itself, or a file holding it."""
+    path = Path(key)
+    if not path.is_file():
+        return key
+    try:
+        return limits.read_file(path, limits.KEY_BYTES).decode("utf-8").strip()
+    except OSError as exc:
+        raise BadInput(f"--key {key}: {exc.strerror or exc}") from None
+    except limits.LimitError as exc:
+        raise BadInput(f"--key {key}: {exc.message}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"--key {key}: not UTF-8 text") from None
 
 
 def write_export(folder: Path, key: str, note: str, texts: list[str], exams: list[dict]) -> None:
@@ -230,19 +280,20 @@ def verify(
 
         for text in _fetch_openings(url, texts):
             given += parse_bundle(text, url)[1]
-    if key and Path(key).is_file():
-        key = Path(key).read_text().strip()
+    if key:
+        key = _key_argument(key)
     try:
         verifier = Verifier.parse(key or served_key)
     except NoteError as exc:
-        raise BadInput(f"--key: {exc}") from None
+        served = f"{url}/api/v1/log/key" if url else str(Path(folder) / "key.txt")
+        raise BadInput(f"{'--key' if key else served}: {exc}") from None
     states = Path(state_dir) if state_dir else default_state_dir()
     path = state_path(states, verifier.name)
     previous = None
     if path.exists():
         try:
-            previous = State.loads(path.read_text())
-        except (ValueError, KeyError) as exc:
+            previous = State.loads(_read_text(path, limits.NOTE_BYTES))
+        except (ValueError, KeyError, TypeError) as exc:
             raise BadInput(f"{path}: not a verifier state file ({exc})") from None
     if not key:
         if previous and previous.key and previous.key != served_key:
@@ -281,11 +332,12 @@ def receipt(proof_file: str, key: str) -> None:
     from proctoring.note import NoteError, Verifier, open_checkpoint, parse_proof  # noqa: PLC0415
 
     try:
-        if Path(key).is_file():
-            key = Path(key).read_text().strip()
-        verifier = Verifier.parse(key)
-        proof = parse_proof(Path(proof_file).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, NoteError) as exc:
+        verifier = Verifier.parse(_key_argument(key))
+    except NoteError as exc:
+        raise BadInput(f"--key: {exc}") from None
+    try:
+        proof = parse_proof(_read_text(Path(proof_file), limits.RECEIPT_BYTES))
+    except NoteError as exc:
         raise BadInput(f"{proof_file}: {exc}") from None
     try:
         cp = open_checkpoint(proof.checkpoint_note, verifier)

@@ -3,7 +3,8 @@
 Columns: ``registration_number,name,formation`` (required), ``track`` and
 ``extra_time_minutes`` (optional), and any further column is a group attribute used by
 the fairness analyses (gender, region, age band …). Every problem is reported with its line
-and column, and nothing is enrolled if there is one.
+and column, and nothing is enrolled if there is one. The caps of ``scoring.limits`` apply:
+file size, rows, and each field's length (no NUL characters).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from itembank.content import Problem
+from scoring import limits
 
 REQUIRED = ("registration_number", "name", "formation")
 OPTIONAL = ("track", "extra_time_minutes")
@@ -36,6 +38,9 @@ class EnrollmentRow:
 
 def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], list[Problem]]:
     """Parse an enrollment file; returns the rows and every problem found."""
+    too_big = limits.size_problem(len(data))
+    if too_big:
+        return [], [Problem(source, None, None, too_big)]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -43,6 +48,8 @@ def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], 
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip().lower() for h in next(reader)]
+    except csv.Error as exc:
+        return [], [Problem(source, "1", None, f"not valid CSV ({exc})")]
     except StopIteration:
         return [], [
             Problem(
@@ -57,6 +64,10 @@ def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], 
         for col in REQUIRED
         if col not in header
     ]
+    problems += [
+        Problem(source, "1", None, f"a column name {problem}")
+        for problem in {limits.field_problem(h, limits.LABEL_CHARS) for h in header} - {None}
+    ]
     if len(set(header)) != len(header):
         problems.append(Problem(source, "1", None, "a column appears twice in the header"))
     if problems:
@@ -65,10 +76,24 @@ def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], 
     rows: list[EnrollmentRow] = []
     seen: dict[str, int] = {}
     start = reader.line_num + 1
-    for cells in reader:
+    count = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(source, str(start), None, f"not valid CSV ({exc})"))
+            break
         line, start = start, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue
+        count += 1
+        if count > limits.ROWS:
+            problems.append(
+                Problem(source, str(line), None, f"more than {limits.ROWS:,} applicants")
+            )
+            break
         if len(cells) != len(header):
             problems.append(
                 Problem(
@@ -78,6 +103,12 @@ def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], 
             continue
         row = {h: c.strip() for h, c in zip(header, cells, strict=True)}
         before = len(problems)
+        for col, cell in row.items():
+            problem = limits.field_problem(cell, limits.LABEL_CHARS)
+            if problem:
+                problems.append(Problem(source, str(line), col, problem))
+        if len(problems) > before:
+            continue
         reg = row["registration_number"]
         if not _REG.match(reg):
             problems.append(
@@ -97,7 +128,8 @@ def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], 
         if not row["name"]:
             problems.append(Problem(source, str(line), "name", "empty name"))
         extra = row.get("extra_time_minutes", "")
-        if extra and not (extra.isascii() and extra.isdigit() and int(extra) <= 600):
+        minutes = limits.whole_number(extra, digits=3)
+        if extra and (minutes is None or minutes > 600):
             problems.append(
                 Problem(
                     source,

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from itembank.content import BankInputError, ItemContent, Option, Problem
+from scoring import limits
 
 FORMAT = "seleksi-bank/1"
 Located = tuple[ItemContent, str, str | None]
@@ -87,9 +88,11 @@ def item_from_dict(
 def read(data: bytes, source: str) -> tuple[list[Located], list[Problem]]:
     """Parse a JSON bank; raises BankInputError for anything unreadable."""
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
+        doc = limits.loads_json(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise BankInputError([Problem(source, None, None, "not UTF-8 text")]) from None
+    except limits.LimitError as exc:
+        raise BankInputError([Problem(source, exc.where, None, exc.message)]) from None
     except json.JSONDecodeError as exc:
         raise BankInputError(
             [

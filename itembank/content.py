@@ -13,6 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 
+from scoring import limits
 from scoring.params import DICHOTOMOUS_MODELS, MODELS, ItemSpec, ParamsError
 
 STATUSES = ("draft", "pilot", "operational", "retired")
@@ -176,6 +177,11 @@ def check_item(item: ItemContent, source: str, where: str | None) -> list[Proble
     def bad(fld: str | None, message: str) -> None:
         out.append(Problem(source, where, fld, message))
 
+    unfit = _text_problems(item)
+    for fld, message in unfit:
+        bad(fld, message)
+    if unfit:
+        return out  # the checks below would quote the unfit text back
     if not item.item_id or not item.item_id.strip():
         bad("id", "empty item id")
     elif len(item.item_id) > 64 or any(ch.isspace() for ch in item.item_id):
@@ -236,6 +242,29 @@ def check_item(item: ItemContent, source: str, where: str | None) -> list[Proble
         bad("enemies", "an item cannot be its own enemy")
     if any(";" in t for t in item.tags):
         bad("tags", "a tag cannot contain ';' (the files separate tags with it)")
+    return out
+
+
+def _text_problems(item: ItemContent) -> list[tuple[str, str]]:
+    """(field, message) for each text of the item over its cap or holding a NUL character
+    or invalid Unicode (limits.py), checked before anything else touches the text."""
+    texts: list[tuple[str, str, int]] = [
+        ("stem", item.stem, limits.STEM_CHARS),
+        *((f"option {o.key}", o.text, limits.OPTION_CHARS) for o in item.options),
+        *((f"options {o.key!r}", o.key, limits.LABEL_CHARS) for o in item.options),
+        ("correct", item.correct or "", limits.LABEL_CHARS),
+        *(("points", key, limits.LABEL_CHARS) for key, _ in item.points),
+        *(("tags", t, limits.LABEL_CHARS) for t in item.tags),
+        *(("enemies", e, limits.LABEL_CHARS) for e in item.enemies),
+    ]
+    for fld in ("item_id", "domain", "topic", "status", "model"):
+        name = "id" if fld == "item_id" else fld
+        texts.append((name, getattr(item, fld) or "", limits.LABEL_CHARS))
+    out = []
+    for fld, text, cap in texts:
+        problem = limits.field_problem(text, cap)
+        if problem:
+            out.append((fld, problem))
     return out
 
 

@@ -25,6 +25,7 @@ from xml.etree import ElementTree as ET  # writing only; parsing goes through de
 from defusedxml import ElementTree as SafeET
 
 from itembank.content import OPTION_KEYS, BankInputError, ItemContent, Option, Problem
+from scoring import limits
 
 META_NS = "urn:seleksi:qti-metadata:1"
 Located = tuple[ItemContent, str, str | None]
@@ -148,8 +149,28 @@ def _is_interaction(name: str) -> bool:
 
 
 def _parse_xml(data: bytes, source: str, href: str) -> ET.Element:
+    """The root element, parsed by defusedxml; elements nested deeper than limits.DEPTH
+    are refused while parsing, before the deep tree is walked."""
+    root = None
+    depth = 0
     try:
-        return SafeET.fromstring(data)
+        for event, elem in SafeET.iterparse(io.BytesIO(data), events=("start", "end")):
+            if event == "end":
+                depth -= 1
+                continue
+            root = elem if root is None else root
+            depth += 1
+            if depth > limits.DEPTH:
+                raise BankInputError(
+                    [
+                        Problem(
+                            source,
+                            href,
+                            None,
+                            f"XML elements nested deeper than {limits.DEPTH} levels",
+                        )
+                    ]
+                )
     except ET.ParseError as exc:
         line, _col = exc.position
         raise BankInputError(
@@ -162,8 +183,11 @@ def _parse_xml(data: bytes, source: str, href: str) -> ET.Element:
                 )
             ]
         ) from None
+    except BankInputError:
+        raise
     except Exception as exc:  # defusedxml refuses entities, DTDs and the like
         raise BankInputError([Problem(source, href, None, f"refused XML: {exc}")]) from None
+    return root
 
 
 def _metadata(resource: ET.Element) -> dict[str, str]:
@@ -175,6 +199,10 @@ def _metadata(resource: ET.Element) -> dict[str, str]:
 def _floats(text: str, source: str, where: str, fld: str, problems: list[Problem]):
     out = []
     for part in [p for p in text.split() if p]:
+        too_long = limits.number_problem(part)
+        if too_long:
+            problems.append(Problem(source, where, fld, too_long))
+            continue
         try:
             out.append(float(part))
         except ValueError:
@@ -321,6 +349,10 @@ def _read_item(
         text = meta.get(name, "")
         if text == "":
             return None
+        too_long = limits.number_problem(text)
+        if too_long:
+            problems.append(Problem(source, where, name, too_long))
+            return None
         try:
             return float(text)
         except ValueError:
@@ -349,20 +381,13 @@ def _read_item(
 def read(data: bytes, source: str) -> tuple[list[Located], list[Problem]]:
     """Read a QTI 2.1 or 3.0 content package; raises BankInputError with every problem."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise BankInputError([Problem(source, None, None, "not a zip file")]) from None
-    names = set(archive.namelist())
-    if "imsmanifest.xml" not in names:
-        raise BankInputError(
-            [Problem(source, None, None, "no imsmanifest.xml at the top of the package")]
-        )
-    try:
+        archive = limits.BoundedZip(data)
+        names = set(archive.names)
+        if "imsmanifest.xml" not in names:
+            raise limits.LimitError("no imsmanifest.xml at the top of the package")
         raw_manifest = archive.read("imsmanifest.xml")
-    except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-        raise BankInputError(
-            [Problem(source, "imsmanifest.xml", None, f"cannot read from the package: {exc}")]
-        ) from None
+    except limits.LimitError as exc:
+        raise BankInputError([Problem(source, exc.where, None, exc.message)]) from None
     manifest = _parse_xml(raw_manifest, source, "imsmanifest.xml")
     problems: list[Problem] = []
     out: list[Located] = []
@@ -398,8 +423,12 @@ def read(data: bytes, source: str) -> tuple[list[Located], list[Problem]]:
         except BankInputError as exc:
             problems += exc.problems
             continue
-        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-            problems.append(Problem(source, href, None, f"cannot read from the package: {exc}"))
+        except limits.LimitError as exc:
+            if archive.inflated > limits.INFLATED_BYTES:
+                # the archive as a whole is over the cap: stop reading it
+                problems.append(Problem(source, exc.where, None, exc.message))
+                raise BankInputError(problems) from None
+            problems.append(Problem(source, exc.where, None, exc.message))
             continue
         item = _read_item(root, dialect, _metadata(res), source, href, problems)
         if item is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from itembank import bank_csv, bank_json, qti
 from itembank.content import BankInputError, ItemContent, Problem, check_bank, normalised
+from scoring import limits
 
 READERS = {".csv": bank_csv.read, ".json": bank_json.read, ".zip": qti.read}
 Located = tuple[ItemContent, str, str | None]
@@ -21,7 +22,14 @@ def read_bank(data: bytes, filename: str, known_ids: set[str] = frozenset()) -> 
         raise BankInputError(
             [Problem(filename, None, None, "unknown format: use a .csv, .json or .zip (QTI) file")]
         )
+    too_big = limits.size_problem(len(data))
+    if too_big:
+        raise BankInputError([Problem(filename, None, None, too_big)])
     located, problems = reader(data, filename)
+    if len(located) > limits.ROWS:
+        raise BankInputError(
+            [Problem(filename, None, None, f"{len(located):,} items; at most {limits.ROWS:,}")]
+        )
     located = [(normalised(item), src, where) for item, src, where in located]
     problems += check_bank(located, known_ids)
     if problems:
@@ -32,9 +40,11 @@ def read_bank(data: bytes, filename: str, known_ids: set[str] = frozenset()) -> 
 def read_bank_file(path: str | Path, known_ids: set[str] = frozenset()) -> list[Located]:
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = limits.read_file(path)
     except OSError as exc:
         raise BankInputError([Problem(str(path), None, None, exc.strerror or str(exc))]) from None
+    except limits.LimitError as exc:
+        raise BankInputError([Problem(str(path), None, None, exc.message)]) from None
     return read_bank(data, str(path), known_ids)
 
 

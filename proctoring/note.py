@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from scoring import limits
+
 ED25519 = b"\x01"
 DASH = "\u2014 "
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
@@ -177,14 +179,21 @@ class Checkpoint:
     @classmethod
     def parse_text(cls, text: str) -> Checkpoint:
         lines = text.split("\n")
-        if len(lines) < 4 or not lines[0] or not lines[1].isdigit():
-            raise NoteError("a checkpoint is origin, size and root hash, one per line")
-        if lines[1] != str(int(lines[1])):
+        size = limits.whole_number(lines[1]) if len(lines) > 1 else None
+        if len(lines) < 4 or not lines[0] or size is None:
+            raise NoteError(
+                "a checkpoint is origin, size (a decimal of at most "
+                f"{limits.INDEX_DIGITS} digits) and root hash, one per line"
+            )
+        if lines[1] != str(size):
             raise NoteError("a checkpoint's size has no leading zeros")
+        unfit = limits.text_problem(lines[0])
+        if unfit:
+            raise NoteError(f"the checkpoint's origin {unfit}")
         root = _unb64(lines[2], "checkpoint root")
         if len(root) != 32:
             raise NoteError("a checkpoint's root is a 32-byte hash")
-        return cls(lines[0], int(lines[1]), root)
+        return cls(lines[0], size, root)
 
 
 def open_checkpoint(note: str, verifier: Verifier, origin: str | None = None) -> Checkpoint:
@@ -228,9 +237,16 @@ def parse_proof(text: str) -> Proof:
     if not rest or not rest[0].startswith("index "):
         raise NoteError("missing 'index N' line")
     raw = rest[0][6:]
-    if not raw.isdigit() or raw != str(int(raw)):
-        raise NoteError(f"index {raw!r} is not a decimal without leading zeros")
+    index = limits.whole_number(raw)
+    if index is None or raw != str(index):
+        shown = raw if len(raw) <= 40 else f"{raw[:20]}… ({len(raw)} characters)"
+        raise NoteError(
+            f"index {shown!r} is not a decimal of at most {limits.INDEX_DIGITS} digits "
+            "without leading zeros"
+        )
+    if len(rest) - 1 > limits.PROOF_HASHES:
+        raise NoteError(f"{len(rest) - 1} proof hashes; a proof has at most {limits.PROOF_HASHES}")
     hashes = [_unb64(h, "proof hash") for h in rest[1:]]
     if any(len(h) != 32 for h in hashes):
         raise NoteError("every proof hash is 32 bytes")
-    return Proof(int(raw), hashes, note, extra)
+    return Proof(index, hashes, note, extra)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scoring import limits
 from scoring.params import (
     DICHOTOMOUS_MODELS,
     MODELS,
@@ -42,27 +43,53 @@ class InputError(ValueError):
 
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line, stripped cells) of each non-empty row, within the caps of ``limits``: file
+    size, rows, field length, no NUL characters."""
+    name = str(path)
+    start = 1
+    header: list[str] = []
     try:
+        size = path.stat().st_size
+        too_big = limits.size_problem(size)
+        if too_big:
+            raise InputError(name, None, None, too_big)
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            start = 1
+            count = 0
             for row in reader:
+                if len(row) > limits.COLUMNS:
+                    raise InputError(
+                        name, start, None, f"{len(row):,} fields; at most {limits.COLUMNS:,}"
+                    )
                 if any(cell.strip() for cell in row):
-                    yield start, [cell.strip() for cell in row]
+                    count += 1
+                    if count > limits.ROWS + 1:
+                        raise InputError(name, start, None, f"more than {limits.ROWS:,} rows")
+                    cells = [cell.strip() for cell in row]
+                    for i, cell in enumerate(cells):
+                        problem = limits.field_problem(cell)
+                        if problem:
+                            col = header[i] if i < len(header) else f"column {i + 1}"
+                            raise InputError(name, start, col, problem)
+                    header = header or cells
+                    yield start, cells
                 start = reader.line_num + 1
     except FileNotFoundError as exc:
-        raise InputError(str(path), None, None, "file not found") from exc
+        raise InputError(name, None, None, "file not found") from exc
     except OSError as exc:
-        raise InputError(str(path), None, None, exc.strerror or str(exc)) from exc
+        raise InputError(name, None, None, exc.strerror or str(exc)) from exc
     except UnicodeDecodeError as exc:
-        raise InputError(str(path), None, None, "not UTF-8 text") from exc
+        raise InputError(name, None, None, "not UTF-8 text") from exc
     except csv.Error as exc:
-        raise InputError(str(path), None, None, f"not valid CSV ({exc})") from exc
+        raise InputError(name, start, None, f"not valid CSV ({exc})") from exc
 
 
 def _number(text: str, path: str, line: int, field: str, default: float | None = None) -> float:
     if text == "" and default is not None:
         return default
+    too_long = limits.number_problem(text)
+    if too_long:
+        raise InputError(path, line, field, too_long)
     try:
         value = float(text)
     except ValueError:
@@ -70,6 +97,11 @@ def _number(text: str, path: str, line: int, field: str, default: float | None =
     if not math.isfinite(value):
         raise InputError(path, line, field, f"{text!r} is not a finite number")
     return value
+
+
+def _step_column(header: str) -> bool:
+    """``b1`` … ``b999``: a step or threshold column of the parameters CSV."""
+    return header.startswith("b") and limits.whole_number(header[1:], digits=3) is not None
 
 
 def read_params_csv(path: str | Path) -> ItemParams:
@@ -84,19 +116,14 @@ def read_params_csv(path: str | Path) -> ItemParams:
         if required not in header:
             raise InputError(name, line, required, "missing column in the header")
     unknown = [
-        h
-        for h in header
-        if h not in ("item_id", "model", "a", "b", "c")
-        and not (h.startswith("b") and h[1:].isdigit())
+        h for h in header if h not in ("item_id", "model", "a", "b", "c") and not _step_column(h)
     ]
     if unknown:
         raise InputError(name, line, unknown[0], "unknown column in the header")
     if len(set(header)) != len(header):
         raise InputError(name, line, None, "a column appears twice in the header")
     col = {h: i for i, h in enumerate(header)}
-    step_cols = sorted(
-        (h for h in header if h.startswith("b") and h[1:].isdigit()), key=lambda h: int(h[1:])
-    )
+    step_cols = sorted((h for h in header if _step_column(h)), key=lambda h: int(h[1:]))
     specs: list[ItemSpec] = []
     seen: dict[str, int] = {}
     for line, row in rows[1:]:
@@ -184,11 +211,14 @@ def _read_matrix(
         raise InputError(name, header_line, dup, "item column appears twice")
     persons: list[str] = []
     seen: dict[str, int] = {}
+    # Every row's width is checked before the matrix is allocated, so its size follows
+    # from the file's, whatever the header claims.
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise InputError(name, line, None, f"{len(row)} fields, the header has {len(header)}")
     matrix = np.full((len(rows) - 1, len(items)), -1, dtype=np.int64)
     line = header_line
     for r, (line, row) in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise InputError(name, line, None, f"{len(row)} fields, the header has {len(header)}")
         person = row[0]
         if not person:
             raise InputError(name, line, "person_id", "empty person id")
@@ -222,7 +252,7 @@ def read_responses_csv(
 
     def check(j: int, cell: str) -> str | None:
         top = tops[j]
-        if not _DIGITS.fullmatch(cell) or int(cell) > top:
+        if not _DIGITS.fullmatch(cell) or len(cell) > 3 or int(cell) > top:
             return f"{cell!r} is not " + ("0 or 1" if top == 1 else f"0..{top}")
         return None
 

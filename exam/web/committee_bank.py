@@ -25,6 +25,7 @@ from itembank import repository
 from itembank.content import STATUSES, BankInputError
 from itembank.models import DifFinding, Item, ItemEnemy, ItemVersion
 from itembank.transfer import read_bank
+from scoring import limits
 
 PAGE_SIZE = 50
 
@@ -203,7 +204,7 @@ class CommitteeBank(Controller):
     ) -> Template:
         """Import an uploaded bank file; every problem is shown and nothing is imported."""
         raw = await data.file.read()
-        filename = data.file.filename or "upload"
+        filename = limits.upload_name(data.file.filename, "upload")
         user: CurrentUser = request.user
         now = request.app.state.clock()
 

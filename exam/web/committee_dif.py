@@ -25,6 +25,7 @@ from exam.web.deps import DbSession
 from itembank import repository
 from itembank.dif import mantel_haenszel
 from itembank.models import DifFinding
+from scoring import limits
 from scoring.files import InputError, read_groups_csv, read_response_matrix
 
 
@@ -78,8 +79,10 @@ class CommitteeDif(Controller):
         """Analyse uploaded responses by a group attribute and record the findings."""
         with tempfile.TemporaryDirectory() as tmp:
             paths = []
-            for upload in (data.responses, data.groups):
-                path = Path(tmp) / Path(upload.filename or "upload.csv").name
+            for folder, upload in (("responses", data.responses), ("groups", data.groups)):
+                # one folder per upload: the two files may well have the same name
+                path = Path(tmp, folder, limits.upload_name(upload.filename, f"{folder}.csv"))
+                path.parent.mkdir()
                 path.write_bytes(await upload.read())
                 paths.append(path)
             try:
@@ -97,7 +100,7 @@ class CommitteeDif(Controller):
                 error=f"{attribute}: need persons with {data.focal!r} and with another value",
             )
         results = mantel_haenszel(matrix, items, focal, reference)
-        source = f"upload:{data.responses.filename}"
+        source = f"upload:{paths[0].name}"
 
         def store(session):
             begin_write(session)

@@ -36,6 +36,7 @@ from exam.security import CurrentUser, committee_only
 from exam.web.deps import DbSession, exam_runtime
 from proctoring import checkpoints
 from proctoring.checkpoints import SignerRefusedError
+from scoring import limits
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 ENROLLMENT_PAGE = 200
@@ -403,7 +404,7 @@ class CommitteeExams(Controller):
         """Enroll the applicants of an uploaded CSV and show their login sheet; every
         problem is listed with its line and nobody is enrolled while there is one."""
         exam = await _exam(db_session, code)
-        source = data.file.filename or "upload.csv"
+        source = limits.upload_name(data.file.filename, "upload.csv")
         rows, problems = read_enrollment_csv(await data.file.read(), source)
         problems += await db_session.run_sync(
             lambda s: committee.enrollment_conflicts(s, exam, rows, source)

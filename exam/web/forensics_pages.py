@@ -20,7 +20,6 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
     HTTPException,
     NotFoundException,
-    PermissionDeniedException,
     ValidationException,
 )
 from litestar.params import Body, FromPath
@@ -33,6 +32,7 @@ from exam.database import begin_write
 from exam.delivery import DeliveryError
 from exam.models import Exam, ForensicFlag
 from exam.security import CurrentUser, committee_only, observer_or_committee
+from exam.web.api_attempts import Conflict
 from exam.web.deps import DbSession
 from proctoring.screening import KINDS, screen
 
@@ -189,7 +189,7 @@ class ForensicsPages(Controller):
 
         exam, flag = await db_session.run_sync(lambda s: _flag(s, code, flag_id))
         if _sealed(exam, request.user):
-            raise PermissionDeniedException(SEALED_EVIDENCE)
+            raise Conflict(detail=SEALED_EVIDENCE)
         return Response(flag.document.encode(), media_type="application/json")
 
     @post("/forensics", name="forensics-settings", guards=[committee_only])

@@ -12,7 +12,7 @@ reads.
 from __future__ import annotations
 
 from litestar import Controller, Request, Response, get
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from exam.closing import openings_released
 from exam.models import Attempt, Enrollment, Exam
 from exam.security import CurrentUser, applicant_only, observer_or_committee
+from exam.web.api_attempts import Conflict
 from exam.web.deps import DbSession
 from proctoring import openings
 from proctoring.seal import bundle
@@ -48,7 +49,7 @@ async def _exam_openings(db_session: DbSession, code: str, role: str | None) -> 
             raise NotFoundException(f"no exam {code}")
         released = openings_released(session, code)
         if not openings.may_read_all(role, status, released):
-            raise PermissionDeniedException(SEALED.format(code=code))
+            raise Conflict(detail=SEALED.format(code=code))
         return bundle(code, openings.of_exam(session, code))
 
     return _file(code, await db_session.run_sync(run))

@@ -175,3 +175,32 @@ def test_retiring_on_dif_retires_the_item(session_maker):
         repository.decide_dif(session, finding.id, "retire", "Unfair wording.", "komite")
     with session_maker() as session:
         assert session.get(Item, "TWK-002").status == "retired"
+
+
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        (("Sila", "Si\\u0000la"), "bank.json:items[0].stem: contains a NUL character"),
+        (("Sila", "Si\\ud800la"), "bank.json:items[0].stem: contains invalid Unicode"),
+        (("Sila", "x" * 20_000_000), "bank.json:items[0]: stem: 20,000,0"),
+    ],
+    ids=["nul", "surrogate", "20 MB stem"],
+)
+def test_cli_import_refuses_unfit_text_and_imports_nothing(
+    settings, tmp_path, monkeypatch, session_maker, change, expected
+):
+    monkeypatch.setenv("SELEKSI_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("SELEKSI_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    path = tmp_path / "bank.json"
+    write_bank(sample_items(), path)
+    text = path.read_text()
+    assert change[0] in text
+    path.write_text(text.replace(change[0], change[1], 1))
+    result = CliRunner().invoke(main, ["bank", "import", str(path)])
+    get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "nothing was imported" in result.output
+    with session_maker() as session:
+        assert count(session, Item) == 0

@@ -246,7 +246,10 @@ def test_bad_input_exits_2(tmp_path):
     (broken / "checkpoint.txt").write_text("x\n")
     (broken / "entries.jsonl").write_text("")
     result = CliRunner().invoke(main, ["log", "verify", "--export", str(broken)])
-    assert result.exit_code == 2 and "--key" in result.output
+    assert result.exit_code == 2 and "checkpoint.txt: a checkpoint is origin" in result.output
+    (broken / "checkpoint.txt").write_text(f"log\n0\n{'A' * 43}=\n\n")
+    result = CliRunner().invoke(main, ["log", "verify", "--export", str(broken)])
+    assert result.exit_code == 2 and "key.txt: a verifier key is" in result.output
     result = CliRunner().invoke(main, ["log", "verify", "--export", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "missing" in result.output
     assert CliRunner().invoke(main, ["log", "verify"]).exit_code == 2

@@ -319,3 +319,76 @@ def test_calibrate_bad_input_exit_2(tmp_path):
     resp.write_text("person_id,q1,q2\nA,1,x\n")
     result = run("calibrate", str(resp), "--model", "2pl")
     assert result.exit_code == 2 and "r.csv:2: q2: 'x' is not a category" in result.output
+
+
+# -- hostile files: exit 2 with the file and the place, never a traceback ---------------------
+
+
+def _signed_export(tmp_path, size_line: str = "1"):
+    """An export folder whose checkpoint (signed by a fresh key) says ``size_line``."""
+    import base64
+
+    from exam.cli_log import write_export
+    from proctoring.note import Signer
+
+    signer = Signer.generate("test.example/log")
+    root = base64.b64encode(bytes(32)).decode()
+    note = signer.sign(f"test.example/log\n{size_line}\n{root}\n")
+    folder = tmp_path / "export"
+    write_export(folder, str(signer.verifier), note, ['{"exam":"X","t":0,"type":"x"}'], [])
+    return folder
+
+
+def test_a_receipt_with_a_5000_digit_index_exits_2(tmp_path):
+    from proctoring.note import Signer
+
+    proof = tmp_path / "r.tlog-proof"
+    proof.write_text("c2sp.org/tlog-proof@v1\nindex " + "7" * 5000 + "\n\ncheckpoint\n")
+    key = str(Signer.generate("log").verifier)
+    result = run("log", "receipt", str(proof), "--key", key)
+    assert result.exit_code == 2, result.output
+    assert f"{proof}: index '77777777777777777777… (5000 characters)'" in result.output
+    proof.write_bytes(b"c2sp.org/tlog-proof@v1\nindex \xff\n\n")
+    result = run("log", "receipt", str(proof), "--key", key)
+    assert result.exit_code == 2 and f"{proof}: not UTF-8 text (byte 29)" in result.output
+
+
+def test_verify_export_with_a_5000_digit_checkpoint_size_exits_2(tmp_path):
+    folder = _signed_export(tmp_path, "9" * 5000)
+    result = run("log", "verify", "--export", str(folder), "--state", str(tmp_path / "st"))
+    assert result.exit_code == 2, result.output
+    assert f"{folder / 'checkpoint.txt'}: a checkpoint is origin, size" in result.output
+
+
+def test_verify_export_with_a_deep_entry_exits_2(tmp_path):
+    folder = _signed_export(tmp_path)
+    entries = folder / "entries.jsonl"
+    entries.write_text(entries.read_text() + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = run("log", "verify", "--export", str(folder), "--state", str(tmp_path / "st"))
+    assert result.exit_code == 2, result.output
+    assert f"{entries}:2: nested deeper than 64 levels" in result.output
+
+
+@pytest.mark.parametrize(
+    "name,content,expected",
+    [
+        ("key.txt", b"x" * 5000, "key.txt: larger than 1,024 bytes"),
+        ("key.txt", b"log+0011+AAAA\n", "key.txt: "),
+        ("checkpoint.txt", b"\xff\xfe", "checkpoint.txt: not UTF-8 text (byte 0)"),
+        ("entries.jsonl", b'{"a":"\xed\xa0\x80"}\n', "entries.jsonl: not UTF-8 text (byte 6)"),
+    ],
+)
+def test_verify_export_with_malformed_files_exits_2(tmp_path, name, content, expected):
+    folder = _signed_export(tmp_path)
+    (folder / name).write_bytes(content)
+    result = run("log", "verify", "--export", str(folder), "--state", str(tmp_path / "st"))
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "Traceback" not in result.output
+
+
+def test_a_5000_digit_response_exits_2(files):
+    _tmp, params, responses = files
+    responses.write_text("person_id,q1\nA," + "1" * 5000 + "\n")
+    result = run("score", str(responses), "--params", str(params))
+    assert result.exit_code == 2, result.output
+    assert "responses.csv:2: q1: " in result.output

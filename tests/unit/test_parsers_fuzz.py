@@ -121,3 +121,108 @@ def test_qti_packages_with_damaged_xml(version, data, junk, how):
         read_bank(buffer.getvalue(), "bank.zip", set())
     except BankInputError as exc:
         assert exc.problems and all(p.message for p in exc.problems)
+
+
+# Text that reaches the caps: deep nesting, long numbers, NUL and lone surrogates.
+HOSTILE_TEXT = st.one_of(
+    st.integers(60, 3000).map(lambda n: "[" * n + "]" * n),
+    st.integers(30, 6000).map(lambda n: '{"items": [' + "7" * n + "]}"),
+    st.sampled_from(["\\ud800", "\\udfff", "\\u0000", "\x00"]).map(
+        lambda bad: '{"items": [{"id": "a%s", "stem": "s"}]}' % bad  # noqa: UP031
+    ),
+    st.text(alphabet=st.sampled_from(["[", "]", "{", "}", '"', "\\", "9", ",", ":"]), max_size=300),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(HOSTILE_TEXT)
+def test_bank_json_at_the_caps(text):
+    try:
+        read_bank(text.encode(), "bank.json", set())
+    except BankInputError as exc:
+        assert exc.problems and all(p.source == "bank.json" for p in exc.problems)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["imsmanifest.xml", "items/a.xml", "x"]),
+        st.one_of(st.binary(max_size=200), st.integers(0, 3000).map(lambda n: b"<a>" * n)),
+        max_size=3,
+    ),
+    st.integers(0, 400),
+    st.binary(min_size=1, max_size=4),
+)
+def test_zip_packages_damaged_anywhere(members, at, junk):
+    """A zip of arbitrary members, then bytes overwritten anywhere: in a header, the
+    central directory or the compressed data."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    data = buffer.getvalue()
+    at = min(at, len(data))
+    data = data[:at] + junk + data[at + len(junk) :]
+    try:
+        read_bank(data, "bank.zip", set())
+    except BankInputError as exc:
+        assert exc.problems and all(p.message for p in exc.problems)
+
+
+CSV_HOSTILE = st.lists(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["", "1", "\x00", "x\x00y", "\u00b2", "\u0661"]),
+            st.integers(1, 6000).map(lambda n: "9" * n),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    max_size=5,
+).map(lambda rows: "\n".join(",".join(r) for r in rows))
+
+
+@settings(max_examples=150, deadline=None)
+@given(CSV_HOSTILE, st.sampled_from([b"", b"\xff", b"\xed\xa0\x80"]))
+def test_enrollment_and_bank_csv_at_the_caps(text, raw):
+    data = b"registration_number,name,formation,extra_time_minutes\n" + text.encode() + raw
+    rows, problems = read_enrollment_csv(data, "in.csv")
+    assert rows or problems
+    try:
+        read_bank(b"id,domain,topic,stem,option_a,option_b\n" + text.encode() + raw, "b.csv")
+    except BankInputError as exc:
+        assert exc.problems
+
+
+@settings(max_examples=100, deadline=None)
+@given(CSV_HOSTILE)
+def test_responses_and_parameters_csv_at_the_caps(tmp_path_factory, text):
+    from scoring.files import InputError, read_params_csv, read_response_matrix
+
+    folder = tmp_path_factory.mktemp("csv")
+    for header, parse in (
+        ("person_id,q1,q2\n", read_response_matrix),
+        ("item_id,model,a,b,c,b" + "1" * 50 + "\n", read_params_csv),
+    ):
+        path = folder / "f.csv"
+        path.write_text(header + text, encoding="utf-8")
+        with contextlib.suppress(InputError):
+            parse(path)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(st.integers(0, 10**30), st.integers(1, 6000).map(lambda n: "1" * n)),
+    st.integers(0, 80),
+)
+def test_proofs_and_checkpoints_at_the_caps(index, hashes):
+    proof = f"c2sp.org/tlog-proof@v1\nindex {index}\n" + ("A" * 43 + "=\n") * hashes
+    for parse in (
+        lambda: parse_proof(proof + "\ncheckpoint\n"),
+        lambda: Checkpoint.parse_text(f"origin\n{index}\n{'A' * 43}=\n"),
+    ):
+        with contextlib.suppress(NoteError):
+            parse()

@@ -225,3 +225,29 @@ def test_pages_forbid_framing_and_inline_script(client):
     assert "'unsafe-inline'" not in csp
     assert page.headers["x-frame-options"] == "DENY"
     assert "<script>" not in page.text and " onclick=" not in page.text
+
+
+def test_hostile_uploads_are_refused_with_their_problems_not_a_500(committee):
+    """A zip bomb, a corrupt zip, JSON nested 100,000 deep, a 5,000-digit number and a
+    lone surrogate: each a 422 page naming the place and the cap; nothing imported."""
+    from tests.unit.test_input_limits import MANIFEST, package, resource
+
+    bomb = package(
+        {"imsmanifest.xml": MANIFEST % resource("items/bom.xml"), "items/bom.xml": 200 * 2**20}
+    )
+    corrupt = bytearray(package({"imsmanifest.xml": MANIFEST % resource("items/a.xml")}))
+    corrupt[corrupt.find(b"imsmanifest.xml") + 15] = 0xFF
+    surrogate = json.dumps({"items": [{"id": "J1", "stem": "\ud800", "correct": "A"}]})
+    cases = [
+        ("bom.zip", bomb, "items/bom.xml", "more than 16,777,216 bytes"),
+        ("rusak.zip", bytes(corrupt), "imsmanifest.xml", "cannot read from the package"),
+        ("dalam.json", b"[" * 100_000 + b"]" * 100_000, "line 1", "nested deeper than 64"),
+        ("angka.json", b'{"items": [' + b"9" * 5000 + b"]}", "line 1", "a number of 5,000"),
+        ("u.json", surrogate.encode(), "items[0].stem", "surrogate"),
+    ]
+    for name, data, where, message in cases:
+        res = upload(committee, name, data)
+        assert res.status_code == 422, (name, res.status_code)
+        assert where in problems_in(res.text), (name, problems_in(res.text))
+        assert name in res.text and message in res.text, name
+    assert "0 soal" in committee.get("/committee/bank/").text

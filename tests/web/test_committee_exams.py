@@ -301,3 +301,26 @@ def test_a_weighted_final_score_from_the_builder(web, app_settings):
     assert final["components"]["SKD"] == {"sections": ["TWK", "TIU"], "max": 100, "weight": "2/5"}
     assert final["tie_break"] == ["SKB", "TIU"]
     assert "SKD TWK+TIU 100 40" in web.get("/committee/exams/CPNS1/edit").text
+
+
+def test_hostile_enrollment_files_are_422_pages_not_500(web, app_settings):
+    """A 5,000-digit extra time, a field over 128 KB, a NUL and invalid UTF-8: each listed
+    with its line (and field) on a 422 page, and nobody enrolled."""
+    assert post(web, "/committee/exams/new", FORM).status_code == 200
+    head = b"registration_number,name,formation,extra_time_minutes\n"
+    cases = [
+        (head + b"2401001,Ani,Auditor," + b"9" * 5000 + b"\n", "extra_time_minutes"),
+        (head + b"2401001," + b"a" * 140_000 + b",Auditor,\n", "field larger than field limit"),
+        (head + b"2401001,A\x00ni,Auditor,\n", "contains a NUL character"),
+        (head + b"2401001,\xed\xa0\x80,Auditor,\n", "not UTF-8 text"),
+    ]
+    for data, message in cases:
+        page = web.post(
+            "/committee/exams/CPNS1/enroll",
+            files={"file": ("peserta.csv", data)},
+            headers={"x-csrftoken": csrf(web)},
+        )
+        assert page.status_code == 422, (message, page.status_code)
+        assert message in page.text and "peserta.csv" in page.text
+    with db_session(app_settings) as s:
+        assert s.scalars(select(Enrollment)).all() == []
