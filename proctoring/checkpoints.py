@@ -70,41 +70,58 @@ def sign(session: Session, signer: Signer, origin: str, reason: str) -> str:
 
 
 def _guarded(session: Session, signer: GuardedSigner, origin: str) -> tuple[int, bytes, str]:
-    """Check the database's tree against the signer's last checkpoint and sign it, under
-    the signer's lock. The checkpoint is remembered once its transaction commits: one
-    signed in a transaction that rolls back was never served, and remembering it would
-    make the next, honest tree look like a fork. Nothing here waits for a database lock
-    (reads only), so holding the file lock cannot deadlock with a row lock."""
+    """Check the database's tree against the signer's last checkpoint and sign it. The
+    checkpoint is remembered once its transaction commits: one signed in a transaction
+    that rolls back was never served, and remembering it would make the next, honest tree
+    look like a fork.
+
+    The database is read before the signer's file lock is taken, and never while it is
+    held: on PostgreSQL a request's use case runs on the event loop, and a lock holder
+    that waited there for the database would stop every other coroutine, the one that
+    would release it included. Under the lock there is only the state file, the check and
+    the signature; if another signer moved the state on meanwhile, the reads are made
+    again."""
     path = signer.state_file
     assert path is not None
-    with signer_guard.locked(signer):
-        state = signer_guard.read_state(path)
-        if state.alarm is not None:
-            raise SignerRefusedError(
-                f"the log signer is halted since {state.alarm.get('detected_at')}: "
-                f"{state.alarm.get('reason')}",
-                state.alarm,
-            )
-        last = state.last or _first_use(session, signer)
-        size = log.size(session)
-        root = log.root(session, size)
+    size = log.size(session)
+    root = log.root(session, size)
+    existing = session.get(LogCheckpoint, size)
+    first = None
+    for _ in range(5):
+        known = signer_guard.read_state(path).last
+        if known is None and first is None:
+            first = _first_use(session, signer)
+        last = known or first
         proof = []
         if last is not None and 0 < last.size < size:
             proof = log.consistency_proof(session, last.size, size)
-        problem = signer_guard.check(last, size, root, proof)
-        if problem is not None and size < last.size and _committed_log_extends(session, last):
+        with signer_guard.locked(signer):
+            state = signer_guard.read_state(path)
+            if state.alarm is not None:
+                raise SignerRefusedError(
+                    f"the log signer is halted since {state.alarm.get('detected_at')}: "
+                    f"{state.alarm.get('reason')}",
+                    state.alarm,
+                )
+            if state.last != known:
+                continue  # another signer moved on: read its checkpoint's proof first
+            problem = signer_guard.check(last, size, root, proof)
+            if problem is None:
+                if existing is not None and bytes(existing.root) == root:
+                    note = existing.note
+                else:
+                    note = signer.sign(Checkpoint(origin, size, root).text())
+                break
+        if size < last.size and _committed_log_extends(session, last):
             # This transaction reads an older snapshot than a checkpoint signed since.
             raise SignerRefusedError("the log grew meanwhile: try again")
-        if problem is not None:
-            evidence = signer_guard.alarm(problem, last, size, root, datetime.now(UTC))
+        evidence = signer_guard.alarm(problem, last, size, root, datetime.now(UTC))
+        with signer_guard.locked(signer):
             signer_guard.raise_alarm(signer, evidence)
-            logger.critical("log signer refused to sign and raised an alarm: %s", evidence)
-            raise SignerRefusedError(problem, evidence)
-        existing = session.get(LogCheckpoint, size)
-        if existing is not None and bytes(existing.root) == root:
-            note = existing.note
-        else:
-            note = signer.sign(Checkpoint(origin, size, root).text())
+        logger.critical("log signer refused to sign and raised an alarm: %s", evidence)
+        raise SignerRefusedError(problem, evidence)
+    else:
+        raise SignerRefusedError("other signers kept moving the log on: try again")
     _after_commit(session, lambda: signer_guard.remember(signer, Remembered(size, root, note)))
     return size, root, note
 

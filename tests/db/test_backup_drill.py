@@ -62,7 +62,13 @@ def test_backup_restore_and_verify(backend, request, tmp_path):
         prepare_closed_exam(settings, checkpoint=True)
         key = str(settings.log_signer().verifier)
         before = cli(
-            "log", "export", "--out", str(tmp_path / "before"), data=settings.data_dir, url=url
+            "log",
+            "export",
+            "--with-openings",
+            "--out",
+            str(tmp_path / "before"),
+            data=settings.data_dir,
+            url=url,
         )
         assert before.returncode == 0, before.stderr
 
@@ -80,10 +86,17 @@ def test_backup_restore_and_verify(backend, request, tmp_path):
         shutil.copy(settings.resolved_log_key_file, restored / "log-signing.key")
 
         after = cli(
-            "log", "export", "--out", str(tmp_path / "after"), data=restored, url=restored_url
+            "log",
+            "export",
+            "--with-openings",
+            "--out",
+            str(tmp_path / "after"),
+            data=restored,
+            url=restored_url,
         )
         assert after.returncode == 0, after.stderr
-        for name in ("entries.jsonl", "checkpoint.txt", "key.txt"):
+        # The openings of the sealed entries survive the backup too.
+        for name in ("entries.jsonl", "checkpoint.txt", "key.txt", "openings-HASIL.json"):
             assert (tmp_path / "after" / name).read_bytes() == (
                 tmp_path / "before" / name
             ).read_bytes()
@@ -104,6 +117,7 @@ def test_backup_restore_and_verify(backend, request, tmp_path):
         assert (
             verified.stdout.startswith("OK: ") and "3 replayed in 1 closed exams" in verified.stdout
         )
+        assert "level: full replay" in verified.stdout
     finally:
         for drop in drops:
             drop()

@@ -18,16 +18,16 @@ from exam import closing, delivery
 from exam.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.models import Attempt, Enrollment, Exam, User
 from exam.plan import compile_section
-from exam.randomness import open_category
 from exam.replay import replay_section
 from exam.runtime import runtime
 from itembank import repository
 from itembank.table import BankTable
 from itembank.transfer import read_bank_file
-from proctoring import checkpoints, log, merkle
+from proctoring import checkpoints, log, merkle, openings
 from proctoring import verify as verify_module
 from proctoring.canonical import canonical, decimal
 from proctoring.note import Checkpoint, Signer
+from proctoring.seal import open_entries
 from proctoring.verify import verify
 from tests.db.test_delivery import T0
 
@@ -102,19 +102,20 @@ def take_exam(session_maker) -> int:
     return exam_id
 
 
-def replayed_results(texts: list[str]) -> dict[str, dict[str, tuple]]:
-    """(points, θ, SE) of every section of every attempt, from the log alone."""
+def replayed_results(texts: list[str], given: list) -> dict[str, dict[str, tuple]]:
+    """(points, θ, SE) of every section of every attempt, from the log and its openings."""
     entries = [json.loads(t) for t in texts]
+    assert open_entries(entries, given).complete
     reveal = next(e for e in entries if e["type"] == "exam_revealed")
+    commit = next(e for e in entries if e["type"] == "exam_committed")
     seed = bytes.fromhex(reveal["seed"])
     config = ExamConfig.from_dict(json.loads(reveal["definition"]))
-    bank = BankTable.from_parameter_table(reveal["parameter_table"])
+    bank = BankTable.from_parameter_table(commit["parameter_table"])
     plans = {s.name: compile_section(s, bank) for s in config.sections}
     answers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for e in entries:
         if e["type"] == "answer":
-            category = open_category(seed, e["pseudonym"], e["step"], e["scored"])
-            answers[e["pseudonym"]][e["section"]].append(category)
+            answers[e["pseudonym"]][e["section"]].append(e["category"])
     out = {}
     for pseudonym, sections in answers.items():
         out[pseudonym] = {}
@@ -136,14 +137,15 @@ def test_replay_equality_over_a_simulated_exam_of_200_applicants(session_maker, 
             .filter(Attempt.exam_id == exam_id)
         }
         assert {a.status for a in session.query(Attempt)} == {"finished"}
+        given = openings.of_exam(session, "RAMAI")
     assert latest.size == len(texts) and latest.reason == "exam_close"
 
-    report = verify(texts, latest.note, SIGNER.verifier, ORIGIN)
+    report = verify(texts, latest.note, SIGNER.verifier, ORIGIN, openings=given)
     assert report.problems == []
     assert report.attempts == APPLICANTS and report.replayed == APPLICANTS
     assert report.exams_closed == 1
 
-    replayed = replayed_results(texts)
+    replayed = replayed_results(texts, given)
     assert len(stored) == len(replayed) == APPLICANTS
     for pseudonym, results in stored.items():
         assert set(results) == {"TIU", "TWK"}
@@ -154,11 +156,14 @@ def test_replay_equality_over_a_simulated_exam_of_200_applicants(session_maker, 
                 section,
             )
     # Randomesque exposure spreads the adaptive section's first item over several items.
+    served = {o.sealed: o.record["item"] for o in given if "item_sha256" in o.record}
     firsts = {
-        json.loads(t)["item"] for t in texts if '"type":"item_served"' in t and '"step":0,' in t
+        served[json.loads(t)["sealed"]]
+        for t in texts
+        if '"type":"item_served"' in t and '"step":0,' in t
     }
     assert len(firsts) > 1
-    check_replay_in_worker_processes(texts, monkeypatch)
+    check_replay_in_worker_processes(texts, given, monkeypatch)
 
 
 def signed(texts: list[str]) -> str:
@@ -167,7 +172,7 @@ def signed(texts: list[str]) -> str:
     return SIGNER.sign(Checkpoint(ORIGIN, len(texts), root).text())
 
 
-def check_replay_in_worker_processes(texts: list[str], monkeypatch) -> None:
+def check_replay_in_worker_processes(texts: list[str], given: list, monkeypatch) -> None:
     """The replay shared among worker processes finds what one process finds, in order."""
     forged = list(texts)
     finished = [i for i, t in enumerate(texts) if '"type":"section_finished"' in t]
@@ -177,7 +182,7 @@ def check_replay_in_worker_processes(texts: list[str], monkeypatch) -> None:
         forged[i] = canonical(entry)
     note = signed(forged)
     monkeypatch.setattr(verify_module, "PARALLEL_FROM", 10**9)
-    alone = verify(forged, note, SIGNER.verifier, ORIGIN)
+    alone = verify(forged, note, SIGNER.verifier, ORIGIN, openings=given)
     monkeypatch.setattr(verify_module, "PARALLEL_FROM", 1)
     monkeypatch.setattr(verify_module, "_workers", lambda: 2)
     real_context = verify_module.multiprocessing.get_context
@@ -191,7 +196,7 @@ def check_replay_in_worker_processes(texts: list[str], monkeypatch) -> None:
             return real_context(name)
 
         monkeypatch.setattr(verify_module.multiprocessing, "get_context", context)
-        shared = verify(forged, note, SIGNER.verifier, ORIGIN)
+        shared = verify(forged, note, SIGNER.verifier, ORIGIN, openings=given)
         monkeypatch.setattr(verify_module.multiprocessing, "get_context", real_context)
         assert used == [method], "the replay ran in worker processes"
         assert shared.replayed == alone.replayed == APPLICANTS

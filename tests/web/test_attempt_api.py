@@ -15,6 +15,7 @@ from itembank import repository
 from itembank.transfer import read_bank_file
 from proctoring import merkle
 from proctoring.note import Verifier, open_checkpoint, parse_proof
+from proctoring.seal import Opening
 from tests.db.test_delivery import demo_config
 from tests.web.conftest import PASSWORD, START, csrf
 
@@ -98,7 +99,18 @@ def test_a_full_attempt_through_the_api_never_shows_a_key(api, clock):
         assert proof.index == line["log_index"] and cp.size > proof.index
         leaf = merkle.leaf_hash(proof.extra)
         assert merkle.verify_inclusion(proof.index, cp.size, leaf, proof.hashes, cp.root)
-        assert json.loads(proof.extra)["type"] == "answer"
+        entry = json.loads(proof.extra)
+        assert entry["type"] == "answer" and "choice" not in entry and "item" not in entry
+        # The applicant's own opening of the sealed entry: their item and choice.
+        opening = Opening(**line["opening"])
+        assert opening.holds() and opening.sealed == entry["sealed"]
+        assert opening.record["choice"] == "C" and opening.record["item"] == line["item_id"]
+    own = api.get(f"/api/v1/attempts/{attempt}/openings").json()
+    assert len(own["openings"]) == 2 * 26, "each answer and each served item"
+    # Besides the applicant's own openings after the end, nothing shows a key or a score.
+    for line in res["receipt"]["answers"]:
+        line.pop("opening")
+    bodies[-1] = json.dumps(res)
     for body in bodies:
         parsed = json.dumps(json.loads(body))
         assert '"correct"' not in parsed and '"points": {' not in parsed

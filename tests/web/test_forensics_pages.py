@@ -34,7 +34,14 @@ def test_the_review_queue_from_screening_to_decision(app_settings, clock):
         for pseudonym in rapid:
             assert pseudonym in page.text
         flag_id = int(re.search(r'id="flag-(\d+)"', page.text).group(1))
-        document = observer.get(f"{base}/flags/{flag_id}/evidence.json")
+        # While the exam runs, the per-item evidence (items, choices, right or wrong) is
+        # the committee's alone: it would narrow the keys of items in use.
+        assert observer.get(f"{base}/flags/{flag_id}/evidence.json").status_code == 409
+        assert "tersegel sampai ujian ditutup" in page.text
+        with TestClient(app=create_app(app_settings, clock=clock)) as committee:
+            assert login(committee, "komite").status_code == 303
+            document = committee.get(f"{base}/flags/{flag_id}/evidence.json")
+            assert document.status_code == 200
         commitment = hashlib.sha256(document.content).hexdigest()
         assert commitment in page.text
         assert commitment in {e["commitment"] for e in events(app_settings, "flag_raised")}

@@ -36,7 +36,9 @@ from sqlalchemy import func, select
 
 from exam import database, downtime
 from exam.models import Attempt, Enrollment, Response, User
+from proctoring import openings
 from proctoring.models import LogEntry, LogHead
+from proctoring.seal import open_entries
 from tests.conftest import _fresh_pg_database
 from tests.live_server import APPLICANTS, EXAMS, PASSWORD, LiveServer, prepare_data
 
@@ -290,6 +292,8 @@ def check_database(live: LiveServer, applicants: list[Applicant], finished: bool
                 e.index: json.loads(e.entry)
                 for e in s.scalars(select(LogEntry).where(LogEntry.entry.contains('"answer"')))
             }
+            # Each answer's opening is stored with it, in the same transaction.
+            assert open_entries(list(entries.values()), openings.of_exam(s, EXAM)).complete
             credits = [
                 json.loads(e.entry)
                 for e in s.scalars(

@@ -23,6 +23,7 @@ from exam.runtime import runtime
 from proctoring import checkpoints, log, merkle
 from proctoring.canonical import canonical
 from proctoring.note import Checkpoint, Signer, Verifier
+from proctoring.seal import open_entries, parse_bundle
 from proctoring.verify import verify
 from tests.web.conftest import login
 from tests.web.test_committee_exams import CSV, FORM, db_session, enroll, events, post, sheet
@@ -69,6 +70,11 @@ def export(settings):
         return [e.entry for e in log.entries(s, 0, latest.size)], latest.note
 
 
+def exam_openings(committee) -> list:
+    """The openings a committee member (or an observer, after the close) downloads."""
+    return parse_bundle(committee.get("/observer/exams/CPNS1/openings").text)[1]
+
+
 def test_publish_then_public_page_downloads_and_certificate(web, app_settings, closed, clock):
     preview = web.get("/committee/exams/CPNS1/results/")
     assert preview.status_code == 200 and "1 peserta terdaftar tidak menyelesaikan" in preview.text
@@ -111,8 +117,8 @@ def test_publish_then_public_page_downloads_and_certificate(web, app_settings, c
     assert again.status_code == 409 and "already published" in again.text
     texts, note = export(app_settings)
     key = Verifier.parse(web.get("/api/v1/log/key").text)
-    report = verify(texts, note, key, key.name)
-    assert report.problems == [] and report.replayed == 2
+    report = verify(texts, note, key, key.name, openings=exam_openings(web))
+    assert report.problems == [] and report.replayed == 2 and report.level == "full replay"
 
 
 def test_results_wait_for_the_exam_to_close(web, app_settings, clock):
@@ -207,6 +213,8 @@ def test_an_upheld_appeal_rekeys_rescores_and_a_second_version_lists_who_changed
     )
     assert ok.status_code == 200 and "diterima" in ok.text
     [rekeyed] = events(app_settings, "item_rekeyed")
+    assert "scoring" not in rekeyed, "the corrected key is sealed like the answers"
+    open_entries([rekeyed], exam_openings(web))
     assert rekeyed["scoring"][wrong.choice] == 1
     rescored = [e for e in events(app_settings, "attempt_rescored") if e["pseudonym"] == pseudonym]
     assert rescored and rescored[-1]["points"] == before + 5
@@ -222,7 +230,7 @@ def test_an_upheld_appeal_rekeys_rescores_and_a_second_version_lists_who_changed
         assert public.get("/results/CPNS1?version=1").status_code == 200  # stays visible
     texts, note = export(app_settings)
     key = Verifier.parse(web.get("/api/v1/log/key").text)
-    assert verify(texts, note, key, key.name).problems == []
+    assert verify(texts, note, key, key.name, openings=exam_openings(web)).problems == []
     # A forged re-scoring is caught: the corrected categories do not give these points.
     i = max(k for k, t in enumerate(texts) if '"type":"attempt_rescored"' in t)
     entry = json.loads(texts[i])
@@ -233,7 +241,8 @@ def test_an_upheld_appeal_rekeys_rescores_and_a_second_version_lists_who_changed
     nodes = merkle.nodes_for_leaves(merkle.leaf_hash(t.encode()) for t in forged)
     root = merkle.root(len(forged), lambda lv, k: nodes[(lv, k)])
     forged_note = signer.sign(Checkpoint(signer.name, len(forged), root).text())
-    problems = verify(forged, forged_note, signer.verifier, signer.name).problems
+    given = exam_openings(web)
+    problems = verify(forged, forged_note, signer.verifier, signer.name, openings=given).problems
     assert any("re-scoring gives" in p for p in problems), problems
 
     clock.now += timedelta(hours=100)
