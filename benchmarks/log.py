@@ -18,11 +18,12 @@ in one transaction; PostgreSQL: COPY), and ``log_head.size`` is set to 10^6. Bef
 timing starts the stored root is checked against the one computed in memory.
 
 The closed exam's log is built in memory with the functions delivery uses: per applicant
-``engine.start`` / ``engine.decide`` / ``engine.answer`` on the compiled section,
-``randomness.sealed_category`` for each answer's score, and the canonical entries
-``exam_committed``, ``attempt_started``, ``item_served``, ``answer``, ``section_finished``,
-``attempt_finished``, ``exam_closed`` and ``exam_revealed`` as ``exam.delivery`` and
-``exam.closing`` write them. Simulated applicants answer from a 3PL model of their true θ.
+``engine.start`` / ``engine.decide`` / ``engine.answer`` on the compiled section, and the
+canonical entries ``exam_committed``, ``attempt_started``, ``item_served``, ``answer``,
+``section_finished``, ``attempt_finished``, ``exam_closed`` and ``exam_revealed`` as
+``exam.delivery`` and ``exam.closing`` write them, the sealed ones with their openings
+(``proctoring.seal``), which the verifier is given. Simulated applicants answer from a 3PL
+model of their true θ.
 
 Run:  python benchmarks/log.py [--quick] [--json FILE] [--skip-postgresql]
 """
@@ -58,6 +59,7 @@ from proctoring import log, merkle
 from proctoring import verify as verify_module
 from proctoring.canonical import canonical, decimal
 from proctoring.note import Checkpoint, Signer
+from proctoring.seal import Opening, sealed_entry
 from proctoring.verify import PARALLEL_FROM, verify
 
 PG_ADMIN_URL = os.environ.get(
@@ -95,8 +97,7 @@ def synthetic_entries(n: int) -> list[str]:
                 pseudonym=person,
                 section="TIU",
                 step=step,
-                item=f"tiu{i % 1000:05d}",
-                item_sha256=f"{i:064x}",
+                sealed=f"{i:064x}",
             )
         else:
             e = event(
@@ -106,11 +107,7 @@ def synthetic_entries(n: int) -> list[str]:
                 pseudonym=person,
                 section="TIU",
                 step=step,
-                item=f"tiu{i % 1000:05d}",
-                choice="ABCDE"[i % 5],
-                scored=f"{i:032x}",
-                pilot=False,
-                response_ms=20_000,
+                sealed=f"{i:064x}",
             )
         e["t"] = t + i * 10
         out.append(canonical(e))
@@ -260,27 +257,35 @@ def exam_setup(bank_size: int, length: int):
     return config, bank, plan, {i.item_id: i for i in items}
 
 
-def closed_exam_log(applicants: int, bank_size: int = 500, length: int = 30) -> list[str]:
+def closed_exam_log(
+    applicants: int, bank_size: int = 500, length: int = 30
+) -> tuple[list[str], list[Opening]]:
     """The canonical entries of an exam that ``applicants`` simulated applicants took,
-    then closed; the attempts follow one another."""
+    then closed (the attempts follow one another), and the openings of its sealed ones."""
     config, bank, plan, items = exam_setup(bank_size, length)
     seed = hashlib.sha256(b"benchmark seed").digest()
     hashes = {item_id: item.content_hash() for item_id, item in items.items()}
     definition = _canonical(config.to_dict())
-    table = bank.parameter_table()
     code, name = config.code, plan.config.name
-    entries = [
+    entries: list[dict] = []
+    given: list[Opening] = []
+
+    def sealed(public: dict, record: dict) -> None:
+        entry, opening = sealed_entry(public, record)
+        entries.append(entry)
+        given.append(opening)
+
+    sealed(
         event(
             "exam_committed",
             code,
             T0,
             definition_sha256=hashlib.sha256(definition.encode()).hexdigest(),
-            bank_parameters_sha256=bank.parameter_table_hash(),
-            bank_snapshot_sha256="0" * 64,
             engine=engine.ENGINE_VERSION,
             seed_sha256=randomness.seed_commitment(seed),
-        )
-    ]
+        ),
+        {"parameter_table": bank.parameter_table(), "bank_snapshot_sha256": "0" * 64},
+    )
     thetas = np.random.default_rng(5).standard_normal(applicants)
     for k in range(applicants):
         person = f"P{hashlib.sha256(str(k).encode()).hexdigest()[:20]}"
@@ -301,17 +306,13 @@ def closed_exam_log(applicants: int, bank_size: int = 500, length: int = 30) -> 
             decision = engine.decide(plan, st, seed, person, 0.0)
             if decision.item is None:
                 break
-            entries.append(
-                event(
-                    "item_served",
-                    code,
-                    now,
-                    pseudonym=person,
-                    section=name,
-                    step=step,
-                    item=decision.item_id,
-                    item_sha256=hashes[decision.item_id],
-                )
+            sealed(
+                event("item_served", code, now, pseudonym=person, section=name, step=step),
+                {
+                    "item": decision.item_id,
+                    "item_sha256": hashes[decision.item_id],
+                    "pilot": False,
+                },
             )
             u = splitmix_uniforms(3, np.array([k]), np.array([decision.item]))
             category = int(
@@ -324,20 +325,15 @@ def closed_exam_log(applicants: int, bank_size: int = 500, length: int = 30) -> 
                 else next(o.key for o in content.options if o.key != content.correct)
             )
             now += timedelta(seconds=20)
-            entries.append(
-                event(
-                    "answer",
-                    code,
-                    now,
-                    pseudonym=person,
-                    section=name,
-                    step=step,
-                    item=decision.item_id,
-                    choice=choice,
-                    scored=randomness.sealed_category(seed, person, step, category),
-                    pilot=False,
-                    response_ms=20_000,
-                )
+            sealed(
+                event("answer", code, now, pseudonym=person, section=name, step=step),
+                {
+                    "item": decision.item_id,
+                    "choice": choice,
+                    "category": category,
+                    "pilot": False,
+                    "response_ms": 20_000,
+                },
             )
             st = engine.answer(plan, st, decision.item, category)
             step += 1
@@ -377,12 +373,10 @@ def closed_exam_log(applicants: int, bank_size: int = 500, length: int = 30) -> 
             seed=seed.hex(),
             definition=definition,
             definition_sha256=hashlib.sha256(definition.encode()).hexdigest(),
-            parameter_table=table,
-            bank_parameters_sha256=hashlib.sha256(table.encode()).hexdigest(),
             closed_at=ms(end),
         )
     )
-    return [canonical(e) for e in entries]
+    return [canonical(e) for e in entries], given
 
 
 def sign(signer: Signer, texts: list[str]) -> str:
@@ -393,7 +387,7 @@ def sign(signer: Signer, texts: list[str]) -> str:
 
 def verify_benchmark(applicants: int, bank_size: int, length: int) -> dict:
     t0 = time.perf_counter()
-    texts = closed_exam_log(applicants, bank_size, length)
+    texts, given = closed_exam_log(applicants, bank_size, length)
     build_s = time.perf_counter() - t0
     signer = Signer.generate(ORIGIN)
     note = sign(signer, texts)
@@ -403,7 +397,7 @@ def verify_benchmark(applicants: int, bank_size: int, length: int) -> dict:
     for label, parallel_from in (("verify_s", verify_module.PARALLEL_FROM), ("one_process_s", 0)):
         verify_module.PARALLEL_FROM = parallel_from or 10**12
         t0 = time.perf_counter()
-        report = verify(texts, note, signer.verifier, ORIGIN)
+        report = verify(texts, note, signer.verifier, ORIGIN, openings=given)
         times[label] = time.perf_counter() - t0
         verify_module.PARALLEL_FROM = PARALLEL_FROM
         assert report.problems == [], report.problems[:5]
