@@ -243,6 +243,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Soal dipensiunkan; pembuka segel kini terbuka untuk umum.",
         "The items are retired; the openings are now public.",
     ),
+    "obs.sealed": (
+        "Selama ujian berlangsung, setiap jawaban di log publik tersegel: pengamat menerima "
+        "pembuka segelnya saat ujian ditutup, publik saat soalnya dipensiunkan.",
+        "While the exam runs, every answer in the public log is sealed: observers receive "
+        "the openings when the exam closes, the public when its items are retired.",
+    ),
     "rev.sealed": (
         "Bukti per soal (soal, pilihan, benar atau salah) tersegel sampai ujian ditutup, "
         "karena dapat membuka kunci soal yang masih dipakai.",
