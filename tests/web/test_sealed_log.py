@@ -143,7 +143,9 @@ def test_public_access_recovers_no_more_keys_than_chance(busy_exam, app_settings
         "passed",
         "passed_all",
         "flags",
+        "log_mismatch",
     }
+    assert not any(row["log_mismatch"] for row in board["rows"])
 
     # The attack on what the public sees: nothing to go on, so no better than blind.
     blind = max(Counter(keys.values()).values())
