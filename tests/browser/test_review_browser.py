@@ -30,8 +30,10 @@ def test_screening_evidence_note_and_decision(page, browser, review_server):
     page.get_by_role("button", name="Jalankan analisis").click()
     page.get_by_text("Menebak cepat (NT10)").first.wait_for()
     flag = page.locator("section.flag", has_text=rapid[0]).filter(has_text="Menebak cepat").first
-    flag.get_by_text("Bukti").click()
-    assert flag.get_by_role("cell", name="rapid").count() >= 6  # every answer marked rapid
+    flag.get_by_text("Bukti", exact=True).click()
+    # While the exam runs an observer sees the flag's statistics, not its per-item evidence.
+    assert flag.get_by_text("tersegel sampai ujian ditutup").is_visible()
+    assert flag.get_by_role("cell", name="rapid").count() == 0
     flag.get_by_label("Catatan").fill("Rekaman CCTV ruang R0 diperiksa")
     flag.get_by_role("button", name="Tambahkan").click()
     page.get_by_text("Rekaman CCTV ruang R0 diperiksa").wait_for()
@@ -42,6 +44,8 @@ def test_screening_evidence_note_and_decision(page, browser, review_server):
     committee.goto(f"{url}/observer/exams/{CODE}/review")
     flag = committee.locator("section.flag", has_text=rapid[0]).filter(has_text="Menebak cepat")
     flag = flag.first
+    flag.get_by_text("Bukti", exact=True).click()
+    assert flag.get_by_role("cell", name="rapid").count() >= 6  # every answer marked rapid
     flag.get_by_label("Catatan").fill("Peserta mengaku tidak siap; tidak ada tindak lanjut")
     flag.get_by_label("Keputusan").select_option("no_action")
     flag.get_by_role("button", name="Tambahkan").click()
