@@ -6,7 +6,6 @@ engine, the simulator and an observer's replay all work from it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,10 +44,6 @@ class BankTable:
 
     def rows_in_domain(self, domain: str) -> np.ndarray:
         return np.flatnonzero(np.asarray(self.domains) == domain)
-
-    def parameter_table_hash(self) -> str:
-        """SHA-256 of the canonical parameter table (what the committee commits to)."""
-        return hashlib.sha256(self.parameter_table().encode()).hexdigest()
 
     def parameter_table(self) -> str:
         """The canonical parameter table: JSON of every item's id, model, parameters (as
