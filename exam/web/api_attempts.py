@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
+from msgspec import Meta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, defer
 
@@ -22,7 +24,7 @@ from exam.models import Attempt, Enrollment, Exam, Response
 from exam.receipts import receipt
 from exam.security import CurrentUser, applicant_only
 from exam.web import client_change
-from exam.web.deps import enrolled, exam_runtime
+from exam.web.deps import STEP_MAX, PathId, enrolled, exam_runtime
 from proctoring import log
 
 
@@ -60,7 +62,7 @@ class AttemptOut:
 
 @dataclass
 class AnswerIn:
-    step: int
+    step: Annotated[int, Meta(ge=0, le=STEP_MAX)]
     item_id: str
     choice: str
 
@@ -77,7 +79,9 @@ class AnswerOut:
 @dataclass
 class EventIn:
     type: str
-    at: int
+    #: The browser's clock in milliseconds (``Date.now()``, at most JavaScript's largest
+    #: exact integer).
+    at: Annotated[int, Meta(ge=0, le=2**53 - 1)]
 
 
 @dataclass
@@ -252,7 +256,7 @@ class AttemptApi(Controller):
         return StartReply(v.attempt_id, v.deadline.isoformat(), v.remaining_seconds, v.resumed)
 
     @get("/attempts/{attempt_id:int}")
-    async def read(self, request: Request, attempt_id: FromPath[int]) -> AttemptOut:
+    async def read(self, request: Request, attempt_id: PathId) -> AttemptOut:
         """The attempt's state and the item to answer now (never a key or option points)."""
         user: CurrentUser = request.user
         now = _now(request)
@@ -281,7 +285,7 @@ class AttemptApi(Controller):
     async def answer(
         self,
         request: Request,
-        attempt_id: FromPath[int],
+        attempt_id: PathId,
         data: JSONBody[AnswerIn],
     ) -> AnswerOut:
         """Store one answer; the same answer again gets the same reply, a different answer
@@ -330,7 +334,7 @@ class AttemptApi(Controller):
     async def event(
         self,
         request: Request,
-        attempt_id: FromPath[int],
+        attempt_id: PathId,
         data: JSONBody[EventIn],
     ) -> EventOut:
         """A browser proctoring event, logged for observers' review (never a sanction)."""
@@ -364,7 +368,7 @@ class AttemptApi(Controller):
         return EventOut(index)
 
     @get("/attempts/{attempt_id:int}/result")
-    async def result(self, request: Request, attempt_id: FromPath[int]) -> dict:
+    async def result(self, request: Request, attempt_id: PathId) -> dict:
         """Points per section, the total and the receipt: for every answer its log index and
         a c2sp.org/tlog-proof against a signed checkpoint (one is signed now if needed)."""
         user: CurrentUser = request.user

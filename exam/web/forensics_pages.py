@@ -28,7 +28,7 @@ from exam.database import begin_write
 from exam.delivery import DeliveryError
 from exam.models import Exam, ForensicFlag
 from exam.security import CurrentUser, committee_only, observer_or_committee
-from exam.web.deps import DbSession
+from exam.web.deps import DbSession, PathId
 from proctoring.screening import KINDS, screen
 
 
@@ -132,7 +132,7 @@ class ForensicsPages(Controller):
         self,
         request: Request,
         code: FromPath[str],
-        flag_id: FromPath[int],
+        flag_id: PathId,
         data: Annotated[ReviewForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response:
         """A note on a flag, or (committee) the decision with its reason."""
@@ -152,7 +152,7 @@ class ForensicsPages(Controller):
 
     @get("/flags/{flag_id:int}/evidence.json", name="forensics-flag-document")
     async def document(
-        self, db_session: DbSession, code: FromPath[str], flag_id: FromPath[int]
+        self, db_session: DbSession, code: FromPath[str], flag_id: PathId
     ) -> Response:
         """The flag's canonical document: its SHA-256 is the commitment in the log."""
 
