@@ -14,7 +14,7 @@ from litestar import Controller, Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
-from msgspec import Meta
+from msgspec import Meta, Struct
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, defer
 
@@ -60,8 +60,10 @@ class AttemptOut:
     item: ItemOut | None
 
 
-@dataclass
-class AnswerIn:
+class AnswerIn(Struct):
+    """An answer; a msgspec struct, so the bound of ``step`` is both checked and in the
+    schema (a dataclass field's ``Meta`` is checked but not documented)."""
+
     step: Annotated[int, Meta(ge=0, le=STEP_MAX)]
     item_id: str
     choice: str
@@ -76,8 +78,7 @@ class AnswerOut:
     item: ItemOut | None = None
 
 
-@dataclass
-class EventIn:
+class EventIn(Struct):
     type: str
     #: The browser's clock in milliseconds (``Date.now()``, at most JavaScript's largest
     #: exact integer).
@@ -109,6 +110,12 @@ class Conflict(HTTPException):
     status_code = 409
 
 
+class Unprocessable(HTTPException):
+    """422: the request names what the exam does not have (an option, an event type)."""
+
+    status_code = 422
+
+
 def _now(request: Request) -> datetime:
     return request.app.state.clock()
 
@@ -116,6 +123,8 @@ def _now(request: Request) -> datetime:
 def _raise(exc: delivery.DeliveryError) -> None:
     if exc.status == 409:
         raise Conflict(detail=exc.reason) from None
+    if exc.status == 422:
+        raise Unprocessable(detail=exc.reason) from None
     raise HTTPException(status_code=exc.status, detail=exc.reason) from None
 
 
@@ -236,7 +245,7 @@ class AttemptApi(Controller):
     guards = [applicant_only]  # noqa: RUF012 (Litestar's controller attribute)
     tags = ["applicant"]  # noqa: RUF012
 
-    @post("/exams/{exam_code:str}/attempts", status_code=HTTP_200_OK)
+    @post("/exams/{exam_code:str}/attempts", status_code=HTTP_200_OK, raises=[Conflict])
     async def start(self, request: Request, exam_code: FromPath[str]) -> StartReply:
         """Start the attempt, or resume it (starting twice returns the same attempt)."""
         user: CurrentUser = request.user
@@ -281,7 +290,11 @@ class AttemptApi(Controller):
             v = await request.app.state.db.run(finish)
         return _attempt_out(v)
 
-    @post("/attempts/{attempt_id:int}/answers", status_code=HTTP_200_OK)
+    @post(
+        "/attempts/{attempt_id:int}/answers",
+        status_code=HTTP_200_OK,
+        raises=[Conflict, Unprocessable],
+    )
     async def answer(
         self,
         request: Request,
@@ -330,7 +343,7 @@ class AttemptApi(Controller):
             client_change.remember(request)
         return AnswerOut(reply.accepted, reply.log_index, reply.next_step, following)
 
-    @post("/attempts/{attempt_id:int}/events", status_code=HTTP_200_OK)
+    @post("/attempts/{attempt_id:int}/events", status_code=HTTP_200_OK, raises=[Unprocessable])
     async def event(
         self,
         request: Request,
@@ -340,9 +353,7 @@ class AttemptApi(Controller):
         """A browser proctoring event, logged for observers' review (never a sanction)."""
         user: CurrentUser = request.user
         if data.type not in PROCTORING_EVENTS:
-            raise HTTPException(
-                status_code=422, detail=f"type must be one of {', '.join(PROCTORING_EVENTS)}"
-            )
+            raise Unprocessable(detail=f"type must be one of {', '.join(PROCTORING_EVENTS)}")
         now = _now(request)
 
         def run(session: Session) -> int:
@@ -367,7 +378,7 @@ class AttemptApi(Controller):
         index = await request.app.state.db.run(run)
         return EventOut(index)
 
-    @get("/attempts/{attempt_id:int}/result")
+    @get("/attempts/{attempt_id:int}/result", raises=[Conflict])
     async def result(self, request: Request, attempt_id: PathId) -> dict:
         """Points per section, the total and the receipt: for every answer its log index and
         a c2sp.org/tlog-proof against a signed checkpoint (one is signed now if needed)."""

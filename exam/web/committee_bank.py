@@ -20,7 +20,7 @@ from exam.data import item_usage_statistics
 from exam.database import WRITE, begin_write
 from exam.plots import information_curve_svg
 from exam.security import CurrentUser, committee_only
-from exam.web.deps import INT32_MAX, DbSession, PathId
+from exam.web.deps import INT32_MAX, DbSession, PathId, bounded
 from itembank import repository
 from itembank.content import STATUSES, BankInputError
 from itembank.models import DifFinding, Item, ItemEnemy, ItemVersion
@@ -53,7 +53,7 @@ class CommitteeBank(Controller):
         domain: FromQuery[str] = "",
         status: FromQuery[str] = "",
         topic: FromQuery[str] = "",
-        page: Annotated[int, QueryParameter(ge=1, le=INT32_MAX)] = 1,
+        page: Annotated[int, bounded(QueryParameter, 1, INT32_MAX)] = 1,
     ) -> Template:
         """The bank as a searchable table (htmx swaps only the rows when filtering)."""
         query = select(Item, ItemVersion).join(

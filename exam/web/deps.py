@@ -5,7 +5,7 @@ from typing import Annotated, TypeAlias
 from litestar import Request
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import ParameterKwarg, PathParameter, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -27,12 +27,21 @@ INT64_MAX = 2**63 - 1
 #: 8 sections of at most 500 items).
 STEP_MAX = 100_000
 
+
+def bounded(kind: type[ParameterKwarg], low: int, high: int, **kw) -> ParameterKwarg:
+    """A parameter of ``kind`` (``PathParameter``, ``QueryParameter`` ...) refused outside
+    ``low``..``high``. ``schema_extra`` repeats the bounds for the OpenAPI schema, where
+    Litestar would write them as floats (2^63 - 1 becomes 2^63) or drop a 0 on an
+    optional parameter."""
+    return kind(ge=low, le=high, schema_extra={"minimum": low, "maximum": high}, **kw)
+
+
 #: A row id or a version number in the path (they count from 1).
-PathId: TypeAlias = Annotated[int, PathParameter(ge=1, le=INT32_MAX)]
+PathId: TypeAlias = Annotated[int, bounded(PathParameter, 1, INT32_MAX)]
 #: An index of the audit log in the path.
-PathLogIndex: TypeAlias = Annotated[int, PathParameter(ge=0, le=INT64_MAX)]
+PathLogIndex: TypeAlias = Annotated[int, bounded(PathParameter, 0, INT64_MAX)]
 #: A version number in the query, if any.
-QueryVersion: TypeAlias = Annotated[int | None, QueryParameter(ge=1, le=INT32_MAX)]
+QueryVersion: TypeAlias = Annotated[int | None, bounded(QueryParameter, 1, INT32_MAX)]
 
 
 def enrolled(session: Session, user: CurrentUser, code: str, lock: bool = False):
