@@ -66,7 +66,7 @@ class ApplicantAppeals(Controller):
             await db_session.run_sync(run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
-            return await _applicant_page(db_session, user, code, exc.reason, exc.status)
+            return await _applicant_page(db_session, user, code, exc.reason, 409)
         await db_session.commit()
         return Redirect(f"/exam/{code}/appeals/", status_code=303)
 
