@@ -54,7 +54,7 @@ from exam.web import (
 )
 from exam.web.heartbeat import Heartbeat
 from exam.web.log_feed import LogFeed
-from exam.web.openapi_docs import document_refusals
+from exam.web.openapi_docs import document_refusals, security_per_operation
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig, SessionStore
 from exam.web.threaded import ThreadedDb
 from proctoring.signer_guard import SignerRefusedError
@@ -222,7 +222,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
-        on_app_init=[session_auth.on_app_init],
+        on_app_init=[session_auth.on_app_init, security_per_operation],
         on_startup=startup,
         on_shutdown=shutdown,
         before_request=_refuse_writes if settings.read_only else None,
@@ -266,10 +266,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
     document_refusals(
         app,
         rate_limited={"/login", "/api/v1/auth/login"},
-        conflicts={
-            "/api/v1/exams/{exam_code:str}/attempts",
-            "/api/v1/attempts/{attempt_id:int}/answers",
-            "/api/v1/attempts/{attempt_id:int}/events",
-        },
+        public=PUBLIC_PATHS,
+        security=session_auth.security_requirement,
     )
     return app

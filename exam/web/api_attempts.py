@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
+from msgspec import Meta, Struct
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, defer
 
@@ -23,7 +25,7 @@ from exam.receipts import receipt
 from exam.score_check import SCORE_MISMATCH, checked_rows
 from exam.security import CurrentUser, applicant_only
 from exam.web import client_change
-from exam.web.deps import enrolled, exam_runtime
+from exam.web.deps import STEP_MAX, PathId, enrolled, exam_runtime
 from proctoring import log
 
 
@@ -59,9 +61,11 @@ class AttemptOut:
     item: ItemOut | None
 
 
-@dataclass
-class AnswerIn:
-    step: int
+class AnswerIn(Struct):
+    """An answer; a msgspec struct, so the bound of ``step`` is both checked and in the
+    schema (a dataclass field's ``Meta`` is checked but not documented)."""
+
+    step: Annotated[int, Meta(ge=0, le=STEP_MAX)]
     item_id: str
     choice: str
 
@@ -75,10 +79,11 @@ class AnswerOut:
     item: ItemOut | None = None
 
 
-@dataclass
-class EventIn:
+class EventIn(Struct):
     type: str
-    at: int
+    #: The browser's clock in milliseconds (``Date.now()``, at most JavaScript's largest
+    #: exact integer).
+    at: Annotated[int, Meta(ge=0, le=2**53 - 1)]
 
 
 @dataclass
@@ -106,6 +111,12 @@ class Conflict(HTTPException):
     status_code = 409
 
 
+class Unprocessable(HTTPException):
+    """422: the request names what the exam does not have (an option, an event type)."""
+
+    status_code = 422
+
+
 def _now(request: Request) -> datetime:
     return request.app.state.clock()
 
@@ -113,6 +124,8 @@ def _now(request: Request) -> datetime:
 def _raise(exc: delivery.DeliveryError) -> None:
     if exc.status == 409:
         raise Conflict(detail=exc.reason) from None
+    if exc.status == 422:
+        raise Unprocessable(detail=exc.reason) from None
     raise HTTPException(status_code=exc.status, detail=exc.reason) from None
 
 
@@ -234,7 +247,7 @@ class AttemptApi(Controller):
     guards = [applicant_only]  # noqa: RUF012 (Litestar's controller attribute)
     tags = ["applicant"]  # noqa: RUF012
 
-    @post("/exams/{exam_code:str}/attempts", status_code=HTTP_200_OK)
+    @post("/exams/{exam_code:str}/attempts", status_code=HTTP_200_OK, raises=[Conflict])
     async def start(self, request: Request, exam_code: FromPath[str]) -> StartReply:
         """Start the attempt, or resume it (starting twice returns the same attempt)."""
         user: CurrentUser = request.user
@@ -254,7 +267,7 @@ class AttemptApi(Controller):
         return StartReply(v.attempt_id, v.deadline.isoformat(), v.remaining_seconds, v.resumed)
 
     @get("/attempts/{attempt_id:int}")
-    async def read(self, request: Request, attempt_id: FromPath[int]) -> AttemptOut:
+    async def read(self, request: Request, attempt_id: PathId) -> AttemptOut:
         """The attempt's state and the item to answer now (never a key or option points)."""
         user: CurrentUser = request.user
         now = _now(request)
@@ -279,11 +292,15 @@ class AttemptApi(Controller):
             v = await request.app.state.db.run(finish)
         return _attempt_out(v)
 
-    @post("/attempts/{attempt_id:int}/answers", status_code=HTTP_200_OK)
+    @post(
+        "/attempts/{attempt_id:int}/answers",
+        status_code=HTTP_200_OK,
+        raises=[Conflict, Unprocessable],
+    )
     async def answer(
         self,
         request: Request,
-        attempt_id: FromPath[int],
+        attempt_id: PathId,
         data: JSONBody[AnswerIn],
     ) -> AnswerOut:
         """Store one answer; the same answer again gets the same reply, a different answer
@@ -328,19 +345,17 @@ class AttemptApi(Controller):
             client_change.remember(request)
         return AnswerOut(reply.accepted, reply.log_index, reply.next_step, following)
 
-    @post("/attempts/{attempt_id:int}/events", status_code=HTTP_200_OK)
+    @post("/attempts/{attempt_id:int}/events", status_code=HTTP_200_OK, raises=[Unprocessable])
     async def event(
         self,
         request: Request,
-        attempt_id: FromPath[int],
+        attempt_id: PathId,
         data: JSONBody[EventIn],
     ) -> EventOut:
         """A browser proctoring event, logged for observers' review (never a sanction)."""
         user: CurrentUser = request.user
         if data.type not in PROCTORING_EVENTS:
-            raise HTTPException(
-                status_code=422, detail=f"type must be one of {', '.join(PROCTORING_EVENTS)}"
-            )
+            raise Unprocessable(detail=f"type must be one of {', '.join(PROCTORING_EVENTS)}")
         now = _now(request)
 
         def run(session: Session) -> int:
@@ -365,8 +380,8 @@ class AttemptApi(Controller):
         index = await request.app.state.db.run(run)
         return EventOut(index)
 
-    @get("/attempts/{attempt_id:int}/result")
-    async def result(self, request: Request, attempt_id: FromPath[int]) -> dict:
+    @get("/attempts/{attempt_id:int}/result", raises=[Conflict])
+    async def result(self, request: Request, attempt_id: PathId) -> dict:
         """Points per section, the total and the receipt: for every answer its log index and
         a c2sp.org/tlog-proof against a signed checkpoint (one is signed now if needed).
         409 when the stored score differs from what the audit log states."""

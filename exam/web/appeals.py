@@ -18,13 +18,20 @@ from exam import appeals, delivery
 from exam.database import begin_write
 from exam.models import Appeal, Exam
 from exam.security import CurrentUser, applicant_only, committee_only
-from exam.web.deps import DbSession, enrolled, exam_runtime
+from exam.web.deps import DbSession, PathId, enrolled, exam_runtime
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _references(raw: str) -> list[int]:
-    return [int(x) for x in re.findall(r"\d+", raw)][:20]
+    """The log indices named in ``raw`` (at most 20). A number of more than 19 digits is
+    beyond every log index (< 2^63) and is refused before ``int``, which parses at most
+    4,300 digits."""
+    found = re.findall(r"\d+", raw)[:20]
+    for number in found:
+        if len(number) > 19:
+            raise delivery.DeliveryError(f"references: {number[:19]}… is no log index", 422)
+    return [int(x) for x in found]
 
 
 class ApplicantAppeals(Controller):
@@ -97,7 +104,7 @@ class CommitteeAppeals(Controller):
         request: Request,
         db_session: DbSession,
         code: FromPath[str],
-        appeal_id: FromPath[int],
+        appeal_id: PathId,
         data: FormData,
     ) -> Response:
         """Answer an appeal; an upheld one may re-key an item (item id and correct option)."""

@@ -17,6 +17,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
+from msgspec import Meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,12 +29,12 @@ from exam.runtime import ExamRuntime
 from exam.score_check import checked_rows
 from exam.security import CurrentUser, applicant_only
 from exam.web import client_change
-from exam.web.deps import DbSession, enrolled, exam_runtime
+from exam.web.deps import STEP_MAX, DbSession, PathLogIndex, enrolled, exam_runtime
 
 
 @dataclass
 class AnswerForm:
-    step: int
+    step: Annotated[int, Meta(ge=0, le=STEP_MAX)]
     item_id: str
     choice: str = ""
 
@@ -277,7 +278,7 @@ class ApplicantPages(Controller):
 
     @get("/{code:str}/receipts/{index:int}", name="exam-receipt", media_type="text/plain")
     async def receipt_file(
-        self, request: Request, code: FromPath[str], index: FromPath[int]
+        self, request: Request, code: FromPath[str], index: PathLogIndex
     ) -> Response:
         """One answer's receipt as a .tlog-proof file, to keep and check offline."""
         user: CurrentUser = request.user

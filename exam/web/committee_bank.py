@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
@@ -20,7 +20,7 @@ from exam.data import item_usage_statistics
 from exam.database import WRITE, begin_write
 from exam.plots import information_curve_svg
 from exam.security import CurrentUser, committee_only
-from exam.web.deps import DbSession
+from exam.web.deps import INT32_MAX, DbSession, PathId, bounded
 from itembank import repository
 from itembank.content import STATUSES, BankInputError
 from itembank.models import DifFinding, Item, ItemEnemy, ItemVersion
@@ -54,7 +54,7 @@ class CommitteeBank(Controller):
         domain: FromQuery[str] = "",
         status: FromQuery[str] = "",
         topic: FromQuery[str] = "",
-        page: FromQuery[int] = 1,
+        page: Annotated[int, bounded(QueryParameter, 1, INT32_MAX)] = 1,
     ) -> Template:
         """The bank as a searchable table (htmx swaps only the rows when filtering)."""
         query = select(Item, ItemVersion).join(
@@ -71,7 +71,6 @@ class CommitteeBank(Controller):
         if topic:
             query = query.where(ItemVersion.topic == topic)
         total = await db_session.scalar(select(func.count()).select_from(query.subquery()))
-        page = max(page, 1)
         rows = (
             await db_session.execute(
                 query.order_by(Item.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
@@ -142,7 +141,7 @@ class CommitteeBank(Controller):
 
     @get("/items/{item_id:str}/versions/{version:int}/information.svg", name="bank-item-curve")
     async def information_curve(
-        self, db_session: DbSession, item_id: FromPath[str], version: FromPath[int]
+        self, db_session: DbSession, item_id: FromPath[str], version: PathId
     ) -> Response[bytes]:
         row = await db_session.scalar(
             select(ItemVersion).where(

@@ -15,13 +15,13 @@ import numpy as np
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from exam.database import begin_write
 from exam.security import committee_only
-from exam.web.deps import DbSession
+from exam.web.deps import DbSession, PathId
 from itembank import repository
 from itembank.dif import mantel_haenszel
 from itembank.models import DifFinding
@@ -120,7 +120,7 @@ class CommitteeDif(Controller):
         self,
         request: Request,
         db_session: DbSession,
-        finding_id: FromPath[int],
+        finding_id: PathId,
         data: Annotated[DecisionForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Redirect | Template:
         user = request.scope["user"]

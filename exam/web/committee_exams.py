@@ -479,10 +479,13 @@ class CommitteeExams(Controller):
         raw = data.get("minutes", "").strip()
         user: CurrentUser = request.user
         now = request.app.state.clock()
+        error = None
         if not (raw.isascii() and raw.isdigit()):
-            return await self._detail(
-                request, db_session, code, 422, error=f"minutes: {raw!r} is not a whole number"
-            )
+            error = f"minutes: {raw[:20]!r} is not a whole number"
+        elif len(raw) > 6:  # before int(), which refuses more than 4,300 digits
+            error = "minutes: extra time must be 0–600 minutes"
+        if error:
+            return await self._detail(request, db_session, code, 422, error=error)
 
         def run(session: Session) -> None:
             begin_write(session)

@@ -1,10 +1,11 @@
-"""Typed dependencies shared by the handlers."""
+"""Typed dependencies and parameters shared by the handlers."""
 
-from typing import TypeAlias
+from typing import Annotated, TypeAlias
 
 from litestar import Request
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import ParameterKwarg, PathParameter, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -15,6 +16,32 @@ from exam.security import CurrentUser
 
 #: The request's database session (advanced-alchemy's ``db_session``).
 DbSession: TypeAlias = NamedDependency[AsyncSession]
+
+#: The largest numbers the columns hold: row ids, steps and version numbers are INTEGER
+#: (32 bits on PostgreSQL), log indices BIGINT (64 bits, signed). A client's number beyond
+#: them is refused with 400 naming the parameter, before a query where the database driver
+#: would fail on it (a 500).
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+#: A step is a position in one attempt: every exam is far shorter (the builder allows
+#: 8 sections of at most 500 items).
+STEP_MAX = 100_000
+
+
+def bounded(kind: type[ParameterKwarg], low: int, high: int, **kw) -> ParameterKwarg:
+    """A parameter of ``kind`` (``PathParameter``, ``QueryParameter`` ...) refused outside
+    ``low``..``high``. ``schema_extra`` repeats the bounds for the OpenAPI schema, where
+    Litestar would write them as floats (2^63 - 1 becomes 2^63) or drop a 0 on an
+    optional parameter."""
+    return kind(ge=low, le=high, schema_extra={"minimum": low, "maximum": high}, **kw)
+
+
+#: A row id or a version number in the path (they count from 1).
+PathId: TypeAlias = Annotated[int, bounded(PathParameter, 1, INT32_MAX)]
+#: An index of the audit log in the path.
+PathLogIndex: TypeAlias = Annotated[int, bounded(PathParameter, 0, INT64_MAX)]
+#: A version number in the query, if any.
+QueryVersion: TypeAlias = Annotated[int | None, bounded(QueryParameter, 1, INT32_MAX)]
 
 
 def enrolled(session: Session, user: CurrentUser, code: str, lock: bool = False):

@@ -33,7 +33,7 @@ from exam.delivery import DeliveryError
 from exam.models import Exam, ForensicFlag
 from exam.security import CurrentUser, committee_only, observer_or_committee
 from exam.web.api_attempts import Conflict
-from exam.web.deps import DbSession
+from exam.web.deps import DbSession, PathId
 from proctoring.screening import KINDS, screen
 
 
@@ -161,7 +161,7 @@ class ForensicsPages(Controller):
         self,
         request: Request,
         code: FromPath[str],
-        flag_id: FromPath[int],
+        flag_id: PathId,
         data: Annotated[ReviewForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response:
         """A note on a flag, or (committee) the decision with its reason."""
@@ -181,7 +181,7 @@ class ForensicsPages(Controller):
 
     @get("/flags/{flag_id:int}/evidence.json", name="forensics-flag-document")
     async def document(
-        self, request: Request, db_session: DbSession, code: FromPath[str], flag_id: FromPath[int]
+        self, request: Request, db_session: DbSession, code: FromPath[str], flag_id: PathId
     ) -> Response:
         """The flag's canonical document: its SHA-256 is the commitment in the log. Its
         per-item evidence (items, choices, right or wrong) narrows keys, so observers get

@@ -16,7 +16,7 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy import bindparam, select
 
-from exam.web.deps import DbSession
+from exam.web.deps import INT64_MAX, DbSession, bounded
 from exam.web.log_feed import LogFeed
 from proctoring import checkpoints, log, signer_guard
 from proctoring.models import LogEntry
@@ -52,7 +52,7 @@ class LogApi(Controller):
     path = "/api/v1/log"
     tags = ["audit log"]  # noqa: RUF012 (Litestar's controller attribute)
 
-    @get("/checkpoint", media_type="text/plain")
+    @get("/checkpoint", media_type="text/plain", raises=[NotFoundException])
     async def checkpoint(self, request: Request, db_session: DbSession) -> Response[str]:
         """The latest signed checkpoint (a C2SP signed note). While the signer refuses to
         sign (the database does not extend its last checkpoint), the header
@@ -79,8 +79,8 @@ class LogApi(Controller):
     async def entries(
         self,
         db_session: DbSession,
-        start: Annotated[int, QueryParameter(ge=0)],
-        end: Annotated[int, QueryParameter(ge=0)],
+        start: Annotated[int, bounded(QueryParameter, 0, INT64_MAX)],
+        end: Annotated[int, bounded(QueryParameter, 0, INT64_MAX)],
     ) -> dict:
         """Entries with start ≤ index < end (at most 1,000); ``entry`` is the exact
         canonical-JSON text whose UTF-8 bytes are the Merkle leaf."""
@@ -93,8 +93,8 @@ class LogApi(Controller):
     async def inclusion(
         self,
         db_session: DbSession,
-        index: Annotated[int, QueryParameter(ge=0)],
-        size: Annotated[int, QueryParameter(ge=1)],
+        index: Annotated[int, bounded(QueryParameter, 0, INT64_MAX)],
+        size: Annotated[int, bounded(QueryParameter, 1, INT64_MAX)],
     ) -> dict:
         """RFC 9162 §2.1.3 inclusion proof of entry ``index`` in the tree of ``size``."""
         if index >= size or size > await _size(db_session):
@@ -107,8 +107,8 @@ class LogApi(Controller):
     async def consistency(
         self,
         db_session: DbSession,
-        first: Annotated[int, QueryParameter(ge=1)],
-        second: Annotated[int, QueryParameter(ge=1)],
+        first: Annotated[int, bounded(QueryParameter, 1, INT64_MAX)],
+        second: Annotated[int, bounded(QueryParameter, 1, INT64_MAX)],
     ) -> dict:
         """RFC 9162 §2.1.4 consistency proof between tree sizes ``first`` ≤ ``second``."""
         if first > second or second > await _size(db_session):
@@ -123,8 +123,11 @@ class LogApi(Controller):
     async def stream(
         self,
         request: Request,
-        since: Annotated[int | None, QueryParameter(ge=0)] = None,
-        last_event_id: Annotated[int | None, HeaderParameter(name="last-event-id", ge=-1)] = None,
+        since: Annotated[int | None, bounded(QueryParameter, 0, INT64_MAX)] = None,
+        # The stream goes on from the index after the last one seen: one the column holds.
+        last_event_id: Annotated[
+            int | None, bounded(HeaderParameter, -1, INT64_MAX - 1, name="last-event-id")
+        ] = None,
     ) -> ServerSentEvent:
         """Every entry from ``since`` (or after ``Last-Event-ID``) on, then live; a
         keep-alive comment every 15 s. With neither, only new entries."""

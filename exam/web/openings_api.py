@@ -21,7 +21,7 @@ from exam.closing import openings_released
 from exam.models import Attempt, Enrollment, Exam
 from exam.security import CurrentUser, applicant_only, observer_or_committee
 from exam.web.api_attempts import Conflict
-from exam.web.deps import DbSession
+from exam.web.deps import DbSession, PathId
 from proctoring import openings
 from proctoring.seal import bundle
 
@@ -59,7 +59,7 @@ class PublicOpenings(Controller):
     path = "/api/v1/exams"
     tags = ["audit log"]  # noqa: RUF012 (Litestar's controller attribute)
 
-    @get("/{exam_code:str}/openings")
+    @get("/{exam_code:str}/openings", raises=[Conflict, NotFoundException])
     async def exam_openings(self, db_session: DbSession, exam_code: FromPath[str]) -> Response:
         """Every opening of the exam's sealed entries, once its items are retired (403
         before). No login needed."""
@@ -87,7 +87,7 @@ class ApplicantOpenings(Controller):
 
     @get("/{attempt_id:int}/openings")
     async def own_openings(
-        self, request: Request, db_session: DbSession, attempt_id: FromPath[int]
+        self, request: Request, db_session: DbSession, attempt_id: PathId
     ) -> Response:
         """The openings of the applicant's own sealed entries (their answers and the items
         served to them): what their receipt's commitments hide."""

@@ -15,7 +15,7 @@ from typing import Annotated
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from exam.database import begin_write
 from exam.documents import certificate_pdf, distribution_svg, results_pdf, table_rows
 from exam.models import Enrollment, Exam, Publication
 from exam.security import CurrentUser, applicant_only, committee_only
-from exam.web.deps import DbSession, enrolled
+from exam.web.deps import DbSession, PathId, QueryVersion, enrolled
 from proctoring import checkpoints, log
 from proctoring.checkpoints import SignerRefusedError
 from proctoring.note import format_proof
@@ -156,7 +156,7 @@ class PublicResults(Controller):
 
     @get("/{code:str}", name="results-public")
     async def page(
-        self, db_session: DbSession, code: FromPath[str], version: FromQuery[int | None] = None
+        self, db_session: DbSession, code: FromPath[str], version: QueryVersion = None
     ) -> Template:
         def run(session: Session):
             exam, versions, chosen = _published(session, code, version)
@@ -182,7 +182,7 @@ class PublicResults(Controller):
 
     @get("/{code:str}/v/{version:int}/table.csv", name="results-csv", media_type="text/csv")
     async def table_csv(
-        self, db_session: DbSession, code: FromPath[str], version: FromPath[int]
+        self, db_session: DbSession, code: FromPath[str], version: PathId
     ) -> Response:
         """The canonical table, byte for byte what its SHA-256 in the log covers."""
         _, _, p = await db_session.run_sync(lambda s: _published(s, code, version))
@@ -194,7 +194,7 @@ class PublicResults(Controller):
 
     @get("/{code:str}/v/{version:int}/table.pdf", name="results-pdf")
     async def table_pdf(
-        self, db_session: DbSession, code: FromPath[str], version: FromPath[int]
+        self, db_session: DbSession, code: FromPath[str], version: PathId
     ) -> Response:
         def run(session: Session):
             exam, _, p = _published(session, code, version)
@@ -214,7 +214,7 @@ class PublicResults(Controller):
 
     @get("/{code:str}/v/{version:int}/distribution.svg", name="results-plot")
     async def distribution(
-        self, db_session: DbSession, code: FromPath[str], version: FromPath[int]
+        self, db_session: DbSession, code: FromPath[str], version: PathId
     ) -> Response:
         exam, _, p = await db_session.run_sync(lambda s: _published(s, code, version))
         svg = distribution_svg(p.table_csv, _sections(exam), _grades(exam))
