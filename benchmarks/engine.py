@@ -24,10 +24,10 @@ from catsim.estimation import NumericalSearchEstimator
 from catsim.item_bank import ItemBank
 from catsim.selection import MaxInfoSelector
 
-from exam import engine
-from exam.blueprint import ContentRule, SectionConfig
-from exam.plan import SectionPlan, compile_section
-from exam.simulation import simulate, splitmix_uniforms, with_exposure_parameters
+from exam.cat import engine
+from exam.cat.blueprint import ContentRule, SectionConfig
+from exam.cat.plan import SectionPlan, compile_section
+from exam.cat.simulation import simulate, splitmix_uniforms, with_exposure_parameters
 from itembank.synthetic import synthetic_bank
 
 SEED = bytes(32)

@@ -53,7 +53,7 @@ from sqlalchemy import create_engine, func, select, text
 from tqdm import tqdm
 
 from exam import database, delivery, migrate
-from exam.blueprint import ExamConfig, SectionConfig
+from exam.cat.blueprint import ExamConfig, SectionConfig
 from exam.models import Attempt, Response, User
 from exam.security import password_hasher
 from exam.settings import Settings

@@ -46,13 +46,14 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, text
 
-from exam import database, engine, migrate, randomness
-from exam.blueprint import ExamConfig, SectionConfig
+from exam import database, migrate
+from exam.cat import engine, randomness
+from exam.cat.blueprint import ExamConfig, SectionConfig
+from exam.cat.outcome import section_result
+from exam.cat.plan import compile_section
+from exam.cat.simulation import simulated_responses, splitmix_uniforms, with_exposure_parameters
 from exam.delivery import _canonical, event, ms
-from exam.outcome import section_result
-from exam.plan import compile_section
 from exam.settings import Settings
-from exam.simulation import simulated_responses, splitmix_uniforms, with_exposure_parameters
 from itembank.repository import bank_table
 from itembank.synthetic import synthetic_items
 from proctoring import log, merkle

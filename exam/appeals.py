@@ -5,7 +5,7 @@ of the exam's rules, 72 by default), citing log entries as evidence; the committ
 upheld or rejected. Both steps are logged, the texts by SHA-256 only (they may name people).
 An upheld appeal may re-key an item: ``item_rekeyed`` carries the corrected scoring, every
 finished attempt that answered the item is re-scored on the items it was served
-(``exam.replay.rescore_section``: the items seen are history, only what the answers earn
+(``exam.cat.replay.rescore_section``: the items seen are history, only what the answers earn
 changes) and logged as ``attempt_rescored``. The committee then publishes a new version of
 the results; the first stays visible, and the new one lists who changed.
 """
@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exam.cat.replay import rescore_section
 from exam.delivery import DeliveryError, Events, _result_record, event
 from exam.models import Appeal, Attempt, Enrollment, Exam, Publication, Response
-from exam.replay import rescore_section
 from exam.runtime import ExamRuntime
 from proctoring import log
 from proctoring.canonical import text_sha256

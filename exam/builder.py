@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from fractions import Fraction
 
-from exam.blueprint import (
+from exam.cat.blueprint import (
     EXPOSURE_METHODS,
     SECTION_KINDS,
     BlueprintError,

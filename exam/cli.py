@@ -18,24 +18,24 @@ import numpy as np
 from sqlalchemy import select
 
 from exam import database, migrate
-from exam.blueprint import BlueprintError, ExposureConfig, SectionConfig
+from exam.cat.blueprint import BlueprintError, ExposureConfig, SectionConfig
+from exam.cat.feasibility import check_section
+from exam.cat.plan import InfeasibleError, compile_section
+from exam.cat.simulation import simulate as run_simulation
+from exam.cat.simulation import with_exposure_parameters
 from exam.cli_log import BadInput
 from exam.cli_log import log as log_commands
 from exam.cli_results import results as results_commands
 from exam.data import exam_data
-from exam.feasibility import check_section
 from exam.models import ROLES, Exam, User
-from exam.plan import InfeasibleError, compile_section
 from exam.runtime import runtime
 from exam.security import end_sessions, password_hasher
 from exam.settings import get_settings
-from exam.simulation import simulate as run_simulation
-from exam.simulation import with_exposure_parameters
 from itembank import repository
 from itembank.calibration import CalibrationError, fixed_parameter_calibration
 from itembank.calibration import calibrate as run_calibration
 from itembank.content import STATUSES, BankInputError
-from itembank.dif import mantel_haenszel, write_dif_csv
+from scoring.dif import mantel_haenszel, write_dif_csv
 from itembank.synthetic import synthetic_bank
 from itembank.table import make_table
 from itembank.transfer import read_bank_file, write_bank

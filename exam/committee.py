@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.blueprint import ExamConfig
 from exam.builder import ExamForm
+from exam.cat.blueprint import ExamConfig
 from exam.delivery import DeliveryError, definition_sha256, event, ms, new_exam
 from exam.enrollment import EnrollmentRow
 from exam.models import Attempt, Enrollment, Exam, User

@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from exam import engine, randomness
-from exam.blueprint import ExamConfig
-from exam.feasibility import check_exam
+from exam.cat import engine, randomness
+from exam.cat.blueprint import ExamConfig
+from exam.cat.feasibility import check_exam
+from exam.cat.outcome import section_result
+from exam.cat.simulation import with_exposure_parameters
 from exam.models import Attempt, Enrollment, Exam, Response
-from exam.outcome import section_result
 from exam.runtime import ExamRuntime, pseudonym, runtime, snapshot_hash
-from exam.simulation import with_exposure_parameters
 from itembank import repository
 from itembank.content import ItemContent
 from itembank.models import Item, ItemVersion

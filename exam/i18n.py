@@ -163,7 +163,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "exam.result": ("Hasil ujian", "Exam result"),
     "exam.points": ("Nilai", "Points"),
-    "exam.outcome": ("Keterangan", "Outcome"),
+    "exam.cat.outcome": ("Keterangan", "Outcome"),
     "exam.pass": ("memenuhi", "passed"),
     "exam.fail": ("tidak memenuhi", "not passed"),
     "exam.total": ("Total", "Total"),

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from exam.simulation import SimulationResult
+from exam.cat.simulation import SimulationResult
 from scoring.irt import item_information
 from scoring.params import ItemParams, ItemSpec
 

@@ -1,7 +1,7 @@
 """The committee's "check" before opening an exam: feasibility, then a quick simulation.
 
 A pure function of the definition and the bank table. Feasibility comes first: every
-section is compiled and checked (``exam.feasibility``), and an infeasible blueprint is
+section is compiled and checked (``exam.cat.feasibility``), and an infeasible blueprint is
 reported with every problem and not simulated. A feasible exam is then run for a sample of
 simulees with θ ~ N(0, 1) through the same engine and exposure control the live exam uses
 (Sympson–Hetter parameters are derived as at opening), and each section reports its
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exam.blueprint import ExamConfig
-from exam.feasibility import check_exam
-from exam.plan import compile_section
-from exam.simulation import SimulationResult, simulate, with_exposure_parameters
+from exam.cat.blueprint import ExamConfig
+from exam.cat.feasibility import check_exam
+from exam.cat.plan import compile_section
+from exam.cat.simulation import SimulationResult, simulate, with_exposure_parameters
 from itembank.table import BankTable
 
 

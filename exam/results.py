@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from exam.blueprint import ExamConfig
+from exam.cat.blueprint import ExamConfig
 from exam.delivery import DeliveryError, event
 from exam.integrity import check_exam
 from exam.models import Attempt, Enrollment, Exam, Publication

@@ -9,8 +9,8 @@ import hmac
 import json
 from dataclasses import dataclass, field
 
-from exam.blueprint import ExamConfig
-from exam.plan import SectionPlan, compile_section
+from exam.cat.blueprint import ExamConfig
+from exam.cat.plan import SectionPlan, compile_section
 from itembank.bank_json import item_from_dict
 from itembank.content import ItemContent
 from itembank.repository import bank_table

@@ -15,7 +15,7 @@ checks, in order:
    (``proctoring.seal``: the openings of an exam go to logged-in observers when it closes,
    and to everyone when its items are retired): every opening gives its entry's
    commitment, the revealed seed and definition match the commitments logged at opening,
-   and every attempt replays through the engine (``exam.replay``) to the same items,
+   and every attempt replays through the engine (``exam.cat.replay``) to the same items,
    abilities and points. Attempts replay independently, so a large exam's are shared among
    worker processes, one per core (``PARALLEL_FROM``); the report is the same either way.
 
@@ -37,10 +37,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from exam.blueprint import ExamConfig
-from exam.plan import compile_section
-from exam.randomness import seed_commitment
-from exam.replay import replay_section, rescore_section
+from exam.cat.blueprint import ExamConfig
+from exam.cat.plan import compile_section
+from exam.cat.randomness import seed_commitment
+from exam.cat.replay import replay_section, rescore_section
 from itembank.table import BankTable
 from proctoring import merkle
 from proctoring.canonical import decimal

@@ -43,7 +43,7 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import t as student_t
 
-from itembank.dif import mantel_haenszel
+from scoring.dif import mantel_haenszel
 from scoring.irt import item_information
 from scoring.params import ItemParams
 
@@ -171,7 +171,7 @@ def dif_by_attribute(
     sum scores are not comparable and θ̂, a monotone transform of the expected true score
     on the pool, is the matching variable (Zwick, Thayer & Wingersky 1994, Journal of
     Educational Measurement 31). Each item is analysed over the persons who saw it
-    (``itembank.dif.mantel_haenszel`` with ``strata=``). An item seen by fewer than
+    (``scoring.dif.mantel_haenszel`` with ``strata=``). An item seen by fewer than
     ``min_item`` persons of either group gets class NA, NaN statistics and a note.
     Persons with a NaN θ̂ or no label are left out.
     """

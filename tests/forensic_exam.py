@@ -8,7 +8,7 @@ from pathlib import Path
 
 import itembank
 from exam import delivery
-from exam.blueprint import ExamConfig, ExposureConfig, SectionConfig
+from exam.cat.blueprint import ExamConfig, ExposureConfig, SectionConfig
 from exam.models import Enrollment, Exam, User
 from exam.runtime import runtime
 from itembank import repository

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from exam import database, delivery, migrate
-from exam.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
+from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.models import Enrollment, Exam, User
 from exam.security import password_hasher
 from exam.settings import Settings

@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from exam import closing, committee, delivery
-from exam.blueprint import ExamConfig
 from exam.builder import FormError, exam_form_fields, read_exam_form, section_count
+from exam.cat.blueprint import ExamConfig
 from exam.database import begin_write
 from exam.demo import demo_exam
 from exam.enrollment import new_password, read_enrollment_csv

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from exam.blueprint import ExamConfig
+from exam.cat.blueprint import ExamConfig
 from exam.database import begin_write
 from exam.delivery import event
 from exam.models import Exam

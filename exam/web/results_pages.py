@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exam import delivery, results
-from exam.blueprint import ExamConfig
+from exam.cat.blueprint import ExamConfig
 from exam.database import begin_write
 from exam.documents import certificate_pdf, distribution_svg, results_pdf, table_rows
 from exam.models import Enrollment, Exam, Publication

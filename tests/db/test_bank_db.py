@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from exam import engine as cat
-from exam.blueprint import ExposureConfig, SectionConfig
+from exam.cat import engine as cat
+from exam.cat.blueprint import ExposureConfig, SectionConfig
+from exam.cat.plan import compile_section
 from exam.cli import main
-from exam.plan import compile_section
 from exam.settings import get_settings
 from itembank import repository
 from itembank.content import BankInputError
@@ -134,7 +134,7 @@ def test_cli_import_of_a_broken_file_exits_2_and_imports_nothing(
 
 
 def test_a_class_c_item_needs_a_committee_decision(session_maker):
-    from itembank.dif import DifResult
+    from scoring.dif import DifResult
 
     do_import(session_maker, located(sample_items()))
     results = [
@@ -165,7 +165,7 @@ def test_a_class_c_item_needs_a_committee_decision(session_maker):
 
 
 def test_retiring_on_dif_retires_the_item(session_maker):
-    from itembank.dif import DifResult
+    from scoring.dif import DifResult
 
     do_import(session_maker, located(sample_items()))
     with session_maker() as session, session.begin():

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 import itembank
 from exam import delivery
-from exam.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
+from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
+from exam.cat.replay import replay_exam
 from exam.models import Attempt, Enrollment, Exam, Response, User
-from exam.replay import replay_exam
 from exam.runtime import runtime
 from itembank import repository
 from itembank.transfer import read_bank_file

@@ -144,7 +144,7 @@ def test_opening_is_refused_while_a_class_c_item_awaits_a_decision(session_maker
     from pathlib import Path
 
     import itembank
-    from itembank.dif import DifResult
+    from scoring.dif import DifResult
     from itembank.transfer import read_bank_file
     from tests.db.test_delivery import demo_config
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import itembank
 from exam import closing, delivery
-from exam.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
+from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
+from exam.cat.plan import compile_section
+from exam.cat.replay import replay_section
 from exam.models import Attempt, Enrollment, Exam, User
-from exam.plan import compile_section
-from exam.replay import replay_section
 from exam.runtime import runtime
 from itembank import repository
 from itembank.table import BankTable

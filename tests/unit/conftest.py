@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from exam.blueprint import ContentRule, ExposureConfig, SectionConfig
+from exam.cat.blueprint import ContentRule, ExposureConfig, SectionConfig
 from itembank.synthetic import synthetic_bank
 
 SEED = bytes(range(32))

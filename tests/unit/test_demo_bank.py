@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 import itembank
-from exam.blueprint import ContentRule, ExposureConfig, SectionConfig
-from exam.feasibility import section_problems
-from exam.plan import compile_section
+from exam.cat.blueprint import ContentRule, ExposureConfig, SectionConfig
+from exam.cat.feasibility import section_problems
+from exam.cat.plan import compile_section
 from itembank.repository import bank_table
 from itembank.transfer import read_bank_file
 

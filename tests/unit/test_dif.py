@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from itembank.dif import (
+from scoring.dif import (
     DIF_CSV_HEADER,
     ets_class,
     mantel_haenszel,

@@ -5,13 +5,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from exam import engine
-from exam.blueprint import ContentRule, ExposureConfig, SectionConfig
-from exam.feasibility import check_section, section_problems
-from exam.outcome import section_result
-from exam.plan import InfeasibleError, compile_section
-from exam.replay import replay_section
-from exam.simulation import simulate, splitmix_uniforms, with_exposure_parameters
+from exam.cat import engine
+from exam.cat.blueprint import ContentRule, ExposureConfig, SectionConfig
+from exam.cat.feasibility import check_section, section_problems
+from exam.cat.outcome import section_result
+from exam.cat.plan import InfeasibleError, compile_section
+from exam.cat.replay import replay_section
+from exam.cat.simulation import simulate, splitmix_uniforms, with_exposure_parameters
 from itembank.synthetic import synthetic_bank
 from itembank.table import make_table
 from scoring.params import ItemParams, ItemSpec
@@ -105,7 +105,7 @@ def test_batch_and_single_attempt_agree(bank, blueprint, method, estimator):
         for item, resp in zip(result.items[i], result.items[i], strict=True):
             del resp
             u = splitmix_uniforms(3, np.array([i]), plan.rows[[item]])
-            from exam.simulation import simulated_responses
+            from exam.cat.simulation import simulated_responses
 
             r = int(simulated_responses(plan, theta[[i]], np.array([item]), u)[0])
             st = engine.answer(plan, st, int(item), r)
@@ -307,7 +307,7 @@ def test_splitmix_uniforms_are_uniform_and_stable():
 
 
 def test_classification_stop_decides_clear_cases_early(bank):
-    from exam.blueprint import Classification
+    from exam.cat.blueprint import Classification
 
     config = SectionConfig(
         "TIU",
@@ -337,8 +337,8 @@ def test_classification_stop_decides_clear_cases_early(bank):
 
 
 def test_replay_of_a_whole_exam(bank):
-    from exam.blueprint import ExamConfig
-    from exam.replay import replay_exam
+    from exam.cat.blueprint import ExamConfig
+    from exam.cat.replay import replay_exam
     from itembank.table import BankTable
 
     tkp = synthetic_bank(60, seed=4, domain="TKP", topics=1, polytomous=True)

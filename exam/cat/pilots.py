@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from exam import randomness
-from exam.blueprint import SectionConfig
+from exam.cat import randomness
+from exam.cat.blueprint import SectionConfig
 
 
 def pilot_count(config: SectionConfig) -> int:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from exam import engine
-from exam.blueprint import SectionConfig
-from exam.outcome import final_estimates
-from exam.plan import SectionPlan, compile_section
+from exam.cat import engine
+from exam.cat.blueprint import SectionConfig
+from exam.cat.outcome import final_estimates
+from exam.cat.plan import SectionPlan, compile_section
 from itembank.table import BankTable
 from scoring.irt import category_probs_at
 

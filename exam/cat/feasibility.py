@@ -16,8 +16,8 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from exam.blueprint import ExamConfig, SectionConfig
-from exam.plan import InfeasibleError, SectionPlan, compile_section
+from exam.cat.blueprint import ExamConfig, SectionConfig
+from exam.cat.plan import InfeasibleError, SectionPlan, compile_section
 from itembank.table import BankTable
 
 

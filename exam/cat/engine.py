@@ -14,7 +14,7 @@ One step (Weiss & Kingsbury 1984; van der Linden & Glas 2010, ch. 1):
    randomesque (Kingsbury & Zara 1989) or Sympson–Hetter (1985) exposure control.
 4. Stopping: max items, SE target (after min items and the topic minimums), section time.
 
-Every random number comes from ``exam.randomness`` (HMAC of the exam seed, the applicant's
+Every random number comes from ``exam.cat.randomness`` (HMAC of the exam seed, the applicant's
 pseudonym and the step), so the same inputs give the same items, thetas and scores.
 
 The state holds a batch of B attempts of one section; the simulator runs thousands at
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exam import randomness
-from exam.pilots import pilot_count, pilot_schedule
-from exam.plan import InfeasibleError, SectionPlan
+from exam.cat import randomness
+from exam.cat.pilots import pilot_count, pilot_schedule
+from exam.cat.plan import InfeasibleError, SectionPlan
 from scoring.ability import eap_from_loglik
 from scoring.irt import info_3pl, item_information
 

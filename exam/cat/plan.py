@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exam.blueprint import SectionConfig
+from exam.cat.blueprint import SectionConfig
 from itembank.table import BankTable
 from scoring.ability import Quadrature
 from scoring.irt import log_prob_table

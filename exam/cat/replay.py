@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from exam import engine
-from exam.blueprint import ExamConfig
-from exam.outcome import SectionResult, section_result
-from exam.plan import SectionPlan, compile_section
+from exam.cat import engine
+from exam.cat.blueprint import ExamConfig
+from exam.cat.outcome import SectionResult, section_result
+from exam.cat.plan import SectionPlan, compile_section
 from itembank.table import BankTable
 
 

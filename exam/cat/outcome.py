@@ -17,8 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-from exam.engine import EngineState
-from exam.plan import SectionPlan
+from exam.cat.engine import EngineState
+from exam.cat.plan import SectionPlan
 from scoring.ability import Estimate, eap_from_loglik, estimate
 from scoring.irt import expected_points
 
