@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import html
 from datetime import UTC, datetime
-from pathlib import Path
 
 import anyio
 from advanced_alchemy.extensions.litestar import (
@@ -34,7 +33,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
-from exam import database, i18n, migrate
+from exam import database, i18n, migrate, paths
 from exam.models import WebSession
 from exam.security import CurrentUser, password_hasher, user_from_session
 from exam.settings import Settings, get_settings
@@ -59,7 +58,6 @@ from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig, Sess
 from exam.web.threaded import ThreadedDb
 from proctoring.signer_guard import SignerRefusedError
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Paths open without a login (regular expressions, anchored).
 PUBLIC_PATHS = [
     "^/login$",
@@ -219,7 +217,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             appeals.ApplicantAppeals,
             appeals.CommitteeAppeals,
             applicant.ApplicantPages,
-            create_static_files_router(path="/static", directories=[ROOT / "static"]),
+            create_static_files_router(path="/static", directories=[paths.STATIC]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
         on_app_init=[session_auth.on_app_init, security_per_operation],
@@ -240,7 +238,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             cookie_samesite="lax",
         ),
         template_config=TemplateConfig(
-            directory=ROOT / "templates",
+            directory=paths.TEMPLATES,
             engine=JinjaTemplateEngine,
             engine_callback=_template_globals,
         ),
