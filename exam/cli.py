@@ -35,11 +35,11 @@ from itembank import repository
 from itembank.calibration import CalibrationError, fixed_parameter_calibration
 from itembank.calibration import calibrate as run_calibration
 from itembank.content import STATUSES, BankInputError
-from scoring.dif import mantel_haenszel, write_dif_csv
 from itembank.synthetic import synthetic_bank
 from itembank.table import make_table
 from itembank.transfer import read_bank_file, write_bank
 from scoring.ability import METHODS, estimate
+from scoring.dif import mantel_haenszel, write_dif_csv
 from scoring.files import (
     InputError,
     read_groups_csv,

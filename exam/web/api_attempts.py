@@ -15,17 +15,17 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from msgspec import Meta, Struct
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from exam import delivery
+from exam import answering, delivery
 from exam.database import begin_write
-from exam.models import Attempt, Enrollment, Exam, Response
+from exam.models import Attempt, Enrollment, Exam
 from exam.receipts import receipt
 from exam.score_check import SCORE_MISMATCH, checked_rows
 from exam.security import CurrentUser, applicant_only
 from exam.web import client_change
-from exam.web.deps import STEP_MAX, PathId, enrolled, exam_runtime
+from exam.web.deps import STEP_MAX, PathId, answer_runtime, enrolled, exam_runtime
 from proctoring import log
 
 
@@ -148,71 +148,6 @@ def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = Fa
     return tuple(row)
 
 
-#: The answer path's one read: the attempt (locked on PostgreSQL), the applicant's
-#: pseudonym, what finds the compiled exam and the answer already stored at the step, only
-#: if the attempt is the user's. Plain columns, no ORM objects: see ``delivery.AttemptRow``.
-_ANSWERING = (
-    select(
-        *delivery.ATTEMPT_COLUMNS,
-        Enrollment.pseudonym.label("pseudonym"),
-        Exam.code.label("exam_code"),
-        Exam.seed_hex.label("exam_seed_hex"),
-        Exam.snapshot_sha256.label("snapshot_hash"),
-        *(c.label(f"stored_{c.key}") for c in delivery.STORED_ANSWER_COLUMNS),
-    )
-    .join_from(Attempt, Enrollment, Enrollment.id == Attempt.enrollment_id)
-    .join(Exam, Exam.id == Attempt.exam_id)
-    .outerjoin(Response, (Response.attempt_id == Attempt.id) & (Response.step == bindparam("step")))
-    .where(Attempt.id == bindparam("attempt_id"), Enrollment.user_id == bindparam("user_id"))
-    .with_for_update(of=Attempt)
-)
-
-
-@dataclass(frozen=True)
-class _Applicant:
-    """What the answer path needs of the enrollment."""
-
-    pseudonym: str
-
-
-@dataclass(frozen=True)
-class _ExamKey:
-    """What finds a compiled exam (``exam.runtime``) without reading the exam's row."""
-
-    id: int
-    code: str
-    seed_hex: str
-
-
-_RUNTIMES: dict[tuple, object] = {}
-
-
-def _answering(request: Request, session: Session, user: CurrentUser, attempt_id: int, step: int):
-    """``_owned`` for the answer path: the attempt as a ``delivery.AttemptRow``, the
-    enrollment's pseudonym, the exam's code, the compiled exam and the answer stored at
-    ``step`` (a ``delivery.StoredAnswer``, or None)."""
-    row = (
-        session.connection()
-        .execute(_ANSWERING, {"attempt_id": attempt_id, "user_id": user.id, "step": step})
-        .one_or_none()
-    )
-    if row is None:
-        raise NotFoundException(f"no attempt {attempt_id}")
-    values = row._mapping
-    stored = None
-    if values["stored_log_index"] is not None:
-        stored = delivery.StoredAnswer(
-            *(values[f"stored_{c.key}"] for c in delivery.STORED_ANSWER_COLUMNS)
-        )
-    exam = _ExamKey(values["exam_id"], values["exam_code"], values["exam_seed_hex"])
-    key = (exam.id, exam.seed_hex, values["snapshot_hash"])
-    rt = _RUNTIMES.get(key)
-    if rt is None:  # once per exam and process: compile it from its row
-        rt = exam_runtime(request, session.get(Exam, exam.id))
-        _RUNTIMES[key] = rt
-    return delivery.AttemptRow(values), _Applicant(values["pseudonym"]), exam, rt, stored
-
-
 def _receipt_json(r) -> dict:
     return {
         "checkpoint": r.checkpoint,
@@ -309,40 +244,29 @@ class AttemptApi(Controller):
         now = _now(request)
         change = client_change.detect(request)
 
-        def run(session: Session) -> tuple[delivery.AnswerReply, ItemOut | None]:
+        def run(session: Session) -> answering.Answered:
             begin_write(session)
-            attempt, enrollment, exam, rt, stored = _answering(
-                request, session, user, attempt_id, data.step
-            )
-            if change:
-                client_change.log_change(
-                    session, change, exam.code, enrollment.pseudonym, attempt.step, now
-                )
-            reply = delivery.submit_answer(
+            return answering.answer(
                 session,
-                rt,
-                attempt,
-                enrollment,
+                answer_runtime(request),
+                user.id,
                 data.step,
                 data.item_id,
                 data.choice,
                 now,
-                stored=stored,
+                attempt_id=attempt_id,
+                before=client_change.logger(change, now),
             )
-            following = delivery.item_at(session, attempt, reply.next_step)
-            return reply, following and _item_out(delivery.item_view(rt.content(following)))
 
         try:
-            # What a refusal changed (finishing at the deadline) is kept: commit_on.
-            reply, following = await request.app.state.db.run(
-                run, commit_on=(delivery.DeliveryError,)
-            )
-        except delivery.DeliveryError as exc:
-            if change:
-                client_change.remember(request)
-            _raise(exc)
+            done = await request.app.state.db.run(run)
+        except answering.AttemptNotFoundError:
+            raise NotFoundException(f"no attempt {attempt_id}") from None
         if change:
             client_change.remember(request)
+        if done.refusal is not None:
+            _raise(done.refusal)
+        reply, following = done.reply, done.following and _item_out(done.following)
         return AnswerOut(reply.accepted, reply.log_index, reply.next_step, following)
 
     @post("/attempts/{attempt_id:int}/events", status_code=HTTP_200_OK, raises=[Unprocessable])

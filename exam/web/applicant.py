@@ -21,7 +21,7 @@ from msgspec import Meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam import delivery
+from exam import answering, delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam, Publication
 from exam.receipts import receipt, verification_code
@@ -29,7 +29,7 @@ from exam.runtime import ExamRuntime
 from exam.score_check import checked_rows
 from exam.security import CurrentUser, applicant_only
 from exam.web import client_change
-from exam.web.deps import STEP_MAX, DbSession, PathLogIndex, enrolled, exam_runtime
+from exam.web.deps import STEP_MAX, DbSession, PathLogIndex, answer_runtime, enrolled, exam_runtime
 
 
 @dataclass
@@ -165,28 +165,27 @@ class ApplicantPages(Controller):
         now = request.app.state.clock()
         change = client_change.detect(request)
 
-        def run(session: Session):
+        def run(session: Session) -> answering.Answered:
             begin_write(session)
-            exam, enrollment = enrolled(session, user, code)
-            rt = exam_runtime(request, exam)
-            attempt = delivery.find_attempt(session, enrollment, lock=True)
-            if attempt is None:
-                raise NotFoundException("no attempt")
-            if change:
-                client_change.log_change(
-                    session, change, exam.code, enrollment.pseudonym, attempt.step, now
-                )
-            try:
-                reply = delivery.submit_answer(
-                    session, rt, attempt, enrollment, data.step, data.item_id, data.choice, now
-                )
-            except delivery.DeliveryError as exc:
-                return None, exc, delivery.view(rt, attempt, now)
-            return reply, None, delivery.view(rt, attempt, now)
+            return answering.answer(
+                session,
+                answer_runtime(request),
+                user.id,
+                data.step,
+                data.item_id,
+                data.choice,
+                now,
+                exam_code=code,
+                before=client_change.logger(change, now),
+            )
 
-        reply, error, v = await request.app.state.db.run(run)
+        try:
+            done = await request.app.state.db.run(run)
+        except answering.AttemptNotFoundError:
+            raise NotFoundException("no attempt") from None
         if change:
             client_change.remember(request)
+        reply, error, v = done.reply, done.refusal, done.view
         if v.status != "active":
             return Response(b"", status_code=200, headers={"HX-Redirect": f"/exam/{code}/finished"})
         context = {

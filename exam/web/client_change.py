@@ -50,3 +50,12 @@ def log_change(
 
 def remember(request: Request) -> None:
     request.set_session({**request.session, KEY: fingerprint(request)})
+
+
+def logger(change: dict[str, bool] | None, now):
+    """``log_change`` as a use case's ``before`` hook, or None when nothing changed."""
+    if not change:
+        return None
+    return lambda session, exam, pseudonym, step: log_change(
+        session, change, exam, pseudonym, step, now
+    )

@@ -59,6 +59,23 @@ def enrolled(session: Session, user: CurrentUser, code: str, lock: bool = False)
     return exam, enrollment
 
 
+_RUNTIMES: dict[tuple, ExamRuntime] = {}
+
+
+def answer_runtime(request: Request):
+    """How the answer use case finds its compiled exam: once per exam and process from
+    the exam's row, then by the key alone (``answering.ExamKey``)."""
+
+    def find(session, key) -> ExamRuntime:
+        ident = (key.id, key.seed_hex, key.snapshot_sha256)
+        rt = _RUNTIMES.get(ident)
+        if rt is None:
+            rt = _RUNTIMES[ident] = exam_runtime(request, session.get(Exam, key.id))
+        return rt
+
+    return find
+
+
 def exam_runtime(request: Request, exam: Exam) -> ExamRuntime:
     """The compiled exam, with the configured points for a correct answer."""
     return runtime(exam, request.app.state.settings.points_correct)
