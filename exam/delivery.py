@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from exam.cat import engine, randomness
@@ -23,7 +23,7 @@ from exam.cat.blueprint import ExamConfig
 from exam.cat.feasibility import check_exam
 from exam.cat.outcome import section_result
 from exam.cat.simulation import with_exposure_parameters
-from exam.models import Attempt, Enrollment, Exam, Response
+from exam.models import Attempt, Enrollment, Exam
 from exam.runtime import ExamRuntime, pseudonym, runtime, snapshot_hash
 from itembank import repository
 from itembank.content import ItemContent
@@ -464,206 +464,6 @@ def _finish(
         events.append(_section_finished(rt, attempt, enrollment, plan, st, reason, now))
     events += _finish_events(rt, attempt, enrollment, now, reason)
     return log.append(session, events)[-1]
-
-
-@dataclass(frozen=True)
-class AnswerReply:
-    accepted: bool
-    log_index: int
-    next_step: int | None
-
-
-_ATTEMPTS = Attempt.__table__
-_ATTEMPT_COLUMNS = tuple(c.key for c in _ATTEMPTS.c)
-
-
-class AttemptRow:
-    """An attempt read with a plain SQL statement (see ``ATTEMPT_COLUMNS``), with the
-    attributes of ``Attempt``: the use cases read and change it alike, and
-    ``submit_answer`` writes what changed with one UPDATE. The answer path uses it
-    because the ORM's loading and unit of work cost more than its statements."""
-
-    __slots__ = (*_ATTEMPT_COLUMNS, "_stored")
-
-    def __init__(self, row) -> None:
-        for key in _ATTEMPT_COLUMNS:
-            setattr(self, key, row[key])
-        self._stored = {key: row[key] for key in _ATTEMPT_COLUMNS}
-
-    def changes(self) -> dict:
-        return {
-            key: getattr(self, key)
-            for key in _ATTEMPT_COLUMNS
-            if getattr(self, key) != self._stored[key]
-        }
-
-    def stored(self) -> None:
-        self._stored = {key: getattr(self, key) for key in _ATTEMPT_COLUMNS}
-
-
-#: The attempt's columns, labelled as ``AttemptRow`` reads them.
-ATTEMPT_COLUMNS = tuple(c.label(c.key) for c in _ATTEMPTS.c)
-_UPDATE_ATTEMPT = update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_key"))
-_RESPONSES = Response.__table__
-#: What the reply to an answer already stored is made of.
-STORED_ANSWER_COLUMNS = (
-    _RESPONSES.c.item_id,
-    _RESPONSES.c.choice,
-    _RESPONSES.c.log_index,
-    _RESPONSES.c.next_step,
-)
-_PREVIOUS = select(*STORED_ANSWER_COLUMNS).where(
-    _RESPONSES.c.attempt_id == bindparam("attempt"), _RESPONSES.c.step == bindparam("step")
-)
-
-
-@dataclass(frozen=True)
-class StoredAnswer:
-    """The answer stored at a step (``STORED_ANSWER_COLUMNS``)."""
-
-    item_id: str
-    choice: str
-    log_index: int
-    next_step: int | None
-
-
-#: ``submit_answer`` reads the stored answer itself.
-UNREAD = object()
-_ITEM_AT = select(_RESPONSES.c.item_id).where(
-    _RESPONSES.c.attempt_id == bindparam("attempt"), _RESPONSES.c.step == bindparam("step")
-)
-
-
-def _write_attempt(session: Session, attempt: Attempt | AttemptRow) -> None:
-    """Write the attempt's changes now (an ``Attempt`` is flushed)."""
-    if not isinstance(attempt, AttemptRow):
-        session.flush()
-        return
-    changed = attempt.changes()
-    if changed:
-        session.connection().execute(_UPDATE_ATTEMPT, {"attempt_key": attempt.id, **changed})
-        attempt.stored()
-
-
-def _attempt_update(session: Session, attempt: Attempt | AttemptRow) -> list:
-    """The attempt's changes as ``log.append``'s ``updated_rows`` (an ``Attempt`` is
-    flushed instead). A failed append fails the use case, which reads the attempt anew."""
-    if not isinstance(attempt, AttemptRow):
-        session.flush()
-        return []
-    changes = attempt.changes()
-    attempt.stored()
-    return [(_ATTEMPTS, attempt.id, changes)] if changes else []
-
-
-def submit_answer(
-    session: Session,
-    rt: ExamRuntime,
-    attempt: Attempt,
-    enrollment: Enrollment,
-    step: int,
-    item_id: str,
-    choice: str,
-    now: datetime,
-    stored: StoredAnswer | object | None = UNREAD,
-) -> AnswerReply:
-    """Store one answer, idempotently: the same answer to the same step returns the same
-    reply; a different answer to an answered step, a wrong step or item, or an answer after
-    the deadline is refused (409) with the reason. ``stored`` is the answer already stored
-    at ``step`` (or None), when the caller read it with the attempt's row."""
-    previous = stored
-    # A caller's read that found none may be older than the lock it waited for: a step
-    # behind the attempt was answered meanwhile (the same answer, sent twice at once).
-    if previous is UNREAD or (previous is None and step < attempt.step):
-        previous = (
-            session.connection().execute(_PREVIOUS, {"attempt": attempt.id, "step": step}).first()
-        )
-    if previous is not None:
-        if previous.item_id == item_id and previous.choice == choice:
-            return AnswerReply(True, previous.log_index, previous.next_step)
-        raise DeliveryError(f"step {step} is already answered with another choice")
-    if attempt.status != "active":
-        raise DeliveryError("the attempt has finished")
-    if now >= attempt.deadline_at:
-        _finish(session, rt, attempt, enrollment, now, "deadline")
-        _write_attempt(session, attempt)
-        raise DeliveryError("the time is up: the deadline has passed")
-    plan = rt.plans[attempt.section_index]
-    limit = plan.config.time_limit_s
-    if limit is not None and (now - attempt.section_started_at).total_seconds() >= limit:
-        # The section closed before this answer: it goes on to the next section.
-        state = engine.loads(attempt.state)
-        events = _serve_next(rt, attempt, enrollment, state, now, Events())
-        log.append(session, events, indexed_rows=events.rows)
-        _write_attempt(session, attempt)
-        raise DeliveryError(f"the time for section {plan.config.name} is up")
-    if step != attempt.step:
-        raise DeliveryError(f"step {step} is not the current step ({attempt.step})")
-    if item_id != attempt.served_item:
-        raise DeliveryError(f"item {item_id} is not the item served at step {step}")
-    content = rt.content(item_id)
-    if choice not in {o.key for o in content.options}:
-        raise DeliveryError(f"{choice!r} is not an option of item {item_id}", status=422)
-    category = content.category_of(choice)
-    plan = rt.plans[attempt.section_index]
-    state = engine.loads(attempt.state)
-    if attempt.served_pilot:
-        state = engine.answer_pilot(state, category)
-    else:
-        state = engine.answer(plan, state, plan.ids.index(item_id), category)
-    served_at = attempt.served_at or now
-    events = Events()
-    # The choice and its scored category are sealed: together, over many applicants, they
-    # give away the item's key (proctoring.seal).
-    events.sealed(
-        "answer",
-        rt.code,
-        now,
-        {
-            "item": item_id,
-            "choice": choice,
-            "category": category,
-            "pilot": attempt.served_pilot,
-            "response_ms": max(0, ms(now) - ms(served_at)),
-        },
-        pseudonym=enrollment.pseudonym,
-        section=plan.config.name,
-        step=step,
-    )
-    response = {
-        "attempt_id": attempt.id,
-        "step": step,
-        "section": plan.config.name,
-        "item_id": item_id,
-        "item_version": rt.versions[item_id],
-        "pilot": attempt.served_pilot,
-        "choice": choice,
-        "category": category,
-        "served_at": served_at,
-        "answered_at": now,
-    }
-    attempt.step = step + 1
-    _serve_next(rt, attempt, enrollment, state, now, events)
-    next_step = attempt.step if attempt.status == "active" else None
-    # The attempt's changes and the response go in the append's own statement (the
-    # response's log index is the answer's): one round trip, and the head is held for as
-    # few statements as possible before the commit. The attempt's row is already locked.
-    [index, *_] = log.append(
-        session,
-        events,
-        indexed_rows=[(_RESPONSES, {**response, "next_step": next_step}), *events.rows],
-        updated_rows=_attempt_update(session, attempt),
-    )
-    return AnswerReply(True, index, next_step)
-
-
-def item_at(session: Session, attempt: Attempt, step: int | None) -> str | None:
-    """The item served at ``step`` (answered or current), or None."""
-    if step is None:
-        return None
-    if step == attempt.step:
-        return attempt.served_item if attempt.status == "active" else None
-    return session.connection().execute(_ITEM_AT, {"attempt": attempt.id, "step": step}).scalar()
 
 
 def finish_on_deadline(

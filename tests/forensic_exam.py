@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import itembank
-from exam import delivery
+from exam import answering, delivery
 from exam.cat.blueprint import ExamConfig, ExposureConfig, SectionConfig
 from exam.models import Enrollment, Exam, User
 from exam.runtime import runtime
@@ -77,7 +77,7 @@ def take_exam(session_maker, applicants: int = 60) -> tuple[int, list[str]]:
             with session_maker() as session, session.begin():
                 enr = session.get(Enrollment, enrollment_id)
                 attempt = delivery.find_attempt(session, enr, lock=True)
-                delivery.submit_answer(
+                answering.submit_answer(
                     session, rt, attempt, enr, view.step, view.item.item_id, choice, now
                 )
                 view = delivery.view(rt, attempt, now)

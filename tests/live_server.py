@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from exam import database, delivery, migrate
+from exam import answering, database, delivery, migrate
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.models import Enrollment, Exam, User
 from exam.security import password_hasher
@@ -126,7 +126,7 @@ def prepare_closed_exam(settings: Settings, code: str = "HASIL", checkpoint: boo
                 enr = session.query(Enrollment).filter_by(registration_number=f"{code}-{k}").one()
                 attempt = delivery.find_attempt(session, enr, lock=True)
                 choice = rng.choice([key for key, _ in view.item.options])
-                delivery.submit_answer(
+                answering.submit_answer(
                     session,
                     runtime(exam),
                     attempt,

@@ -18,14 +18,13 @@ from msgspec import Meta, Struct
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from exam import answering, delivery
+from exam import delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam
 from exam.receipts import receipt
 from exam.score_check import SCORE_MISMATCH, checked_rows
 from exam.security import CurrentUser, applicant_only
-from exam.web import client_change
-from exam.web.deps import STEP_MAX, PathId, answer_runtime, enrolled, exam_runtime
+from exam.web.deps import STEP_MAX, PathId, answer_from, enrolled, exam_runtime
 from proctoring import log
 
 
@@ -240,30 +239,9 @@ class AttemptApi(Controller):
     ) -> AnswerOut:
         """Store one answer; the same answer again gets the same reply, a different answer
         to an answered step or an answer after the deadline gets 409 with the reason."""
-        user: CurrentUser = request.user
-        now = _now(request)
-        change = client_change.detect(request)
-
-        def run(session: Session) -> answering.Answered:
-            begin_write(session)
-            return answering.answer(
-                session,
-                answer_runtime(request),
-                user.id,
-                data.step,
-                data.item_id,
-                data.choice,
-                now,
-                attempt_id=attempt_id,
-                before=client_change.logger(change, now),
-            )
-
-        try:
-            done = await request.app.state.db.run(run)
-        except answering.AttemptNotFoundError:
-            raise NotFoundException(f"no attempt {attempt_id}") from None
-        if change:
-            client_change.remember(request)
+        done = await answer_from(
+            request, data.step, data.item_id, data.choice, attempt_id=attempt_id
+        )
         if done.refusal is not None:
             _raise(done.refusal)
         reply, following = done.reply, done.following and _item_out(done.following)

@@ -21,15 +21,14 @@ from msgspec import Meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam import answering, delivery
+from exam import delivery
 from exam.database import begin_write
 from exam.models import Attempt, Enrollment, Exam, Publication
 from exam.receipts import receipt, verification_code
 from exam.runtime import ExamRuntime
 from exam.score_check import checked_rows
 from exam.security import CurrentUser, applicant_only
-from exam.web import client_change
-from exam.web.deps import STEP_MAX, DbSession, PathLogIndex, answer_runtime, enrolled, exam_runtime
+from exam.web.deps import STEP_MAX, DbSession, PathLogIndex, answer_from, enrolled, exam_runtime
 
 
 @dataclass
@@ -161,30 +160,7 @@ class ApplicantPages(Controller):
         data: Annotated[AnswerForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response:
         """Store the answer, then send the next item (or send the browser to the result)."""
-        user: CurrentUser = request.user
-        now = request.app.state.clock()
-        change = client_change.detect(request)
-
-        def run(session: Session) -> answering.Answered:
-            begin_write(session)
-            return answering.answer(
-                session,
-                answer_runtime(request),
-                user.id,
-                data.step,
-                data.item_id,
-                data.choice,
-                now,
-                exam_code=code,
-                before=client_change.logger(change, now),
-            )
-
-        try:
-            done = await request.app.state.db.run(run)
-        except answering.AttemptNotFoundError:
-            raise NotFoundException("no attempt") from None
-        if change:
-            client_change.remember(request)
+        done = await answer_from(request, data.step, data.item_id, data.choice, exam_code=code)
         reply, error, v = done.reply, done.refusal, done.view
         if v.status != "active":
             return Response(b"", status_code=200, headers={"HX-Redirect": f"/exam/{code}/finished"})

@@ -10,9 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from exam import answering
+from exam.database import begin_write
 from exam.models import Enrollment, Exam
 from exam.runtime import ExamRuntime, runtime
 from exam.security import CurrentUser
+from exam.web import client_change
 
 #: The request's database session (advanced-alchemy's ``db_session``).
 DbSession: TypeAlias = NamedDependency[AsyncSession]
@@ -79,3 +82,27 @@ def answer_runtime(request: Request):
 def exam_runtime(request: Request, exam: Exam) -> ExamRuntime:
     """The compiled exam, with the configured points for a correct answer."""
     return runtime(exam, request.app.state.settings.points_correct)
+
+
+async def answer_from(request: Request, step: int, item_id: str, choice: str, **where):
+    """The answer use case for either door (``attempt_id=`` for the API, ``exam_code=``
+    for the item page), in its own transaction; 404 when the attempt is not the user's."""
+    user = request.user
+    now = request.app.state.clock()
+    change = client_change.detect(request)
+
+    def run(session) -> answering.Answered:
+        begin_write(session)
+        before = client_change.logger(change, now)
+        finder = answer_runtime(request)
+        return answering.answer(
+            session, finder, user.id, step, item_id, choice, now, before=before, **where
+        )
+
+    try:
+        done = await request.app.state.db.run(run)
+    except answering.AttemptNotFoundError as exc:
+        raise NotFoundException(str(exc)) from None
+    if change:
+        client_change.remember(request)
+    return done

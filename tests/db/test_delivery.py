@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 import itembank
-from exam import delivery
+from exam import answering, delivery
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.cat.replay import replay_exam
 from exam.models import Attempt, Enrollment, Exam, Response, User
@@ -80,7 +80,7 @@ def answer_all(session_maker, exam_id, enrollment_id, choose=lambda v: "A", star
         with session_maker() as session, session.begin():
             exam, enr, rt = load(session, exam_id, enrollment_id)
             attempt = delivery.find_attempt(session, enr, lock=True)
-            reply = delivery.submit_answer(
+            reply = answering.submit_answer(
                 session, rt, attempt, enr, view.step, view.item.item_id, choose(view), now
             )
             replies.append((view.step, view.item.item_id, reply))
@@ -156,24 +156,24 @@ def test_resume_idempotent_answers_and_conflicts(session_maker, opened):
     with session_maker() as session, session.begin():
         exam, enr, rt = load(session, exam_id, enrollment_id)
         attempt = delivery.find_attempt(session, enr, lock=True)
-        reply = delivery.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "B", now)
-        same = delivery.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "B", now)
+        reply = answering.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "B", now)
+        same = answering.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "B", now)
         assert same == reply and reply.next_step == 1
         # The caller's own read of the stored answer: found, and found none before a
         # concurrent request (the same answer sent twice) stored it.
-        stored = delivery.StoredAnswer(first.item.item_id, "B", reply.log_index, 1)
+        stored = answering.StoredAnswer(first.item.item_id, "B", reply.log_index, 1)
         for seen in (stored, None):
-            assert reply == delivery.submit_answer(
+            assert reply == answering.submit_answer(
                 session, rt, attempt, enr, 0, first.item.item_id, "B", now, stored=seen
             )
         with pytest.raises(delivery.DeliveryError, match="already answered"):
-            delivery.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "C", now)
+            answering.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "C", now)
         with pytest.raises(delivery.DeliveryError, match="not the current step"):
-            delivery.submit_answer(session, rt, attempt, enr, 5, first.item.item_id, "C", now)
+            answering.submit_answer(session, rt, attempt, enr, 5, first.item.item_id, "C", now)
         with pytest.raises(delivery.DeliveryError, match="not the item served"):
-            delivery.submit_answer(session, rt, attempt, enr, 1, first.item.item_id, "C", now)
+            answering.submit_answer(session, rt, attempt, enr, 1, first.item.item_id, "C", now)
         with pytest.raises(delivery.DeliveryError, match="not an option") as err:
-            delivery.submit_answer(session, rt, attempt, enr, 1, attempt.served_item, "Z", now)
+            answering.submit_answer(session, rt, attempt, enr, 1, attempt.served_item, "Z", now)
         assert err.value.status == 422
     with session_maker() as session:
         assert session.scalar(select(func.count()).select_from(Response)) == 1
@@ -190,7 +190,7 @@ def test_an_answer_after_the_deadline_is_refused_and_finishes_the_attempt(sessio
         exam, enr, rt = load(session, exam_id, enrollment_id)
         attempt = delivery.find_attempt(session, enr, lock=True)
         with pytest.raises(delivery.DeliveryError, match="deadline has passed"):
-            delivery.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "A", late)
+            answering.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "A", late)
         session.commit()
     with session_maker() as session:
         attempt = session.scalars(select(Attempt)).one()
@@ -217,7 +217,7 @@ def test_the_same_answer_after_the_end_gets_the_same_reply(session_maker, opened
         _exam, enr, rt = load(session, exam_id, enrollment_id)
         attempt = delivery.find_attempt(session, enr, lock=True)
         for step, item_id, reply in (replies[0], replies[-1]):
-            again = delivery.submit_answer(
+            again = answering.submit_answer(
                 session, rt, attempt, enr, step, item_id, "A", T0 + timedelta(hours=3)
             )
             assert again == reply
@@ -246,7 +246,7 @@ def test_a_section_time_limit_closes_the_section_at_the_next_answer(session_make
         exam, enr, rt = load(session, exam.id, enrollment.id)
         attempt = delivery.find_attempt(session, enr, lock=True)
         with pytest.raises(delivery.DeliveryError, match="time for section TWK is up"):
-            delivery.submit_answer(
+            answering.submit_answer(
                 session, rt, attempt, enr, 0, first.item.item_id, "A", T0 + timedelta(seconds=61)
             )
         session.commit()

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 import itembank
-from exam import closing, delivery
+from exam import answering, closing, delivery
 from exam.cli import main
 from exam.cli_log import state_path, write_export, write_openings
 from exam.models import Enrollment, Exam, User
@@ -61,7 +61,7 @@ def closed_exam(session_maker):
                 enr = session.query(Enrollment).filter_by(registration_number=f"REG-{k}").one()
                 attempt = delivery.find_attempt(session, enr, lock=True)
                 choice = rng.choice([key for key, _ in view.item.options])
-                delivery.submit_answer(
+                answering.submit_answer(
                     session, rt, attempt, enr, view.step, view.item.item_id, choice, now
                 )
                 view = delivery.view(rt, attempt, now)

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import itembank
-from exam import closing, delivery
+from exam import answering, closing, delivery
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.cat.plan import compile_section
 from exam.cat.replay import replay_section
@@ -91,7 +91,7 @@ def take_exam(session_maker) -> int:
             with session_maker() as session, session.begin():
                 enr = session.get(Enrollment, enrollment_id)
                 attempt = delivery.find_attempt(session, enr, lock=True)
-                delivery.submit_answer(
+                answering.submit_answer(
                     session, rt, attempt, enr, view.step, view.item.item_id, choice, now
                 )
                 view = delivery.view(rt, attempt, now)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from exam import delivery
+from exam import answering, delivery
 from exam.app import create_app
 from exam.cli import main
 from exam.cli_log import write_export
@@ -47,7 +47,7 @@ def take_exams(settings, clock, regs) -> None:
                 enr = s.scalar(select(Enrollment).where(Enrollment.registration_number == reg))
                 attempt = s.scalar(select(Attempt).where(Attempt.enrollment_id == enr.id))
                 choice = rng.choice([k for k, _ in view.item.options])
-                delivery.submit_answer(
+                answering.submit_answer(
                     s, runtime(exam), attempt, enr, view.step, view.item.item_id, choice, now
                 )
                 view = delivery.view(runtime(exam), attempt, now)

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from litestar.testing import TestClient
 
-from exam import database, delivery
+from exam import answering, database, delivery
 from exam.app import create_app
 from exam.models import Enrollment, Exam, User
 from exam.runtime import runtime
@@ -67,7 +67,7 @@ def busy_exam(app_settings):
                     wrong = [o for o in options if o != item.correct]
                     choice = item.correct if right else rng.choice(wrong)
                 now += timedelta(seconds=rng.randint(10, 60))
-                delivery.submit_answer(
+                answering.submit_answer(
                     session, rt, attempt, enr, view.step, view.item.item_id, choice, now
                 )
                 view = delivery.view(rt, attempt, now)
