@@ -124,8 +124,7 @@ def _signer_refused(request: Request, exc: SignerRefusedError) -> Response:
 
 
 def _template_globals(engine: JinjaTemplateEngine) -> None:
-    engine.engine.globals["t"] = i18n.t
-    engine.engine.globals["lang_of"] = i18n.lang_of
+    i18n.install(engine.engine)
 
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

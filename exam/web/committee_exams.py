@@ -29,6 +29,7 @@ from exam.builder import FormError, exam_form_fields, read_exam_form, section_co
 from exam.database import begin_write
 from exam.demo import demo_exam
 from exam.enrollment import new_password, read_enrollment_csv
+from exam.i18n import lang_of
 from exam.models import Attempt, Enrollment, Exam
 from exam.plots import simulation_svg
 from exam.precheck import precheck
@@ -295,10 +296,12 @@ class CommitteeExams(Controller):
         bank = await db_session.run_sync(lambda s: committee.draft_bank(s, config, points))
         await db_session.commit()  # ends the read transaction before the simulation
 
+        lang = lang_of(request)
+
         def run():
             result = precheck(config, bank)
             plots = {
-                s.name: base64.b64encode(simulation_svg(s.result, s.name)).decode()
+                s.name: base64.b64encode(simulation_svg(s.result, s.name, lang)).decode()
                 for s in result.sections
             }
             return result, plots
