@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from exam import engine, randomness
 from exam.blueprint import ExamConfig
+from exam.errors import DomainError, Kind
 from exam.feasibility import check_exam
 from exam.models import Attempt, Enrollment, Exam, Response
 from exam.outcome import section_result
@@ -32,12 +33,8 @@ from proctoring import log, openings, seal
 from proctoring.canonical import decimal
 
 
-class DeliveryError(Exception):
-    """A request the exam's rules refuse; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, reason: str, status: int = 409) -> None:
-        super().__init__(reason)
-        self.reason, self.status = reason, status
+class DeliveryError(DomainError):
+    """A request the exam's rules refuse: by default a conflict with the exam's state."""
 
 
 def ms(t: datetime) -> int:
@@ -86,7 +83,7 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
     bank = repository.bank_table(operational, points_correct)
     problems += check_exam(config, bank)
     if problems:
-        raise DeliveryError("; ".join(problems), status=422)
+        raise DeliveryError("; ".join(problems), Kind.INVALID)
     pilots = {
         d: tuple(i.item_id for i in items if i.status == "pilot" and i.domain == d) for d in domains
     }
@@ -603,7 +600,7 @@ def submit_answer(
         raise DeliveryError(f"item {item_id} is not the item served at step {step}")
     content = rt.content(item_id)
     if choice not in {o.key for o in content.options}:
-        raise DeliveryError(f"{choice!r} is not an option of item {item_id}", status=422)
+        raise DeliveryError(f"{choice!r} is not an option of item {item_id}", Kind.INVALID)
     category = content.category_of(choice)
     plan = rt.plans[attempt.section_index]
     state = engine.loads(attempt.state)

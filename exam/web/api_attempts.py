@@ -121,14 +121,6 @@ def _now(request: Request) -> datetime:
     return request.app.state.clock()
 
 
-def _raise(exc: delivery.DeliveryError) -> None:
-    if exc.status == 409:
-        raise Conflict(detail=exc.reason) from None
-    if exc.status == 422:
-        raise Unprocessable(detail=exc.reason) from None
-    raise HTTPException(status_code=exc.status, detail=exc.reason) from None
-
-
 def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = False):
     """The attempt, its enrollment and its exam, only if they belong to ``user`` (else 404,
     so attempt ids reveal nothing). The exam's definition and snapshot are not read here:
@@ -260,10 +252,7 @@ class AttemptApi(Controller):
             rt = exam_runtime(request, exam)
             return delivery.start_attempt(session, rt, exam, enrollment, now)
 
-        try:
-            v = await request.app.state.db.run(run)
-        except delivery.DeliveryError as exc:
-            _raise(exc)
+        v = await request.app.state.db.run(run)  # a refusal: exam.web.errors answers it
         return StartReply(v.attempt_id, v.deadline.isoformat(), v.remaining_seconds, v.resumed)
 
     @get("/attempts/{attempt_id:int}")
@@ -337,10 +326,10 @@ class AttemptApi(Controller):
             reply, following = await request.app.state.db.run(
                 run, commit_on=(delivery.DeliveryError,)
             )
-        except delivery.DeliveryError as exc:
+        except delivery.DeliveryError:
             if change:
                 client_change.remember(request)
-            _raise(exc)
+            raise  # exam.web.errors answers it (409 or 422)
         if change:
             client_change.remember(request)
         return AnswerOut(reply.accepted, reply.log_index, reply.next_step, following)

@@ -29,12 +29,14 @@ from exam.builder import FormError, exam_form_fields, read_exam_form, section_co
 from exam.database import begin_write
 from exam.demo import demo_exam
 from exam.enrollment import new_password, read_enrollment_csv
+from exam.errors import Kind
 from exam.i18n import lang_of
 from exam.models import Attempt, Enrollment, Exam
 from exam.plots import simulation_svg
 from exam.precheck import precheck
 from exam.security import CurrentUser, committee_only
 from exam.web.deps import DbSession, exam_runtime
+from exam.web.errors import status_of
 from proctoring import checkpoints
 from proctoring.checkpoints import SignerRefusedError
 from scoring import limits
@@ -499,13 +501,13 @@ class CommitteeExams(Controller):
                 )
             )
             if enrollment is None:
-                raise delivery.DeliveryError(f"{reg} is not enrolled in {code}", status=422)
+                raise delivery.DeliveryError(f"{reg} is not enrolled in {code}", Kind.INVALID)
             committee.set_extra_time(session, exam, enrollment, int(raw), user.id, now)
 
         try:
             await db_session.run_sync(run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
-            return await self._detail(request, db_session, code, exc.status, error=exc.reason)
+            return await self._detail(request, db_session, code, status_of(exc), error=exc.reason)
         await db_session.commit()
         return Redirect(f"/committee/exams/{code}?notice=extra_time&q={reg}", status_code=303)
