@@ -166,7 +166,7 @@ def set_settings(
     unknown = sorted(set(compromised) - pool)
     if unknown:
         raise DeliveryError(
-            f"compromised: not items of exam {exam.code}: {', '.join(unknown)}", 422
+            f"compromised: not items of exam {exam.code}: {', '.join(unknown)}", Kind.INVALID
         )
     current = session.get(ForensicSettings, exam.id)
     if current is None:

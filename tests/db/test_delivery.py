@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 import itembank
 from exam import delivery
 from exam.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
+from exam.errors import Kind
 from exam.models import Attempt, Enrollment, Exam, Response, User
 from exam.replay import replay_exam
 from exam.runtime import runtime
@@ -174,7 +175,7 @@ def test_resume_idempotent_answers_and_conflicts(session_maker, opened):
             delivery.submit_answer(session, rt, attempt, enr, 1, first.item.item_id, "C", now)
         with pytest.raises(delivery.DeliveryError, match="not an option") as err:
             delivery.submit_answer(session, rt, attempt, enr, 1, attempt.served_item, "Z", now)
-        assert err.value.status == 422
+        assert err.value.kind == Kind.INVALID
     with session_maker() as session:
         assert session.scalar(select(func.count()).select_from(Response)) == 1
 

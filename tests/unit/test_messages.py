@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 
 from exam import i18n
 from exam.web.api_attempts import PROCTORING_EVENTS
+from exam.web.errors import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = {"t": None, "translate": (2,), "gettext": None, "_": None, "ngettext": (1, 2)}
@@ -69,6 +70,14 @@ def test_messages_built_from_a_prefix_exist():
     assert "event." in prefixes
     assert [p for p in prefixes if not any(k.startswith(p) for k in texts)] == []
     assert [e for e in PROCTORING_EVENTS if not texts.get(f"proctor.{e}")] == []
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_every_error_page_has_its_texts(lang):
+    """The error pages pick their texts by status (``exam.web.errors``)."""
+    texts = catalogue(lang)
+    keys = [f"error.{s}.{part}" for s in PAGES for part in ("title", "text")]
+    assert [k for k in keys if not texts.get(k)] == []
 
 
 def test_lookup_follows_the_language_and_falls_back_to_the_key():
