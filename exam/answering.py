@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from exam import delivery
 from exam.cat import engine
 from exam.delivery import DeliveryError, Events, _finish, _serve_next, ms
+from exam.errors import Kind
 from exam.models import Attempt, Enrollment, Exam, Response
 from exam.runtime import ExamRuntime
 from proctoring import log
@@ -166,7 +167,7 @@ def submit_answer(
         raise DeliveryError(f"item {item_id} is not the item served at step {step}")
     content = rt.content(item_id)
     if choice not in {o.key for o in content.options}:
-        raise DeliveryError(f"{choice!r} is not an option of item {item_id}", status=422)
+        raise DeliveryError(f"{choice!r} is not an option of item {item_id}", Kind.INVALID)
     category = content.category_of(choice)
     plan = rt.plans[attempt.section_index]
     state = engine.loads(attempt.state)

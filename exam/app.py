@@ -7,7 +7,6 @@ carries a CSRF token, logins are rate-limited per client, and every route names 
 from __future__ import annotations
 
 import gc
-import html
 from datetime import UTC, datetime
 
 import anyio
@@ -19,7 +18,6 @@ from advanced_alchemy.extensions.litestar import (
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import ResponseHeader, State
-from litestar.enums import MediaType
 from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
@@ -45,6 +43,7 @@ from exam.web import (
     committee_bank,
     committee_dif,
     committee_exams,
+    errors,
     forensics_pages,
     log_api,
     observer,
@@ -56,7 +55,6 @@ from exam.web.log_feed import LogFeed
 from exam.web.openapi_docs import document_refusals, security_per_operation
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig, SessionStore
 from exam.web.threaded import ThreadedDb
-from proctoring.signer_guard import SignerRefusedError
 
 #: Paths open without a login (regular expressions, anchored).
 PUBLIC_PATHS = [
@@ -107,23 +105,8 @@ def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
     return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
 
 
-def _signer_refused(request: Request, exc: SignerRefusedError) -> Response:
-    """A request that needed a new checkpoint while the log signer refuses to sign: 503
-    with the reason (its transaction is rolled back, nothing changed), never a traceback."""
-    message = i18n.translate(i18n.lang_of(request), "err.signer_refused")
-    detail = f"{message} ({exc.reason})"
-    if request.url.path.startswith("/api/"):
-        return Response({"status_code": 503, "detail": detail}, status_code=503)
-    return Response(
-        f"<!doctype html><title>503</title><h1>503</h1><p>{html.escape(detail)}</p>",
-        media_type=MediaType.HTML,
-        status_code=503,
-    )
-
-
 def _template_globals(engine: JinjaTemplateEngine) -> None:
-    engine.engine.globals["t"] = i18n.t
-    engine.engine.globals["lang_of"] = i18n.lang_of
+    i18n.install(engine.engine)
 
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -220,7 +203,9 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             create_static_files_router(path="/static", directories=[paths.STATIC]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
-        on_app_init=[session_auth.on_app_init, security_per_operation],
+        # The request id's middleware goes in last, at the front: the outermost, so even
+        # an error in the session middleware is logged under an id.
+        on_app_init=[session_auth.on_app_init, security_per_operation, errors.outermost],
         on_startup=startup,
         on_shutdown=shutdown,
         before_request=_refuse_writes if settings.read_only else None,
@@ -242,10 +227,9 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             engine=JinjaTemplateEngine,
             engine_callback=_template_globals,
         ),
-        exception_handlers={
-            NotAuthorizedException: _not_authorized,
-            SignerRefusedError: _signer_refused,
-        },
+        # One map from errors to replies (exam.web.errors); anonymous page visits go
+        # to the login page instead.
+        exception_handlers={**errors.HANDLERS, NotAuthorizedException: _not_authorized},
         response_headers=SECURITY_HEADERS,
         debug=settings.debug,
         openapi_config=OpenAPIConfig(title="Seleksi", version="0.1.0", path="/schema"),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from exam.cat.replay import rescore_section
 from exam.delivery import DeliveryError, Events, _result_record, event
+from exam.errors import Kind
 from exam.models import Appeal, Attempt, Enrollment, Exam, Publication, Response
 from exam.runtime import ExamRuntime
 from proctoring import log
@@ -59,11 +60,13 @@ def file_appeal(
             f"the appeal window closed at {opened[1].isoformat(timespec='minutes')}"
         )
     if not TEXT_LIMITS[0] <= len(text) <= TEXT_LIMITS[1]:
-        raise DeliveryError(f"text: write {TEXT_LIMITS[0]}–{TEXT_LIMITS[1]} characters", 422)
+        raise DeliveryError(
+            f"text: write {TEXT_LIMITS[0]}–{TEXT_LIMITS[1]} characters", Kind.INVALID
+        )
     size = log.size(session)
     bad = [r for r in references if not 0 <= r < size]
     if bad:
-        raise DeliveryError(f"references: no log entry {bad[0]}", 422)
+        raise DeliveryError(f"references: no log entry {bad[0]}", Kind.INVALID)
     appeal = Appeal(
         exam_id=exam.id,
         enrollment_id=enrollment.id,
@@ -108,11 +111,11 @@ def answer_appeal(
     if appeal.status != "filed":
         raise DeliveryError(f"appeal {appeal.id} is already answered")
     if decision not in ("upheld", "rejected"):
-        raise DeliveryError("decision: upheld or rejected", 422)
+        raise DeliveryError("decision: upheld or rejected", Kind.INVALID)
     if not answer.strip():
-        raise DeliveryError("answer: write the committee's reasons", 422)
+        raise DeliveryError("answer: write the committee's reasons", Kind.INVALID)
     if rekey and decision != "upheld":
-        raise DeliveryError("only an upheld appeal re-keys an item", 422)
+        raise DeliveryError("only an upheld appeal re-keys an item", Kind.INVALID)
     enrollment = session.get(Enrollment, appeal.enrollment_id)
     appeal.status, appeal.answer, appeal.answered_at = decision, answer.strip(), now
     [appeal.answer_log_index] = log.append(
@@ -139,9 +142,9 @@ def _rekey(
 ) -> list[str]:
     item = rt.items.get(item_id)
     if item is None or item.polytomous:
-        raise DeliveryError(f"item {item_id} is not a keyed item of this exam", 422)
+        raise DeliveryError(f"item {item_id} is not a keyed item of this exam", Kind.INVALID)
     if key not in {o.key for o in item.options}:
-        raise DeliveryError(f"{key!r} is not an option of item {item_id}", 422)
+        raise DeliveryError(f"{key!r} is not an option of item {item_id}", Kind.INVALID)
     scoring = {o.key: int(o.key == key) for o in item.options}
     # The corrected scoring is the item's key: sealed like the answers it re-scores.
     events = Events()

@@ -19,6 +19,7 @@ from exam.builder import ExamForm
 from exam.cat.blueprint import ExamConfig
 from exam.delivery import DeliveryError, definition_sha256, event, ms, new_exam
 from exam.enrollment import EnrollmentRow
+from exam.errors import Kind
 from exam.models import Attempt, Enrollment, Exam, User
 from exam.runtime import pseudonym
 from exam.security import end_sessions
@@ -140,12 +141,12 @@ def enroll_applicants(
     purpose). Raises DeliveryError with every conflicting line, enrolling nobody."""
     problems = enrollment_conflicts(session, exam, rows, source)
     if problems:
-        raise DeliveryError("; ".join(map(str, problems)), status=422)
+        raise DeliveryError("; ".join(map(str, problems)), Kind.INVALID)
     regs = [r.registration_number for r in rows]
     users = {u.username: u for u in session.scalars(select(User).where(User.username.in_(regs)))}
     missing = [r for r in regs if r not in users and r not in new_accounts]
     if missing:
-        raise DeliveryError(f"no password prepared for {', '.join(missing)}", status=500)
+        raise DeliveryError(f"no password prepared for {', '.join(missing)}", Kind.BROKEN)
     credentials, pseudonyms = [], []
     for row in rows:
         reg = row.registration_number
@@ -241,7 +242,7 @@ def set_extra_time(
     deadline moved by the difference; a finished one is not reopened. Returns the attempt's
     new deadline, if it has one."""
     if not 0 <= minutes <= 600:
-        raise DeliveryError("extra time must be 0–600 minutes", status=422)
+        raise DeliveryError("extra time must be 0–600 minutes", Kind.INVALID)
     attempt = session.scalar(
         select(Attempt).where(Attempt.enrollment_id == enrollment.id).with_for_update()
     )

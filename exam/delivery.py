@@ -23,6 +23,7 @@ from exam.cat.blueprint import ExamConfig
 from exam.cat.feasibility import check_exam
 from exam.cat.outcome import section_result
 from exam.cat.simulation import with_exposure_parameters
+from exam.errors import DomainError, Kind
 from exam.models import Attempt, Enrollment, Exam
 from exam.runtime import ExamRuntime, pseudonym, runtime, snapshot_hash
 from itembank import repository
@@ -32,12 +33,8 @@ from proctoring import log, openings, seal
 from proctoring.canonical import decimal
 
 
-class DeliveryError(Exception):
-    """A request the exam's rules refuse; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, reason: str, status: int = 409) -> None:
-        super().__init__(reason)
-        self.reason, self.status = reason, status
+class DeliveryError(DomainError):
+    """A request the exam's rules refuse: by default a conflict with the exam's state."""
 
 
 def ms(t: datetime) -> int:
@@ -86,7 +83,7 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
     bank = repository.bank_table(operational, points_correct)
     problems += check_exam(config, bank)
     if problems:
-        raise DeliveryError("; ".join(problems), status=422)
+        raise DeliveryError("; ".join(problems), Kind.INVALID)
     pilots = {
         d: tuple(i.item_id for i in items if i.status == "pilot" and i.domain == d) for d in domains
     }

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exam.delivery import DeliveryError, event
+from exam.errors import Kind
 from exam.models import (
     Attempt,
     Enrollment,
@@ -158,12 +159,14 @@ def set_settings(
 ) -> int:
     """Store and log the screening level and the items marked as possibly compromised."""
     if not 0.001 <= level <= 0.2:
-        raise DeliveryError("level: choose a false discovery rate between 0.001 and 0.2", 422)
+        raise DeliveryError(
+            "level: choose a false discovery rate between 0.001 and 0.2", Kind.INVALID
+        )
     pool = {i.item_id for i in (runtime(exam).items.values() if exam.snapshot_sha256 else [])}
     unknown = sorted(set(compromised) - pool)
     if unknown:
         raise DeliveryError(
-            f"compromised: not items of exam {exam.code}: {', '.join(unknown)}", 422
+            f"compromised: not items of exam {exam.code}: {', '.join(unknown)}", Kind.INVALID
         )
     current = session.get(ForensicSettings, exam.id)
     if current is None:
@@ -308,11 +311,11 @@ def review(
     Either is logged with the text's SHA-256."""
     text = text.strip()
     if not text or len(text) > TEXT_MAX:
-        raise DeliveryError(f"text: write 1–{TEXT_MAX} characters", 422)
+        raise DeliveryError(f"text: write 1–{TEXT_MAX} characters", Kind.INVALID)
     if decision and decision not in DECISIONS:
-        raise DeliveryError(f"decision: one of {', '.join(DECISIONS)}", 422)
+        raise DeliveryError(f"decision: one of {', '.join(DECISIONS)}", Kind.INVALID)
     if decision and role != "committee":
-        raise DeliveryError("only the committee decides on a flag", 403)
+        raise DeliveryError("only the committee decides on a flag", Kind.FORBIDDEN)
     kind = "flag_decision" if decision else "flag_note"
     fields = {"flag": flag.id, "by": user_id, "role": role, "text_sha256": text_sha256(text)}
     if decision:

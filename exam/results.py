@@ -110,7 +110,7 @@ def publish(
         raise DeliveryError(f"the results do not follow from the audit log: {shown}")
     computed = compute(session, exam)
     if computed.mismatches:
-        raise DeliveryError(mismatch_reason(computed.mismatches), 409)
+        raise DeliveryError(mismatch_reason(computed.mismatches))
     previous = session.scalar(
         select(Publication)
         .where(Publication.exam_id == exam.id)

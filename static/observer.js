@@ -90,6 +90,11 @@
     var pauseButton = form.querySelector("[data-pause]");
     var paused = false, held = [], shown = 0;
     form.addEventListener("submit", function (ev) { ev.preventDefault(); });
+    // The event names in the page's language, from the type filter's options.
+    var eventNames = {};
+    form.querySelectorAll("select[name=type] option").forEach(function (o) {
+      if (o.value) eventNames[o.value] = o.textContent;
+    });
     function wanted(e) {
       var f = new FormData(form);
       return (!f.get("exam") || e.exam === f.get("exam")) &&
@@ -107,7 +112,7 @@
     function row(index, e) {
       var tr = document.createElement("tr");
       tr.dataset.entry = JSON.stringify(e);
-      var cells = [index, new Date(e.t).toLocaleTimeString(), e.type, e.exam, e.pseudonym || "", details(e)];
+      var cells = [index, new Date(e.t).toLocaleTimeString(), eventNames[e.type] || e.type, e.exam, e.pseudonym || "", details(e)];
       cells.forEach(function (c, i) {
         var td = document.createElement("td");
         if (i === 0) {

@@ -120,14 +120,6 @@ def _now(request: Request) -> datetime:
     return request.app.state.clock()
 
 
-def _raise(exc: delivery.DeliveryError) -> None:
-    if exc.status == 409:
-        raise Conflict(detail=exc.reason) from None
-    if exc.status == 422:
-        raise Unprocessable(detail=exc.reason) from None
-    raise HTTPException(status_code=exc.status, detail=exc.reason) from None
-
-
 def _owned(session: Session, user: CurrentUser, attempt_id: int, lock: bool = False):
     """The attempt, its enrollment and its exam, only if they belong to ``user`` (else 404,
     so attempt ids reveal nothing). The exam's definition and snapshot are not read here:
@@ -194,10 +186,7 @@ class AttemptApi(Controller):
             rt = exam_runtime(request, exam)
             return delivery.start_attempt(session, rt, exam, enrollment, now)
 
-        try:
-            v = await request.app.state.db.run(run)
-        except delivery.DeliveryError as exc:
-            _raise(exc)
+        v = await request.app.state.db.run(run)  # a refusal: exam.web.errors answers it
         return StartReply(v.attempt_id, v.deadline.isoformat(), v.remaining_seconds, v.resumed)
 
     @get("/attempts/{attempt_id:int}")
@@ -243,7 +232,7 @@ class AttemptApi(Controller):
             request, data.step, data.item_id, data.choice, attempt_id=attempt_id
         )
         if done.refusal is not None:
-            _raise(done.refusal)
+            raise done.refusal  # exam.web.errors answers it (409 or 422)
         reply, following = done.reply, done.following and _item_out(done.following)
         return AnswerOut(reply.accepted, reply.log_index, reply.next_step, following)
 

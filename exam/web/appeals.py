@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from exam import appeals, delivery
 from exam.database import begin_write
+from exam.errors import Kind
 from exam.models import Appeal, Exam
 from exam.security import CurrentUser, applicant_only, committee_only
 from exam.web.deps import DbSession, PathId, enrolled, exam_runtime
@@ -30,7 +31,9 @@ def _references(raw: str) -> list[int]:
     found = re.findall(r"\d+", raw)[:20]
     for number in found:
         if len(number) > 19:
-            raise delivery.DeliveryError(f"references: {number[:19]}… is no log index", 422)
+            raise delivery.DeliveryError(
+                f"references: {number[:19]}… is no log index", Kind.INVALID
+            )
     return [int(x) for x in found]
 
 

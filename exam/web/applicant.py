@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from exam import delivery
 from exam.database import begin_write
+from exam.errors import Kind
 from exam.models import Attempt, Enrollment, Exam, Publication
 from exam.receipts import receipt, verification_code
 from exam.runtime import ExamRuntime
@@ -174,7 +175,7 @@ class ApplicantPages(Controller):
         return Template(
             "exam/_item.html",
             context=context,
-            status_code=200 if error is None or error.status == 409 else 422,
+            status_code=200 if error is None or error.kind == Kind.CONFLICT else 422,
         )
 
     @post("/{code:str}/finish", name="exam-finish", status_code=303)

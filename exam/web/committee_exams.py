@@ -29,11 +29,14 @@ from exam.cat.blueprint import ExamConfig
 from exam.database import begin_write
 from exam.demo import demo_exam
 from exam.enrollment import new_password, read_enrollment_csv
+from exam.errors import Kind
+from exam.i18n import lang_of
 from exam.models import Attempt, Enrollment, Exam
 from exam.plots import simulation_svg
 from exam.precheck import precheck
 from exam.security import CurrentUser, committee_only
 from exam.web.deps import DbSession, exam_runtime
+from exam.web.errors import status_of
 from proctoring import checkpoints
 from proctoring.checkpoints import SignerRefusedError
 from scoring import limits
@@ -295,10 +298,12 @@ class CommitteeExams(Controller):
         bank = await db_session.run_sync(lambda s: committee.draft_bank(s, config, points))
         await db_session.commit()  # ends the read transaction before the simulation
 
+        lang = lang_of(request)
+
         def run():
             result = precheck(config, bank)
             plots = {
-                s.name: base64.b64encode(simulation_svg(s.result, s.name)).decode()
+                s.name: base64.b64encode(simulation_svg(s.result, s.name, lang)).decode()
                 for s in result.sections
             }
             return result, plots
@@ -496,13 +501,13 @@ class CommitteeExams(Controller):
                 )
             )
             if enrollment is None:
-                raise delivery.DeliveryError(f"{reg} is not enrolled in {code}", status=422)
+                raise delivery.DeliveryError(f"{reg} is not enrolled in {code}", Kind.INVALID)
             committee.set_extra_time(session, exam, enrollment, int(raw), user.id, now)
 
         try:
             await db_session.run_sync(run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
-            return await self._detail(request, db_session, code, exc.status, error=exc.reason)
+            return await self._detail(request, db_session, code, status_of(exc), error=exc.reason)
         await db_session.commit()
         return Redirect(f"/committee/exams/{code}?notice=extra_time&q={reg}", status_code=303)

@@ -18,7 +18,6 @@ import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
-    HTTPException,
     NotFoundException,
     ValidationException,
 )
@@ -29,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from exam import fairness_report, forensics
 from exam.database import begin_write
-from exam.delivery import DeliveryError
 from exam.models import Exam, ForensicFlag
 from exam.security import CurrentUser, committee_only, observer_or_committee
 from exam.web.api_attempts import Conflict
@@ -85,12 +83,6 @@ def _exam(session: Session, code: str) -> Exam:
     return exam
 
 
-def _refuse(exc: DeliveryError) -> None:
-    if exc.status == 422:
-        raise ValidationException(exc.reason) from None
-    raise HTTPException(status_code=exc.status, detail=exc.reason) from None
-
-
 class ForensicsPages(Controller):
     path = "/observer/exams/{code:str}"
     guards = [observer_or_committee]  # noqa: RUF012 (Litestar's controller attribute)
@@ -139,21 +131,16 @@ class ForensicsPages(Controller):
         now = request.app.state.clock()
         points = request.app.state.settings.points_correct
         db = request.app.state.db
-        try:
-            rules, sections = await db.run(
-                lambda s: forensics.inputs(s, _exam(s, code), now, points_correct=points)
-            )
-            result = await anyio.to_thread.run_sync(screen, sections, rules)
+        rules, sections = await db.run(
+            lambda s: forensics.inputs(s, _exam(s, code), now, points_correct=points)
+        )
+        result = await anyio.to_thread.run_sync(screen, sections, rules)
 
-            def store(session: Session) -> None:
-                begin_write(session)
-                forensics.record(
-                    session, _exam(session, code), rules, result, user.id, user.role, now
-                )
+        def store(session: Session) -> None:
+            begin_write(session)
+            forensics.record(session, _exam(session, code), rules, result, user.id, user.role, now)
 
-            await db.run(store)
-        except DeliveryError as exc:
-            _refuse(exc)
+        await db.run(store)
         return Redirect(f"/observer/exams/{code}/review", status_code=303)
 
     @post("/flags/{flag_id:int}/reviews", name="forensics-flag-review")
@@ -173,10 +160,7 @@ class ForensicsPages(Controller):
             exam, flag = _flag(session, code, flag_id)
             forensics.review(session, flag, exam, data.text, data.decision, user.id, user.role, now)
 
-        try:
-            await request.app.state.db.run(use_case)
-        except DeliveryError as exc:
-            _refuse(exc)
+        await request.app.state.db.run(use_case)  # a refusal: exam.web.errors answers it
         return Redirect(f"/observer/exams/{code}/review#flag-{flag_id}", status_code=303)
 
     @get("/flags/{flag_id:int}/evidence.json", name="forensics-flag-document")
@@ -213,10 +197,7 @@ class ForensicsPages(Controller):
             exam = _exam(session, code)
             forensics.set_settings(session, exam, level, list(compromised), user.id, user.role, now)
 
-        try:
-            await request.app.state.db.run(use_case)
-        except DeliveryError as exc:
-            _refuse(exc)
+        await request.app.state.db.run(use_case)  # a refusal: exam.web.errors answers it
         return Redirect(f"/observer/exams/{code}/review", status_code=303)
 
     @get("/fairness", name="fairness-report")

@@ -10,6 +10,7 @@ import itembank
 from exam import answering, delivery
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.cat.replay import replay_exam
+from exam.errors import Kind
 from exam.models import Attempt, Enrollment, Exam, Response, User
 from exam.runtime import runtime
 from itembank import repository
@@ -174,7 +175,7 @@ def test_resume_idempotent_answers_and_conflicts(session_maker, opened):
             answering.submit_answer(session, rt, attempt, enr, 1, first.item.item_id, "C", now)
         with pytest.raises(delivery.DeliveryError, match="not an option") as err:
             answering.submit_answer(session, rt, attempt, enr, 1, attempt.served_item, "Z", now)
-        assert err.value.status == 422
+        assert err.value.kind == Kind.INVALID
     with session_maker() as session:
         assert session.scalar(select(func.count()).select_from(Response)) == 1
 

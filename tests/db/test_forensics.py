@@ -8,6 +8,7 @@ import pytest
 
 from exam import fairness_report, forensics
 from exam.delivery import DeliveryError
+from exam.errors import Kind
 from exam.models import Exam, FlagReview, ForensicFlag, User
 from proctoring import log
 from proctoring.verify import Report, _check_events
@@ -78,11 +79,11 @@ def test_notes_and_decisions_are_logged_by_the_hash_of_their_text(session_maker)
         )
         with pytest.raises(DeliveryError) as refused:
             forensics.review(session, flag, exam, "x", "no_action", observer, "observer", NOW)
-        assert refused.value.status == 403
+        assert refused.value.kind == Kind.FORBIDDEN
         for bad in (("", ""), ("x", "sanction")):
             with pytest.raises(DeliveryError) as invalid:
                 forensics.review(session, flag, exam, *bad, committee, "committee", NOW)
-            assert invalid.value.status == 422
+            assert invalid.value.kind == Kind.INVALID
         text = "Listrik padam; peserta mengulang di PC lain"
         forensics.review(session, flag, exam, text, "no_action", committee, "committee", NOW)
         flag_id = flag.id

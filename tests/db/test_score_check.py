@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from exam import results
 from exam.closing import close_exam
 from exam.delivery import DeliveryError
+from exam.errors import Kind
 from exam.models import Attempt, Enrollment, Exam, Publication
 from exam.score_check import checked_rows
 from proctoring.note import Signer
@@ -74,7 +75,7 @@ def test_changed_points_are_caught_and_not_published(session_maker, finished, ca
     with pytest.raises(DeliveryError) as refused:
         publish(session_maker, exam_id)
     reason = refused.value.reason
-    assert refused.value.status == 409
+    assert refused.value.kind == Kind.CONFLICT
     assert "do not match the audit log" in reason and pseudonym in reason
     assert published_count(session_maker, exam_id) == 0
 

@@ -51,7 +51,8 @@ def test_the_review_queue_from_screening_to_decision(app_settings, clock):
             observer, f"{base}/flags/{flag_id}/reviews", {"text": "x", "decision": "referred"}
         )
         assert refused.status_code == 403
-        assert post(observer, f"{base}/flags/{flag_id}/reviews", {"text": " "}).status_code == 400
+        # Invalid input to a use case is 422, as everywhere (exam.web.errors).
+        assert post(observer, f"{base}/flags/{flag_id}/reviews", {"text": " "}).status_code == 422
         assert post(observer, f"{base}/forensics", {"level": "0.1"}).status_code == 403
         assert observer.get(f"{base}/flags/99999/evidence.json").status_code == 404
     with TestClient(app=create_app(app_settings, clock=clock)) as committee:

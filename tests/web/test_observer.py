@@ -72,7 +72,9 @@ def test_flags_and_incident_notes_are_logged(web, app_settings):
     with TestClient(app=web.app) as observer:
         assert login(observer, "pengamat").status_code == 303
         flags = observer.get("/observer/flags", params={"exam": "CPNS1"})
-        assert "blur" in flags.text
+        assert "jendela tidak aktif" in flags.text  # the "blur" event, named in Indonesian
+        trail = observer.get("/observer/trail")
+        assert "Jawaban</option>" in trail.text and ">answer</option>" not in trail.text
         note = post(
             observer,
             "/observer/notes",

@@ -227,6 +227,9 @@ def test_an_upheld_appeal_rekeys_rescores_and_a_second_version_lists_who_changed
     with TestClient(app=create_app(app_settings, clock=clock)) as public:
         page = public.get("/results/CPNS1")
         assert "Perubahan dari versi 1" in page.text and pseudonym in page.text
+        # Whether an applicant proceeds reads as Indonesian, not as a Python or CSV bool.
+        assert "Lanjut: ya" in page.text or "Lanjut: tidak" in page.text
+        assert "Lanjut false" not in page.text and "Lanjut true" not in page.text
         assert public.get("/results/CPNS1?version=1").status_code == 200  # stays visible
     texts, note = export(app_settings)
     key = Verifier.parse(web.get("/api/v1/log/key").text)
