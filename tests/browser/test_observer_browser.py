@@ -49,6 +49,7 @@ def test_the_board_updates_live_and_the_checkpoint_verifies_in_the_browser(page,
     page.get_by_label("Jenis").select_option("answer")
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-trail] tr')].filter(r => !r.hidden)"
-        ".every(r => r.children[2].textContent === 'answer')"
+        ".every(r => JSON.parse(r.dataset.entry).type === 'answer' && "
+        "r.children[2].textContent === 'Jawaban')"
     )
     assert page.locator("[data-trail] tr:not([hidden])").count() >= 1
