@@ -23,9 +23,9 @@ from exam.database import begin_write
 from exam.security import committee_only
 from exam.web.deps import DbSession, PathId
 from itembank import repository
-from scoring.dif import mantel_haenszel
 from itembank.models import DifFinding
 from scoring import limits
+from scoring.dif import mantel_haenszel
 from scoring.files import InputError, read_groups_csv, read_response_matrix
 
 

@@ -144,8 +144,8 @@ def test_opening_is_refused_while_a_class_c_item_awaits_a_decision(session_maker
     from pathlib import Path
 
     import itembank
-    from scoring.dif import DifResult
     from itembank.transfer import read_bank_file
+    from scoring.dif import DifResult
     from tests.db.test_delivery import demo_config
 
     with session_maker() as session, session.begin():
