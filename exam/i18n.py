@@ -272,6 +272,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "builder.errors": ("Periksa isian berikut:", "Please check these fields:"),
     "builder.exam": ("Ujian", "Exam"),
     "builder.duration": ("Durasi (menit)", "Duration (minutes)"),
+    "builder.points_correct": ("Poin per jawaban benar", "Points per correct answer"),
     "builder.opens": ("Dibuka", "Opens"),
     "builder.closes": ("Ditutup", "Closes"),
     "builder.section": ("Bagian", "Section"),

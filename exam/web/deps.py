@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from exam.models import Enrollment, Exam
-from exam.runtime import ExamRuntime, runtime
+from exam.runtime import ExamRuntime
 from exam.security import CurrentUser
 
 #: The request's database session (advanced-alchemy's ``db_session``).
@@ -60,5 +60,5 @@ def enrolled(session: Session, user: CurrentUser, code: str, lock: bool = False)
 
 
 def exam_runtime(request: Request, exam: Exam) -> ExamRuntime:
-    """The compiled exam, with the configured points for a correct answer."""
-    return runtime(exam, request.app.state.settings.points_correct)
+    """The compiled exam from the application's registry (scored by its definition)."""
+    return request.app.state.runtimes.get(exam)
