@@ -250,8 +250,9 @@ def exam_setup(bank_size: int, length: int):
     """A one-section exam (adaptive, Sympson–Hetter with derived parameters) on a
     synthetic bank, compiled as ``exam.runtime`` compiles an open exam."""
     items = synthetic_items(bank_size, seed=11, domain="TIU", topics=4)
-    bank = bank_table(items)
     section = SectionConfig("TIU", "TIU", max_items=length)
+    config = ExamConfig("SIM", "Simulasi", (section,), 5400)
+    bank = bank_table(items, config.points_correct)
     section = with_exposure_parameters(section, bank, seed=1)
     config = ExamConfig("SIM", "Simulasi", (section,), 5400)
     plan = compile_section(section, bank)

@@ -33,6 +33,7 @@ from litestar.template.config import TemplateConfig
 
 from exam import database, i18n, migrate, paths
 from exam.models import WebSession
+from exam.runtime import RuntimeRegistry
 from exam.security import CurrentUser, password_hasher, user_from_session
 from exam.settings import Settings, get_settings
 from exam.web import (
@@ -241,6 +242,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
                 "clock": clock or (lambda: datetime.now(UTC)),
                 "log_feed": feed,
                 "db": threaded,
+                "runtimes": RuntimeRegistry(),
                 "boards": observer.BoardCache(settings.rankings_max_age_s),
             }
         ),

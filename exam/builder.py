@@ -4,7 +4,9 @@ Pure functions, so the committee's page and its tests share one reading of the f
 problem names its field (``s2_max_items``, ``opens_at`` …) and the page shows it beside
 that field; nothing is saved while there is one.
 
-Fields: ``code``, ``title``, ``duration_minutes``, ``opens_at`` and ``closes_at`` (local
+Fields: ``code``, ``title``, ``duration_minutes``, ``points_correct`` (points for a correct
+TWK/TIU-style answer; empty keeps the draft's, or the default a new exam gets),
+``opens_at`` and ``closes_at`` (local
 time, ``YYYY-MM-DDTHH:MM`` as an HTML ``datetime-local`` input sends it), and per section
 ``i`` (1-based, up to ``sections``): ``s{i}_name``, ``s{i}_domain``, ``s{i}_kind``,
 ``s{i}_min_items``, ``s{i}_max_items``, ``s{i}_se_target``, ``s{i}_passing_grade``,
@@ -27,6 +29,7 @@ from fractions import Fraction
 
 from exam.cat.blueprint import (
     EXPOSURE_METHODS,
+    MAX_POINTS_CORRECT,
     SECTION_KINDS,
     BlueprintError,
     ContentRule,
@@ -170,10 +173,16 @@ def _section(
 
 
 def read_exam_form(
-    form: dict[str, str], domains: set[str], tz: tzinfo, previous: ExamConfig | None = None
+    form: dict[str, str],
+    domains: set[str],
+    tz: tzinfo,
+    previous: ExamConfig | None = None,
+    *,
+    points_default: int,
 ) -> ExamForm:
     """The exam the form describes; raises FormError naming every wrong field.
-    ``previous`` is the draft being edited."""
+    ``previous`` is the draft being edited; ``points_default`` is the points for a correct
+    answer a new exam gets when the field is empty (the settings' ``points_correct``)."""
     errors: dict[str, str] = {}
     before = {s.name: s for s in previous.sections} if previous else {}
     code = form.get("code", "").strip().upper()
@@ -183,6 +192,14 @@ def read_exam_form(
     if not title:
         errors["title"] = "required"
     duration = _int(form, "duration_minutes", errors, 1, 600)
+    points = _int(
+        form,
+        "points_correct",
+        errors,
+        1,
+        MAX_POINTS_CORRECT,
+        default=previous.points_correct if previous else points_default,
+    )
     opens_at = _time(form, "opens_at", errors, tz)
     closes_at = _time(form, "closes_at", errors, tz)
     if opens_at and closes_at and closes_at <= opens_at:
@@ -200,7 +217,7 @@ def read_exam_form(
     rules = _rules(form, [s.name for s in sections], errors)
     if errors:
         raise FormError(errors)
-    config = ExamConfig(code, title, tuple(sections), duration * 60, rules)
+    config = ExamConfig(code, title, tuple(sections), duration * 60, rules, points)
     try:
         config.validate()
     except BlueprintError as exc:
@@ -279,6 +296,7 @@ def exam_form_fields(
         "code": config.code,
         "title": config.title,
         "duration_minutes": str(config.duration_s // 60),
+        "points_correct": str(config.points_correct),
         "opens_at": opens_at.astimezone(tz).strftime(_LOCAL_TIME) if opens_at else "",
         "closes_at": closes_at.astimezone(tz).strftime(_LOCAL_TIME) if closes_at else "",
         "sections": str(len(config.sections)),

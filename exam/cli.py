@@ -74,7 +74,7 @@ def _analysis_data(responses: str | None, exam_code: str | None):
         except InputError as exc:
             raise BadInput(str(exc)) from None
         return items, matrix, persons
-    engine = database.sync_engine()
+    engine = database.sync_engine(get_settings())
     with database.session_factory(engine)() as session:
         try:
             data = exam_data(session, exam_code)
@@ -87,7 +87,7 @@ def _analysis_data(responses: str | None, exam_code: str | None):
 
 def _exam_operational_params(exam_code: str, items: list[str]):
     """The parameters the exam used for its operational items among ``items``."""
-    engine = database.sync_engine()
+    engine = database.sync_engine(get_settings())
     with database.session_factory(engine)() as session:
         exam = session.scalar(select(Exam).where(Exam.code == exam_code))
         rt = runtime(exam)
@@ -279,7 +279,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations (Alembic)."""
-    engine = database.sync_engine()
+    engine = database.sync_engine(get_settings())
     migrate.upgrade(engine)
     click.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
 
@@ -293,7 +293,7 @@ def bank() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 def bank_import(path: str) -> None:
     """Import items; every problem is listed and nothing is imported if there is one."""
-    engine = database.sync_engine()
+    engine = database.sync_engine(get_settings())
     migrate.upgrade(engine)
     with database.session_factory(engine)() as session, session.begin():
         try:
@@ -315,7 +315,7 @@ def bank_params(path: str) -> None:
         params = read_params_csv(path)
     except InputError as exc:
         raise BadInput(str(exc)) from None
-    engine = database.sync_engine()
+    engine = database.sync_engine(get_settings())
     migrate.upgrade(engine)
     with database.session_factory(engine)() as session, session.begin():
         try:
@@ -348,7 +348,7 @@ def bank_export(
     """Export the current version of every item."""
     if Path(path).suffix.lower() not in (".csv", ".json", ".zip"):
         raise click.UsageError("PATH must end in .csv, .json or .zip")
-    engine = database.sync_engine()
+    engine = database.sync_engine(get_settings())
     migrate.upgrade(engine)
     with database.session_factory(engine)() as session:
         items = repository.current_items(session, domains or None, statuses or None)

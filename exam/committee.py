@@ -30,10 +30,11 @@ from itembank.table import BankTable
 from proctoring import log
 
 
-def draft_bank(session: Session, config: ExamConfig, points_correct: float = 5) -> BankTable:
-    """The operational, calibrated items of the exam's domains, as opening would use them."""
+def draft_bank(session: Session, config: ExamConfig) -> BankTable:
+    """The operational, calibrated items of the exam's domains, scored by the draft's
+    points, as opening would use them."""
     items = repository.current_items(session, {s.domain for s in config.sections}, ["operational"])
-    return repository.bank_table(items, points_correct)  # (it keeps the calibrated ones)
+    return repository.bank_table(items, config.points_correct)  # (it keeps the calibrated ones)
 
 
 def bank_domains(session: Session) -> list[str]:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.util import await_only
 
-from exam.settings import Settings, get_settings
+from exam.settings import Settings
 
 _SYNC = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 _ASYNC = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -222,7 +222,7 @@ def _queue_thread_writers(engine: Engine) -> None:
 
 
 def sync_engine(
-    settings: Settings | None = None,
+    settings: Settings,
     serialize_writers: bool = False,
     pool_size: int = 5,
     busy_ms: int | None = None,
@@ -230,7 +230,6 @@ def sync_engine(
     """The synchronous engine. ``serialize_writers`` queues SQLite writers of this process
     on a lock (for worker threads; see ``_WriteQueue`` for why); ``busy_ms`` replaces the
     configured SQLite busy timeout."""
-    settings = settings or get_settings()
     _prepare(settings)
     url = sync_url(settings.resolved_database_url)
     engine = create_engine(
@@ -247,8 +246,7 @@ def sync_engine(
     return engine
 
 
-def async_engine(settings: Settings | None = None) -> AsyncEngine:
-    settings = settings or get_settings()
+def async_engine(settings: Settings) -> AsyncEngine:
     _prepare(settings)
     engine = create_async_engine(async_url(settings.resolved_database_url), pool_pre_ping=True)
     _queue_sqlite_writers(engine.sync_engine)

@@ -64,7 +64,7 @@ class Events(list):
 # -- opening -----------------------------------------------------------------------------
 
 
-def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float = 5) -> int:
+def open_exam(session: Session, exam: Exam, now: datetime) -> int:
     """Freeze the bank, check the blueprint, derive exposure parameters and commit to all
     of it in the log; returns the commitment's log index. Raises DeliveryError listing
     every problem (infeasible blueprint, class C items without a decision)."""
@@ -80,7 +80,7 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
         for f in repository.unresolved_dif(session, [i.item_id for i in items])
     ]
     operational = [i for i in items if i.status == "operational" and i.has_params]
-    bank = repository.bank_table(operational, points_correct)
+    bank = repository.bank_table(operational, config.points_correct)
     problems += check_exam(config, bank)
     if problems:
         raise DeliveryError("; ".join(problems), Kind.INVALID)
@@ -113,7 +113,7 @@ def open_exam(session: Session, exam: Exam, now: datetime, points_correct: float
             .where(ItemVersion.item_id == item_id, ItemVersion.version == version)
             .values(administered=True)
         )
-    rt = runtime(exam, points_correct)
+    rt = runtime(exam)
     # The parameter table holds every option's points (the keys) and the snapshot's hash
     # could be tried against guessed contents: both are sealed until the openings are
     # released (proctoring.openings).

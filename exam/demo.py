@@ -28,12 +28,13 @@ TWK_TOPICS = ("nasionalisme", "integritas", "bela_negara", "pilar_negara", "baha
 FORMATIONS = ("Analis Kebijakan", "Pranata Komputer", "Auditor")
 
 
-def demo_exam() -> ExamConfig:
+def demo_exam(points_correct: int) -> ExamConfig:
     """SKD-style: TWK as a random fixed form, TIU adaptive, TKP as a fixed form.
 
     The demo bank is small (about 45 items per section), so TIU uses randomesque exposure
     control rather than derived Sympson–Hetter parameters; TKP has 40 items (up to 200
-    points) and its passing grade is CAT BKN's 166 of 225 scaled to 148 of 200.
+    points) and its passing grade is CAT BKN's 166 of 225 scaled to 148 of 200. A correct
+    TWK or TIU answer earns ``points_correct`` (the settings' default for a new exam).
     """
     return ExamConfig(
         code=DEMO_CODE,
@@ -60,6 +61,7 @@ def demo_exam() -> ExamConfig:
             SectionConfig("TKP", "TKP", kind="fixed", max_items=40, passing_grade=148),
         ),
         duration_s=100 * 60,
+        points_correct=points_correct,
     )
 
 
@@ -107,7 +109,7 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
         session.flush()
         exam = session.scalar(select(Exam).where(Exam.code == DEMO_CODE))
         if exam is None:
-            exam = delivery.new_exam(session, demo_exam())
+            exam = delivery.new_exam(session, demo_exam(settings.points_correct))
         enrolled = set(
             session.scalars(
                 select(Enrollment.registration_number).where(Enrollment.exam_id == exam.id)
@@ -130,7 +132,7 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
                     },
                 )
         if exam.status == "draft":
-            delivery.open_exam(session, exam, datetime.now(UTC), settings.points_correct)
+            delivery.open_exam(session, exam, datetime.now(UTC))
             checkpoints.sign(session, settings.log_signer(), settings.log_origin, "exam_open")
     engine.dispose()
     return DemoInfo(

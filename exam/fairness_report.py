@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from exam.forensics import ROOM_ATTRIBUTES
 from exam.models import Attempt, Enrollment, Exam, Response
-from exam.runtime import runtime
+from exam.runtime import RuntimeRegistry, compiled
 from scoring import fairness, fairness_plots
 
 PLOTS = ("se", "exposure", "information")
@@ -62,7 +62,7 @@ class FairnessReport:
 def report(
     session: Session,
     exam: Exam,
-    points_correct: float = 5,
+    runtimes: RuntimeRegistry | None = None,
     min_group: int = 50,
     min_item: int = 20,
     min_per_group: int = 20,
@@ -70,7 +70,7 @@ def report(
     """The fairness report over every attempt with a result in a section."""
     if exam.snapshot_sha256 is None:
         return FairnessReport(exam, [])
-    rt = runtime(exam, points_correct)
+    rt = compiled(exam, runtimes)
     attempts = session.execute(
         select(Attempt.id, Attempt.results, Enrollment.attributes)
         .join(Enrollment, Enrollment.id == Attempt.enrollment_id)

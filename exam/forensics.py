@@ -29,7 +29,7 @@ from exam.models import (
     ForensicSettings,
     Response,
 )
-from exam.runtime import runtime
+from exam.runtime import RuntimeRegistry, compiled
 from proctoring import log
 from proctoring.canonical import canonical, decimal, text_sha256
 from proctoring.screening import (
@@ -61,12 +61,13 @@ def room_of(attributes: dict) -> str:
 
 
 def section_answers(
-    session: Session, exam: Exam, points_correct: float = 5
+    session: Session, exam: Exam, runtimes: RuntimeRegistry | None = None
 ) -> list[SectionAnswers]:
-    """Every operational answer of exam ``exam``, one ``SectionAnswers`` per section."""
+    """Every operational answer of exam ``exam``, one ``SectionAnswers`` per section,
+    scored by the exam's own definition (from ``runtimes`` if given)."""
     if exam.snapshot_sha256 is None:
         return []
-    rt = runtime(exam, points_correct)
+    rt = compiled(exam, runtimes)
     rows = session.execute(
         select(
             Enrollment.pseudonym,
@@ -156,13 +157,14 @@ def set_settings(
     user_id: int,
     role: str,
     now: datetime,
+    runtimes: RuntimeRegistry | None = None,
 ) -> int:
     """Store and log the screening level and the items marked as possibly compromised."""
     if not 0.001 <= level <= 0.2:
         raise DeliveryError(
             "level: choose a false discovery rate between 0.001 and 0.2", Kind.INVALID
         )
-    pool = {i.item_id for i in (runtime(exam).items.values() if exam.snapshot_sha256 else [])}
+    pool = set(compiled(exam, runtimes).items) if exam.snapshot_sha256 else set()
     unknown = sorted(set(compromised) - pool)
     if unknown:
         raise DeliveryError(
@@ -191,7 +193,11 @@ def set_settings(
 
 
 def inputs(
-    session: Session, exam: Exam, now: datetime, n_boot: int = 200, points_correct: float = 5
+    session: Session,
+    exam: Exam,
+    now: datetime,
+    n_boot: int = 200,
+    runtimes: RuntimeRegistry | None = None,
 ) -> tuple[ScreeningRules, list[SectionAnswers]]:
     """The screening's input: the committee's rules and every answer so far."""
     if exam.status == "draft":
@@ -203,7 +209,7 @@ def inputs(
         n_boot=n_boot,
         seed=int(exam.seed_hex[:8], 16) ^ int(now.timestamp()),
     )
-    return rules, section_answers(session, exam, points_correct)
+    return rules, section_answers(session, exam, runtimes)
 
 
 def run(
@@ -213,10 +219,10 @@ def run(
     role: str,
     now: datetime,
     n_boot: int = 200,
-    points_correct: float = 5,
+    runtimes: RuntimeRegistry | None = None,
 ) -> RunSummary:
     """Screen every answer so far; store and log the flags not raised before."""
-    rules, sections = inputs(session, exam, now, n_boot, points_correct)
+    rules, sections = inputs(session, exam, now, n_boot, runtimes)
     return record(session, exam, rules, screen(sections, rules), user_id, role, now)
 
 

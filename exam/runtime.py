@@ -1,5 +1,6 @@
 """An open exam, compiled once: its definition, the bank snapshot it runs on, the section
-plans and its secrets. Built from the exam's database row; cached per process.
+plans and its secrets. Built from the exam's database row; an application keeps the
+compiled exams in one ``RuntimeRegistry``.
 """
 
 from __future__ import annotations
@@ -7,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from exam.cat.blueprint import ExamConfig
 from exam.cat.plan import SectionPlan, compile_section
@@ -67,29 +70,18 @@ def snapshot_hash(items: list[dict]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_CACHE: dict[tuple[int, str, str], ExamRuntime] = {}
-
-
-def runtime(exam, points_correct: float = 5) -> ExamRuntime:
-    """The compiled exam for an ``exams`` row with its bank snapshot. The definition and
-    the snapshot never change once an exam is open, so the result is kept per process,
-    keyed by the exam, its (random, unique) seed and the snapshot's hash.
-
-    Finding a compiled exam needs only those three columns: a caller may defer the
-    definition and the snapshot, the exam's largest columns, which are read and decoded
-    only to compile."""
+def runtime(exam) -> ExamRuntime:
+    """The compiled exam for an opened ``exams`` row: its definition (with the points for
+    a correct answer), its bank snapshot, the section plans and its secrets. Compiles
+    every time: a long-lived caller keeps the result in a ``RuntimeRegistry``."""
     if exam.snapshot_sha256 is None:
         raise ValueError(f"exam {exam.code} is not open (no bank snapshot)")
-    key = (exam.id, exam.seed_hex, exam.snapshot_sha256)
-    cached = _CACHE.get(key)
-    if cached is not None:
-        return cached
     config = ExamConfig.from_dict(exam.definition)
     items, versions = snapshot_items(exam.bank_snapshot)
     operational = [i for i in items.values() if i.status == "operational" and i.has_params]
-    bank = bank_table(operational, points_correct)
+    bank = bank_table(operational, config.points_correct)
     plans = tuple(compile_section(section, bank) for section in config.sections)
-    built = ExamRuntime(
+    return ExamRuntime(
         exam.id,
         exam.code,
         config,
@@ -100,5 +92,38 @@ def runtime(exam, points_correct: float = 5) -> ExamRuntime:
         bytes.fromhex(exam.seed_hex),
         bytes.fromhex(exam.pseudonym_key_hex),
     )
-    _CACHE[key] = built
-    return built
+
+
+class RuntimeRegistry:
+    """The compiled exams of one application (``app.state.runtimes``).
+
+    An open exam's definition and bank snapshot never change, so a compiled exam is kept
+    under the exam's id, its (random, unique) seed and the snapshot's hash; the points
+    for a correct answer are inside the definition. Finding a compiled exam reads only
+    those three columns: a caller may defer the definition and the snapshot, the exam's
+    largest columns, which are read and decoded only to compile."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[int, str, str], ExamRuntime] = {}
+
+    def get(self, exam, load: Callable[[], Any] | None = None) -> ExamRuntime:
+        """The compiled exam for an opened ``exams`` row, compiled on first use. ``exam``
+        may be anything with the row's ``id``, ``code``, ``seed_hex`` and
+        ``snapshot_sha256``; then ``load`` gives the whole row, read only to compile."""
+        if exam.snapshot_sha256 is None:
+            raise ValueError(f"exam {exam.code} is not open (no bank snapshot)")
+        key = (exam.id, exam.seed_hex, exam.snapshot_sha256)
+        built = self._built.get(key)
+        if built is None:
+            # Two threads may compile the same exam at once; both results are equal and
+            # the last stored wins, so no lock is held while compiling.
+            built = self._built[key] = runtime(load() if load is not None else exam)
+        return built
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+
+def compiled(exam, runtimes: RuntimeRegistry | None = None) -> ExamRuntime:
+    """The compiled exam from ``runtimes`` if given, else compiled afresh."""
+    return runtimes.get(exam) if runtimes is not None else runtime(exam)

@@ -21,7 +21,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default SQLite in the data folder. "
         "postgresql+asyncpg://… or postgresql+psycopg://… selects PostgreSQL.",
     )
-    points_correct: int = Field(5, description="Points for a correct TWK/TIU answer")
+    points_correct: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Points for a correct TWK/TIU answer in a new exam (each exam keeps "
+        "its own in its definition)",
+    )
     sqlite_busy_timeout_ms: int = 10_000
     secret_key: str | None = Field(
         None, description="Secret for CSRF tokens; default: generated once in the data folder"

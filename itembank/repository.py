@@ -132,8 +132,9 @@ def current_items(
     ]
 
 
-def bank_table(items: Sequence[ItemContent], points_correct: float = 5) -> BankTable:
-    """The engine's view of items that have IRT parameters."""
+def bank_table(items: Sequence[ItemContent], points_correct: float) -> BankTable:
+    """The engine's view of items that have IRT parameters; a correct answer to a keyed
+    item earns ``points_correct`` (the exam's ``ExamConfig.points_correct``)."""
     usable = [i for i in items if i.has_params]
     params = ItemParams.from_specs([i.spec() for i in usable])
     width = params.max_categories if usable else 2

@@ -27,7 +27,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = sync_engine()
+    engine = sync_engine(get_settings())
     with engine.connect() as connection:
         _run(connection)
     engine.dispose()

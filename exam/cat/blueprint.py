@@ -13,6 +13,8 @@ from scoring.ranking import Rules, RulesError
 
 EXPOSURE_METHODS = ("none", "randomesque", "sympson-hetter")
 SECTION_KINDS = ("adaptive", "fixed")
+#: The most points a correct answer may earn (CAT BKN gives 5).
+MAX_POINTS_CORRECT = 100
 
 
 class BlueprintError(ValueError):
@@ -158,6 +160,10 @@ class ExamConfig:
     #: "sections" and "passing_grades", which come from the sections): tracks, vacancies
     #: per formation, quota multiplier, tie-break order, a weighted final score.
     rules: dict | None = None
+    #: Points for a correct answer to a keyed (TWK/TIU-style) item; option-scored
+    #: (TKP-style) items carry their own points. Part of the definition committed to the
+    #: log at opening, so an exam's scoring cannot change while it runs.
+    points_correct: int = 5
 
     def validate(self) -> None:
         if not self.sections:
@@ -167,6 +173,14 @@ class ExamConfig:
             raise BlueprintError("section names must be unique")
         if self.duration_s <= 0:
             raise BlueprintError("duration_s must be > 0")
+        if (
+            isinstance(self.points_correct, bool)
+            or not isinstance(self.points_correct, int)
+            or not 1 <= self.points_correct <= MAX_POINTS_CORRECT
+        ):
+            raise BlueprintError(
+                f"points_correct must be a whole number from 1 to {MAX_POINTS_CORRECT}"
+            )
         for section in self.sections:
             section.validate()
         if self.rules is not None:
@@ -187,6 +201,7 @@ class ExamConfig:
             sections,
             data["duration_s"],
             data.get("rules"),
+            data.get("points_correct", 5),
         )
 
     def ranking_rules(self) -> Rules:

@@ -147,13 +147,22 @@ class CommitteeExams(Controller):
         self, request: Request, db_session: DbSession, template: FromQuery[str] = ""
     ) -> Template:
         """An empty builder, or one filled with the SKD template (TWK, TIU, TKP)."""
+        points = request.app.state.settings.points_correct
         if template == "skd":
-            config = demo_exam()
+            config = demo_exam(points)
             fields = exam_form_fields(
-                ExamConfig("", "", config.sections, config.duration_s), None, None, _tz(request)
+                ExamConfig("", "", config.sections, config.duration_s, points_correct=points),
+                None,
+                None,
+                _tz(request),
             )
         else:
-            fields = {"sections": "1", "duration_minutes": "100", "s1_kind": "adaptive"}
+            fields = {
+                "sections": "1",
+                "duration_minutes": "100",
+                "points_correct": str(points),
+                "s1_kind": "adaptive",
+            }
         return await self._builder(request, db_session, fields, {}, None)
 
     @post("/new", name="exams-create")
@@ -166,7 +175,12 @@ class CommitteeExams(Controller):
 
         def run(session: Session) -> str:
             begin_write(session)
-            form = read_exam_form(data, set(committee.bank_domains(session)), _tz(request))
+            form = read_exam_form(
+                data,
+                set(committee.bank_domains(session)),
+                _tz(request),
+                points_default=request.app.state.settings.points_correct,
+            )
             return committee.create_exam(session, form, user.id, now).code
 
         try:
@@ -209,7 +223,11 @@ class CommitteeExams(Controller):
             row = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             previous = ExamConfig.from_dict(row.definition)
             form = read_exam_form(
-                data, set(committee.bank_domains(session)), _tz(request), previous
+                data,
+                set(committee.bank_domains(session)),
+                _tz(request),
+                previous,
+                points_default=request.app.state.settings.points_correct,
             )
             committee.update_exam(session, row, form, user.id, now)
 
@@ -294,8 +312,7 @@ class CommitteeExams(Controller):
         """Feasibility and a quick simulation, with a plot per section (nothing is saved)."""
         exam = await _exam(db_session, code)
         config = ExamConfig.from_dict(exam.definition)
-        points = request.app.state.settings.points_correct
-        bank = await db_session.run_sync(lambda s: committee.draft_bank(s, config, points))
+        bank = await db_session.run_sync(lambda s: committee.draft_bank(s, config))
         await db_session.commit()  # ends the read transaction before the simulation
 
         lang = lang_of(request)
@@ -317,7 +334,6 @@ class CommitteeExams(Controller):
     async def open(self, request: Request, db_session: DbSession, code: FromPath[str]) -> Response:
         """Commit the exam to the log and open it; every problem is listed if it cannot."""
         now = request.app.state.clock()
-        points = request.app.state.settings.points_correct
         feed = request.app.state.log_feed
 
         def run(session: Session) -> None:
@@ -325,7 +341,7 @@ class CommitteeExams(Controller):
             exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
-            delivery.open_exam(session, exam, now, points)
+            delivery.open_exam(session, exam, now)
             checkpoints.sign(session, feed.signer, feed.origin, "exam_open")
 
         try:

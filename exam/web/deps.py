@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from exam import answering
 from exam.database import begin_write
 from exam.models import Enrollment, Exam
-from exam.runtime import ExamRuntime, runtime
+from exam.runtime import ExamRuntime
 from exam.security import CurrentUser
 from exam.web import client_change
 
@@ -62,26 +62,20 @@ def enrolled(session: Session, user: CurrentUser, code: str, lock: bool = False)
     return exam, enrollment
 
 
-_RUNTIMES: dict[tuple, ExamRuntime] = {}
-
-
 def answer_runtime(request: Request):
-    """How the answer use case finds its compiled exam: once per exam and process from
-    the exam's row, then by the key alone (``answering.ExamKey``)."""
+    """How the answer use case finds its compiled exam: from the application's registry
+    by the key alone (``answering.ExamKey``), reading the exam's row only to compile."""
+    runtimes = request.app.state.runtimes
 
     def find(session, key) -> ExamRuntime:
-        ident = (key.id, key.seed_hex, key.snapshot_sha256)
-        rt = _RUNTIMES.get(ident)
-        if rt is None:
-            rt = _RUNTIMES[ident] = exam_runtime(request, session.get(Exam, key.id))
-        return rt
+        return runtimes.get(key, load=lambda: session.get(Exam, key.id))
 
     return find
 
 
 def exam_runtime(request: Request, exam: Exam) -> ExamRuntime:
-    """The compiled exam, with the configured points for a correct answer."""
-    return runtime(exam, request.app.state.settings.points_correct)
+    """The compiled exam from the application's registry (scored by its definition)."""
+    return request.app.state.runtimes.get(exam)
 
 
 async def answer_from(request: Request, step: int, item_id: str, choice: str, **where):

@@ -129,10 +129,10 @@ class ForensicsPages(Controller):
         a worker thread, and the flags are stored in a second transaction."""
         user: CurrentUser = request.user
         now = request.app.state.clock()
-        points = request.app.state.settings.points_correct
+        runtimes = request.app.state.runtimes
         db = request.app.state.db
         rules, sections = await db.run(
-            lambda s: forensics.inputs(s, _exam(s, code), now, points_correct=points)
+            lambda s: forensics.inputs(s, _exam(s, code), now, runtimes=runtimes)
         )
         result = await anyio.to_thread.run_sync(screen, sections, rules)
 
@@ -195,7 +195,16 @@ class ForensicsPages(Controller):
         def use_case(session: Session) -> None:
             begin_write(session)
             exam = _exam(session, code)
-            forensics.set_settings(session, exam, level, list(compromised), user.id, user.role, now)
+            forensics.set_settings(
+                session,
+                exam,
+                level,
+                list(compromised),
+                user.id,
+                user.role,
+                now,
+                request.app.state.runtimes,
+            )
 
         await request.app.state.db.run(use_case)  # a refusal: exam.web.errors answers it
         return Redirect(f"/observer/exams/{code}/review", status_code=303)
@@ -205,9 +214,9 @@ class ForensicsPages(Controller):
         self, request: Request, db_session: DbSession, code: FromPath[str]
     ) -> Template:
         """DIF by group, precision by ability per group, exposure and information."""
-        points = request.app.state.settings.points_correct
+        runtimes = request.app.state.runtimes
         result = await db_session.run_sync(
-            lambda s: fairness_report.report(s, _exam(s, code), points)
+            lambda s: fairness_report.report(s, _exam(s, code), runtimes)
         )
         return Template("observer/fairness.html", context={"r": result, "export": False})
 
@@ -222,9 +231,9 @@ class ForensicsPages(Controller):
     ) -> Response:
         """A figure of the report as SVG (``se.svg``, ``exposure.svg``, ``information.svg``)."""
         plot = figure.removesuffix(".svg")
-        points = request.app.state.settings.points_correct
+        runtimes = request.app.state.runtimes
         result = await db_session.run_sync(
-            lambda s: fairness_report.report(s, _exam(s, code), points)
+            lambda s: fairness_report.report(s, _exam(s, code), runtimes)
         )
         for s in result.sections:
             if s.section == section:
@@ -238,9 +247,9 @@ class ForensicsPages(Controller):
         self, request: Request, db_session: DbSession, code: FromPath[str]
     ) -> Template:
         """The whole report as one HTML file, figures inline, to publish as it is."""
-        points = request.app.state.settings.points_correct
+        runtimes = request.app.state.runtimes
         result = await db_session.run_sync(
-            lambda s: fairness_report.report(s, _exam(s, code), points)
+            lambda s: fairness_report.report(s, _exam(s, code), runtimes)
         )
         return Template(
             "observer/fairness_export.html",

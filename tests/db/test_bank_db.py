@@ -94,7 +94,7 @@ def test_bank_table_feeds_the_engine(session_maker):
     do_import(session_maker, located(sample_items()))
     with session_maker() as session:
         items = repository.current_items(session, statuses=["operational", "pilot"])
-    table = repository.bank_table(items)
+    table = repository.bank_table(items, 5)
     assert table.params.ids == ("TKP-001", "TWK-001", "TWK-002")
     assert table.points[0].tolist() == [1, 2, 3, 4, 5]
     assert table.enemy_sets == (frozenset({"TWK-001", "TWK-002"}),)

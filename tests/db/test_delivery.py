@@ -1,5 +1,6 @@
 """Exam delivery on both databases: open, start, resume, answer, finish, replay."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionC
 from exam.cat.replay import replay_exam
 from exam.errors import Kind
 from exam.models import Attempt, Enrollment, Exam, Response, User
-from exam.runtime import runtime
+from exam.runtime import RuntimeRegistry, runtime
 from itembank import repository
 from itembank.transfer import read_bank_file
 from proctoring import log, openings
@@ -255,3 +256,17 @@ def test_a_section_time_limit_closes_the_section_at_the_next_answer(session_make
         attempt = session.scalars(select(Attempt)).one()
         assert attempt.results["TWK"]["items"] == 0 and attempt.results["TWK"]["points"] == 0
         assert attempt.section_index == 1 and attempt.status == "active"
+
+
+def test_the_registry_compiles_an_open_exam_once(session_maker, opened):
+    exam_id, _, _ = opened
+    registry = RuntimeRegistry()
+    with session_maker() as session:
+        first = registry.get(session.get(Exam, exam_id))
+    with session_maker() as session:
+        exam = session.get(Exam, exam_id)
+        assert registry.get(exam) is first and len(registry) == 1
+        assert runtime(exam) is not first  # the plain function compiles afresh
+        draft = delivery.new_exam(session, dataclasses.replace(demo_config(), code="DRAF"))
+        with pytest.raises(ValueError, match="not open"):
+            registry.get(draft)

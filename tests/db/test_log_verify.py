@@ -1,6 +1,7 @@
 """``seleksi log verify`` on both databases: a closed exam verifies and replays; altered,
 deleted, reordered and inserted rows, a rewritten history and a forged score all fail."""
 
+import dataclasses
 import json
 import random
 from datetime import timedelta
@@ -8,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 import itembank
 from exam import answering, closing, delivery
+from exam.cat.blueprint import ExamConfig
 from exam.cli import main
 from exam.cli_log import state_path, write_export, write_openings
-from exam.models import Enrollment, Exam, User
+from exam.models import Attempt, Enrollment, Exam, Response, User
 from exam.runtime import runtime
 from itembank import repository
 from itembank.transfer import read_bank_file
@@ -32,11 +34,17 @@ SIGNER = Signer.generate(ORIGIN)
 @pytest.fixture
 def closed_exam(session_maker):
     """Three applicants take the exam (one runs out of time), then the exam closes."""
+    return take_and_close(session_maker, demo_config(duration_s=900))
+
+
+def take_and_close(session_maker, config: ExamConfig) -> int:
+    """Open the exam ``config``; three applicants take it (one runs out of time), then it
+    closes. Returns the exam's id."""
     demo = Path(itembank.__file__).parent / "demo_bank.json"
     rng = random.Random(7)
     with session_maker() as session, session.begin():
         repository.import_items(session, read_bank_file(demo))
-        exam = delivery.new_exam(session, demo_config(duration_s=900))
+        exam = delivery.new_exam(session, config)
         for k in range(3):
             user = User(username=f"p{k}", password_hash="x", role="applicant")
             session.add(user)
@@ -45,19 +53,18 @@ def closed_exam(session_maker):
         delivery.open_exam(session, exam, T0)
         checkpoints.sign(session, SIGNER, ORIGIN, "exam_open")
         exam_id = exam.id
+    rt = None
     for k in range(3):
         now = T0 + timedelta(seconds=k)
         with session_maker() as session, session.begin():
             exam = session.get(Exam, exam_id)
-            rt = runtime(exam)
+            rt = rt or runtime(exam)
             enr = session.query(Enrollment).filter_by(registration_number=f"REG-{k}").one()
             view = delivery.start_attempt(session, rt, exam, enr, now)
         answered = 0
         while view.item is not None and (k != 2 or answered < 7):
             now += timedelta(seconds=rng.randint(5, 40))
             with session_maker() as session, session.begin():
-                exam = session.get(Exam, exam_id)
-                rt = runtime(exam)
                 enr = session.query(Enrollment).filter_by(registration_number=f"REG-{k}").one()
                 attempt = delivery.find_attempt(session, enr, lock=True)
                 choice = rng.choice([key for key, _ in view.item.options])
@@ -68,7 +75,7 @@ def closed_exam(session_maker):
             answered += 1
     with session_maker() as session, session.begin():
         exam = session.get(Exam, exam_id)
-        closing.close_exam(session, exam, runtime(exam), 1, T0 + timedelta(hours=1))
+        closing.close_exam(session, exam, rt, 1, T0 + timedelta(hours=1))
         checkpoints.sign(session, SIGNER, ORIGIN, "exam_close")
     return exam_id
 
@@ -101,6 +108,30 @@ def test_a_closed_exam_verifies_and_every_attempt_replays(session_maker, closed_
     assert kinds.count("exam_revealed") == 1 and kinds[-2:] == ["exam_closed", "exam_revealed"]
     # Applicant 3 ran out of time: finished at close, and still replays.
     assert sum(1 for k in kinds if k == "attempt_finished") == 3
+
+
+def test_an_exam_at_four_points_per_answer_replays_with_its_own_points(session_maker):
+    config = dataclasses.replace(demo_config(duration_s=900), points_correct=4)
+    take_and_close(session_maker, config)
+    texts, note = export(session_maker)
+    report = verify(texts, note, SIGNER.verifier, ORIGIN, openings=exam_openings(session_maker))
+    assert report.problems == [] and report.level == "full replay" and report.replayed == 3
+    entries = [json.loads(t) for t in texts]
+    [revealed] = [e for e in entries if e["type"] == "exam_revealed"]
+    assert json.loads(revealed["definition"])["points_correct"] == 4
+    with session_maker() as session:
+        rows = session.execute(
+            select(Enrollment.pseudonym, Response.category)
+            .join(Attempt, Attempt.enrollment_id == Enrollment.id)
+            .join(Response, Response.attempt_id == Attempt.id)
+            .where(Response.section == "TWK", Response.pilot.is_(False))
+        ).all()
+    correct = {p: sum(1 for q, c in rows if q == p and c == 1) for p, _ in rows}
+    finished = [e for e in entries if e["type"] == "attempt_finished"]
+    assert len(finished) == 3
+    for entry in finished:
+        twk = entry["points"]["TWK"]
+        assert twk % 4 == 0 and twk == 4 * correct[entry["pseudonym"]]
 
 
 def test_without_openings_verify_checks_integrity_only(session_maker, closed_exam):

@@ -34,7 +34,7 @@ def test_demo_bank_has_forty_items_per_section_and_reads_cleanly():
 
 
 def test_demo_bank_supports_a_cat_bkn_style_exam():
-    table = bank_table([i for i in demo_items() if i.status == "operational"])
+    table = bank_table([i for i in demo_items() if i.status == "operational"], 5)
     twk = SectionConfig(
         "TWK",
         "TWK",

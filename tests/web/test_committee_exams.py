@@ -8,10 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from exam import database
-from exam.models import Attempt, Enrollment, Exam, User
+from exam.app import create_app
+from exam.delivery import definition_sha256
+from exam.models import Attempt, Enrollment, Exam, Response, User
+from exam.runtime import runtime
 from proctoring import log
 from tests.web.conftest import csrf, login
 
@@ -58,6 +61,10 @@ def post(client, url, data=None, **kw):
     return client.post(url, data=data or {}, headers={"x-csrftoken": csrf(client)}, **kw)
 
 
+def post_json(client, url, body=None):
+    return client.post(url, json=body or {}, headers={"x-csrftoken": csrf(client)})
+
+
 def enroll(client, text: str, name: str = "peserta.csv"):
     return client.post(
         "/committee/exams/CPNS1/enroll",
@@ -80,6 +87,7 @@ def test_every_wrong_field_is_named_and_nothing_is_saved(web, app_settings):
     bad = FORM | {
         "code": "x",
         "duration_minutes": "0",
+        "points_correct": "0",
         "s1_topics": "nasionalisme two 2",
         "s2_domain": "SKB",
         "opens_at": "2026-12-01T09:00",
@@ -88,7 +96,14 @@ def test_every_wrong_field_is_named_and_nothing_is_saved(web, app_settings):
     page = post(web, "/committee/exams/new", bad)
     assert page.status_code == 422
     errors = field_errors(page.text)
-    assert set(errors) == {"code", "duration_minutes", "s1_topics", "s2_domain", "closes_at"}
+    assert set(errors) == {
+        "code",
+        "duration_minutes",
+        "points_correct",
+        "s1_topics",
+        "s2_domain",
+        "closes_at",
+    }
     assert "line 1" in errors["s1_topics"]
     assert 'value="Seleksi CPNS 1"' in page.text  # what was typed stays
     with db_session(app_settings) as s:
@@ -324,3 +339,59 @@ def test_hostile_enrollment_files_are_422_pages_not_500(web, app_settings):
         assert message in page.text and "peserta.csv" in page.text
     with db_session(app_settings) as s:
         assert s.scalars(select(Enrollment)).all() == []
+
+
+def test_points_per_correct_answer_are_fixed_in_the_exam_when_it_opens(app_settings, clock):
+    """A new exam takes the configured points (4 here); the exam keeps them once open,
+    whatever SELEKSI_POINTS_CORRECT says later (6 for the server the applicant uses)."""
+    four = app_settings.model_copy(update={"points_correct": 4})
+    with TestClient(app=create_app(four, clock=clock)) as web:
+        assert login(web, "komite").status_code == 303
+        for url in ("/committee/exams/new", "/committee/exams/new?template=skd"):
+            page = web.get(url).text
+            assert "Poin per jawaban benar" in page
+            assert re.search(r'name="points_correct" id="points_correct"[^>]* value="4"', page)
+        assert post(web, "/committee/exams/new", FORM).status_code == 200
+        creds = sheet(enroll(web, CSV).text)
+        assert "notice=opened" in str(post(web, "/committee/exams/CPNS1/open").url)
+    with db_session(app_settings) as s:
+        exam = s.scalar(select(Exam).where(Exam.code == "CPNS1"))
+        assert exam.definition["points_correct"] == 4
+        keys = {i: item.correct for i, item in runtime(exam).items.items()}
+    [committed] = events(app_settings, "exam_committed")
+    assert committed["definition_sha256"] == definition_sha256(exam.definition)
+
+    six = app_settings.model_copy(update={"points_correct": 6})
+    with TestClient(app=create_app(six, clock=clock)) as api:
+        signed_in = post_json(
+            api, "/api/v1/auth/login", {"username": "2401001", "password": creds["2401001"]}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        attempt = post_json(api, "/api/v1/exams/CPNS1/attempts").json()["attempt_id"]
+        step = 0
+        while (state := api.get(f"/api/v1/attempts/{attempt}").json())["status"] != "finished":
+            item = state["item"]
+            clock.now += timedelta(seconds=15)
+            # Every other answer right, so the TWK section earns points.
+            key = keys[item["item_id"]]  # None for a TKP item
+            wrong = next(o["key"] for o in item["options"] if o["key"] != key)
+            choice = key if key and step % 2 == 0 else wrong
+            body = {"step": state["step"], "item_id": item["item_id"], "choice": choice}
+            assert post_json(api, f"/api/v1/attempts/{attempt}/answers", body).status_code == 200
+            step += 1
+        result = api.get(f"/api/v1/attempts/{attempt}/result").json()
+    twk = result["sections"]["TWK"]["points"]
+    with db_session(app_settings) as s:
+        right = s.scalar(
+            select(func.count())
+            .select_from(Response)
+            .where(
+                Response.attempt_id == attempt,
+                Response.section == "TWK",
+                Response.category == 1,
+                Response.pilot.is_(False),
+            )
+        )
+    assert right >= 5 and twk == 4 * right
+    [finished] = events(app_settings, "attempt_finished")
+    assert finished["points"]["TWK"] == twk
