@@ -45,17 +45,14 @@ from exam.web import (
     committee_dif,
     committee_exams,
     errors,
-    forensics_pages,
-    log_api,
-    observer,
-    openings_api,
     results_pages,
 )
 from exam.web.heartbeat import Heartbeat
-from exam.web.log_feed import LogFeed
 from exam.web.openapi_docs import document_refusals, security_per_operation
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig, SessionStore
 from exam.web.threaded import ThreadedDb
+from proctoring.web import forensics_pages, log_api, observer, openings_api
+from proctoring.web.log_feed import LogFeed
 
 #: Paths open without a login (regular expressions, anchored).
 PUBLIC_PATHS = [

@@ -6,11 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from exam import fairness_report, forensics
 from exam.delivery import DeliveryError
 from exam.errors import Kind
 from exam.models import Exam, FlagReview, ForensicFlag, User
-from proctoring import log
+from proctoring import fairness_report, forensics, log
 from proctoring.verify import Report, _check_events
 from tests.db.test_delivery import T0
 from tests.forensic_exam import RAPID, take_exam

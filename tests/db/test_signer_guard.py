@@ -20,12 +20,12 @@ from exam.cli import main
 from exam.cli_log import state_path, write_export
 from exam.models import User
 from exam.security import password_hasher
-from exam.web.log_feed import LogFeed
 from proctoring import checkpoints, log, signer_guard
 from proctoring.checkpoints import SignerRefusedError
 from proctoring.models import LogCheckpoint
 from proctoring.note import open_checkpoint
 from proctoring.verify import State, verify
+from proctoring.web.log_feed import LogFeed
 
 EDITED = 5  # the index of the entry the attacker rewrites
 

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from scoring.ability import estimate
-from scoring.fairness import (
+from proctoring.fairness import (
     DIF_EDGES,
     EXPOSURE_EDGES,
     SE_EDGES,
@@ -19,7 +18,8 @@ from scoring.fairness import (
     incidence_matrix,
     information_curves,
 )
-from scoring.fairness_plots import conditional_se_plot, exposure_plot, information_plot
+from proctoring.fairness_plots import conditional_se_plot, exposure_plot, information_plot
+from scoring.ability import estimate
 from scoring.irt import p_3pl
 from scoring.params import ItemParams
 

@@ -1,6 +1,6 @@
 """The fairness report of an exam: is it the same exam for everyone?
 
-Built from the recorded answers with the pure statistics of ``scoring.fairness``, per
+Built from the recorded answers with the pure statistics of ``proctoring.fairness``, per
 section: DIF by every recorded group attribute (Mantel–Haenszel on θ̂ strata, ETS classes),
 the standard error of θ̂ by θ̂ bin for each group (equal precision at equal ability), item
 exposure and test overlap, and the test information curves per group. The room or session
@@ -15,10 +15,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.forensics import ROOM_ATTRIBUTES
 from exam.models import Attempt, Enrollment, Exam, Response
 from exam.runtime import RuntimeRegistry, compiled
-from scoring import fairness, fairness_plots
+from proctoring import fairness, fairness_plots
+from proctoring.forensics import ROOM_ATTRIBUTES
 
 PLOTS = ("se", "exposure", "information")
 #: Attributes that are not groups of people: identifiers and where one sat.

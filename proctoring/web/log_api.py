@@ -17,9 +17,9 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy import bindparam, select
 
 from exam.web.deps import INT64_MAX, DbSession, bounded
-from exam.web.log_feed import LogFeed
 from proctoring import checkpoints, log, signer_guard
 from proctoring.models import LogEntry
+from proctoring.web.log_feed import LogFeed
 
 MAX_ENTRIES = 1000
 KEEPALIVE_S = 15.0

@@ -26,12 +26,12 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam import fairness_report, forensics
 from exam.database import begin_write
 from exam.models import Exam, ForensicFlag
 from exam.security import CurrentUser, committee_only, observer_or_committee
 from exam.web.api_attempts import Conflict
 from exam.web.deps import DbSession, PathId
+from proctoring import fairness_report, forensics
 from proctoring.screening import KINDS, screen
 
 

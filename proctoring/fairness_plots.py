@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from scoring.fairness import ConditionalSE, ExposureReport, InformationCurves
+from proctoring.fairness import ConditionalSE, ExposureReport, InformationCurves
 
 _SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "seleksi-fairness"}
 
