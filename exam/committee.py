@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from exam.builder import ExamForm
 from exam.cat.blueprint import ExamConfig
-from exam.delivery import DeliveryError, definition_sha256, event, ms, new_exam
+from exam.delivery import DeliveryError, definition_sha256, enrolled_event, event, ms, new_exam
 from exam.enrollment import EnrollmentRow
 from exam.errors import Kind
 from exam.models import Attempt, Enrollment, Exam, User
@@ -148,7 +148,7 @@ def enroll_applicants(
     missing = [r for r in regs if r not in users and r not in new_accounts]
     if missing:
         raise DeliveryError(f"no password prepared for {', '.join(missing)}", Kind.BROKEN)
-    credentials, pseudonyms = [], []
+    credentials, enrollments = [], []
     for row in rows:
         reg = row.registration_number
         password = None
@@ -170,25 +170,10 @@ def enroll_applicants(
             pseudonym=pseudonym(bytes.fromhex(exam.pseudonym_key_hex), reg),
         )
         session.add(enrollment)
-        pseudonyms.append(enrollment.pseudonym)
+        enrollments.append(enrollment)
         credentials.append(Credential(reg, row.name, row.formation, password))
     session.flush()
-    log.append(
-        session,
-        [
-            event(
-                "applicants_enrolled",
-                exam.code,
-                now,
-                by=by,
-                count=len(rows),
-                pseudonyms=pseudonyms,
-                extra_time_s=[r.extra_time_s for r in rows],
-                formations=[r.formation for r in rows],
-                tracks=[r.track for r in rows],
-            )
-        ],
-    )
+    log.append(session, [enrolled_event(exam.code, now, by, enrollments)])
     return credentials
 
 

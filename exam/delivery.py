@@ -186,23 +186,24 @@ def enroll(
     )
     session.add(row)
     session.flush()
-    log.append(
-        session,
-        [
-            event(
-                "applicants_enrolled",
-                exam.code,
-                now or datetime.now(UTC),
-                by=None,
-                count=1,
-                pseudonyms=[row.pseudonym],
-                extra_time_s=[extra_time_s],
-                formations=[formation],
-                tracks=[track],
-            )
-        ],
-    )
+    log.append(session, [enrolled_event(exam.code, now or datetime.now(UTC), None, [row])])
     return row
+
+
+def enrolled_event(code: str, now: datetime, by: int | None, rows: list[Enrollment]) -> dict:
+    """``applicants_enrolled``: each new pseudonym with its extra time, formation and
+    track (the ranking checks its rows against these), never a name."""
+    return event(
+        "applicants_enrolled",
+        code,
+        now,
+        by=by,
+        count=len(rows),
+        pseudonyms=[r.pseudonym for r in rows],
+        extra_time_s=[r.extra_time_s for r in rows],
+        formations=[r.formation for r in rows],
+        tracks=[r.track for r in rows],
+    )
 
 
 # -- attempts ----------------------------------------------------------------------------

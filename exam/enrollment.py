@@ -75,17 +75,11 @@ def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], 
     attributes = [h for h in header if h not in REQUIRED + OPTIONAL]
     rows: list[EnrollmentRow] = []
     seen: dict[str, int] = {}
-    start = reader.line_num + 1
     count = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
+    for line, cells, error in limits.csv_records(reader, reader.line_num + 1):
+        if error:
+            problems.append(Problem(source, str(line), None, error))
             break
-        except csv.Error as exc:
-            problems.append(Problem(source, str(start), None, f"not valid CSV ({exc})"))
-            break
-        line, start = start, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue
         count += 1

@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 from itembank.content import OPTION_KEYS, BankInputError, ItemContent, Option, Problem
+from scoring import limits
 
 OPTION_COLS = tuple(f"option_{k.lower()}" for k in OPTION_KEYS)
 POINT_COLS = tuple(f"points_{k.lower()}" for k in OPTION_KEYS)
@@ -128,17 +129,11 @@ def read(data: bytes, source: str) -> tuple[list[Located], list[Problem]]:
         problems.append(Problem(source, "1", None, "a column appears twice in the header"))
     if problems:
         raise BankInputError(problems)
-    start = reader.line_num + 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
+    for number, cells, error in limits.csv_records(reader, reader.line_num + 1):
+        line = str(number)
+        if error:
+            problems.append(Problem(source, line, None, error))
             break
-        except csv.Error as exc:
-            problems.append(Problem(source, str(start), None, f"not valid CSV ({exc})"))
-            break
-        line = str(start)
-        start = reader.line_num + 1
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(header):

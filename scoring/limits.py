@@ -9,6 +9,7 @@ dependency beyond the standard library. docs/operations.md lists the caps.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -249,3 +250,18 @@ def upload_name(filename: str | None, default: str) -> str:
     if not name or name in (".", "..") or field_problem(name, LABEL_CHARS):
         return default
     return name
+
+
+def csv_records(reader, start: int):
+    """(line, cells, error) of each record of a ``csv.reader``, numbering lines from
+    ``start``; a record the csv module cannot read yields its error and ends the file."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield start, None, f"not valid CSV ({exc})"
+            return
+        line, start = start, reader.line_num + 1
+        yield line, cells, None

@@ -359,8 +359,35 @@ class CommitteeExams(Controller):
 
     @post("/{code:str}/close", name="exams-close")
     async def close(self, request: Request, db_session: DbSession, code: FromPath[str]) -> Response:
-        """Close the exam and reveal its seed, definition, parameters and scoring table in
-        the log, so every attempt can be replayed; a signed checkpoint follows."""
+        """Close the exam and reveal its seed and definition in the log (observers then get
+        the openings and can replay every attempt); a signed checkpoint follows."""
+
+        def close(session: Session, exam: Exam, rt, user: CurrentUser, now) -> None:
+            closing.close_exam(session, exam, rt, user.id, now)
+
+        return await self._exam_action(request, db_session, code, close, "exam_close", "closed")
+
+    @post("/{code:str}/retire", name="exams-retire")
+    async def retire(
+        self, request: Request, db_session: DbSession, code: FromPath[str]
+    ) -> Response:
+        """Retire every item the closed exam could serve: its openings become public."""
+
+        def retire(session: Session, exam: Exam, rt, user: CurrentUser, now) -> None:
+            if rt is None:
+                raise delivery.DeliveryError(f"exam {code} was never opened")
+            closing.retire_items(session, exam, rt, user.id, now)
+
+        return await self._exam_action(
+            request, db_session, code, retire, "items_retired", "retired"
+        )
+
+    async def _exam_action(
+        self, request: Request, db_session: DbSession, code: str, action, reason: str, notice: str
+    ) -> Response:
+        """Run ``action(session, exam, compiled exam or None, user, now)`` on the locked
+        exam and sign a checkpoint; a refusal shows on the exam's page, and nothing is kept
+        when the log cannot be signed."""
         now = request.app.state.clock()
         feed = request.app.state.log_feed
         user: CurrentUser = request.user
@@ -371,46 +398,19 @@ class CommitteeExams(Controller):
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
             rt = exam_runtime(request, exam) if exam.snapshot_sha256 else None
-            closing.close_exam(session, exam, rt, user.id, now)
-            checkpoints.sign(session, feed.signer, feed.origin, "exam_close")
+            action(session, exam, rt, user, now)
+            checkpoints.sign(session, feed.signer, feed.origin, reason)
 
         try:
             await db_session.run_sync(run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
             return await self._detail(request, db_session, code, 409, error=exc.reason)
-        except SignerRefusedError as exc:  # nothing closed: the log could not be signed
+        except SignerRefusedError as exc:
             await db_session.rollback()
             return await self._detail(request, db_session, code, 503, error=exc.reason)
         await db_session.commit()
-        return Redirect(f"/committee/exams/{code}?notice=closed", status_code=303)
-
-    @post("/{code:str}/retire", name="exams-retire")
-    async def retire(
-        self, request: Request, db_session: DbSession, code: FromPath[str]
-    ) -> Response:
-        """Retire every item the closed exam could serve: its openings become public."""
-        now = request.app.state.clock()
-        feed = request.app.state.log_feed
-        user: CurrentUser = request.user
-
-        def run(session: Session) -> None:
-            begin_write(session)
-            exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
-            if exam is None:
-                raise NotFoundException(f"no exam {code}")
-            if exam.snapshot_sha256 is None:
-                raise delivery.DeliveryError(f"exam {code} was never opened")
-            closing.retire_items(session, exam, exam_runtime(request, exam), user.id, now)
-            checkpoints.sign(session, feed.signer, feed.origin, "items_retired")
-
-        try:
-            await db_session.run_sync(run)
-        except delivery.DeliveryError as exc:
-            await db_session.rollback()
-            return await self._detail(request, db_session, code, 409, error=exc.reason)
-        await db_session.commit()
-        return Redirect(f"/committee/exams/{code}?notice=retired", status_code=303)
+        return Redirect(f"/committee/exams/{code}?notice={notice}", status_code=303)
 
     # -- enrollment ------------------------------------------------------------------------
 
