@@ -42,7 +42,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from load import ARGON2, EXAM_CODE, PASSWORD, PG_SERVER, free_port, load_exam, prepare
+from servers import ARGON2, EXAM_CODE, PASSWORD, PG_SERVER, free_port, load_exam, prepare
 from sqlalchemy import create_engine, select, text
 
 from exam import database

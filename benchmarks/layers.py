@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import load
+import servers
 from litestar import Litestar, get
 
 from exam.models import WebSession
@@ -58,7 +58,7 @@ bare_app = Litestar([_health])
 
 
 def server_cpu_ms(pid: int) -> float:
-    return 1000 * sum(load._proc_cpu_s(p) for p in load._descendants(pid))
+    return 1000 * sum(servers.proc_cpu_s(p) for p in servers.descendants(pid))
 
 
 def per_request(pid: int, n: int, send: Callable[[], object]) -> float:
@@ -72,7 +72,7 @@ def per_request(pid: int, n: int, send: Callable[[], object]) -> float:
 
 
 def bare_litestar(n: int, tmp: Path) -> float:
-    port = load.free_port()
+    port = servers.free_port()
     cmd = [
         *(sys.executable, "-m", "uvicorn", "layers:bare_app", "--port", str(port)),
         *("--app-dir", str(Path(__file__).parent), "--log-level", "warning"),
@@ -97,16 +97,16 @@ def bare_litestar(n: int, tmp: Path) -> float:
 
 
 def seleksi_layers(settings: Settings, n: int, log_path: Path) -> dict[str, float]:
-    load.prepare(settings, APPLICANTS, 300, ITEMS)
-    with load.running_server(settings, 1, log_path) as (base, proc):
+    servers.prepare(settings, APPLICANTS, 300, ITEMS)
+    with servers.running_server(settings, 1, log_path) as (base, proc):
         clients = []
         for k in range(APPLICANTS):
             c = httpx.Client(base_url=base, timeout=60)
             c.get("/healthz")
             c.headers["x-csrftoken"] = c.cookies["csrftoken"]
-            login = {"username": f"load{k:05d}", "password": load.PASSWORD}
+            login = {"username": f"load{k:05d}", "password": servers.PASSWORD}
             c.post("/api/v1/auth/login", json=login).raise_for_status()
-            res = c.post(f"/api/v1/exams/{load.EXAM_CODE}/attempts")
+            res = c.post(f"/api/v1/exams/{servers.EXAM_CODE}/attempts")
             clients.append((c, res.raise_for_status().json()["attempt_id"]))
         anonymous = httpx.Client(base_url=base, timeout=60)
         anonymous.get("/healthz")
@@ -179,7 +179,7 @@ async def _session_reads(settings: Settings, n: int) -> dict[str, float]:
 
 
 def run_backend(backend: str, args, tmp: Path) -> dict:
-    with load.fresh_database(backend, tmp / backend, "seleksi_layers") as settings:
+    with servers.fresh_database(backend, tmp / backend, "seleksi_layers") as settings:
         result = seleksi_layers(settings, args.requests, tmp / f"{backend}-server.log")
         if backend == "postgresql":
             import uvloop  # noqa: PLC0415
