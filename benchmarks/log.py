@@ -90,26 +90,9 @@ def synthetic_entries(n: int) -> list[str]:
     for i in range(n):
         person = f"P{(i // 60) % 10_000:020x}"
         step = (i // 2) % 30
-        if i % 2 == 0:
-            e = event(
-                "item_served",
-                "BENCH",
-                T0,
-                pseudonym=person,
-                section="TIU",
-                step=step,
-                sealed=f"{i:064x}",
-            )
-        else:
-            e = event(
-                "answer",
-                "BENCH",
-                T0,
-                pseudonym=person,
-                section="TIU",
-                step=step,
-                sealed=f"{i:064x}",
-            )
+        kind = "item_served" if i % 2 == 0 else "answer"
+        e = event(kind, "BENCH", T0, pseudonym=person, section="TIU", step=step)
+        e["sealed"] = f"{i:064x}"
         e["t"] = t + i * 10
         out.append(canonical(e))
     return out

@@ -28,14 +28,16 @@ def screened_exam() -> ExamConfig:
     )
 
 
-def take_exam(session_maker, applicants: int = 60) -> tuple[int, list[str]]:
-    """Returns the exam's id and the pseudonyms of the rapid guessers."""
+def open_exam_with(session_maker, config, applicants: int, prefix: str, attributes=None):
+    """The demo bank, ``applicants`` enrolled users (registration numbers ``prefix-0000``
+    …, ``attributes(k)`` as their group attributes) and ``config`` opened at T0; returns
+    the exam's id and the enrollments."""
     demo = Path(itembank.__file__).parent / "demo_bank.json"
     with session_maker() as session, session.begin():
         repository.import_items(session, read_bank_file(demo))
-        exam = delivery.new_exam(session, screened_exam())
+        exam = delivery.new_exam(session, config)
         users = [
-            User(username=f"f{k:03d}", password_hash="x", role="applicant")
+            User(username=f"{prefix.lower()}{k:03d}", password_hash="x", role="applicant")
             for k in range(applicants)
         ]
         session.add_all(users)
@@ -45,16 +47,38 @@ def take_exam(session_maker, applicants: int = 60) -> tuple[int, list[str]]:
                 session,
                 exam,
                 u.id,
-                f"F-{k:04d}",
+                f"{prefix}-{k:04d}",
                 f"Peserta {k}",
-                attributes={"gender": "F" if k % 2 else "M", "room": f"R{k // 20}"},
+                attributes=attributes(k) if attributes else None,
             )
             for k, u in enumerate(users)
         ]
         delivery.open_exam(session, exam, T0)
-        exam_id = exam.id
-        ids = [e.id for e in enrollments]
-        rapid = [e.pseudonym for e in enrollments[:RAPID]]
+        return exam.id, enrollments
+
+
+def answer_alone(session_maker, rt, enrollment_id: int, view, choice: str, now):
+    """Answer the item of ``view`` in a transaction of its own; returns the next view."""
+    with session_maker() as session, session.begin():
+        enr = session.get(Enrollment, enrollment_id)
+        attempt = delivery.find_attempt(session, enr, lock=True)
+        answering.submit_answer(
+            session, rt, attempt, enr, view.step, view.item.item_id, choice, now
+        )
+        return delivery.view(rt, attempt, now)
+
+
+def take_exam(session_maker, applicants: int = 60) -> tuple[int, list[str]]:
+    """Returns the exam's id and the pseudonyms of the rapid guessers."""
+    exam_id, enrollments = open_exam_with(
+        session_maker,
+        screened_exam(),
+        applicants,
+        "F",
+        lambda k: {"gender": "F" if k % 2 else "M", "room": f"R{k // 20}"},
+    )
+    ids = [e.id for e in enrollments]
+    rapid = [e.pseudonym for e in enrollments[:RAPID]]
     with session_maker() as session:
         rt = runtime(session.get(Exam, exam_id))
     for k, enrollment_id in enumerate(ids):
@@ -74,11 +98,5 @@ def take_exam(session_maker, applicants: int = 60) -> tuple[int, list[str]]:
                 now += timedelta(seconds=rng.uniform(20, 60))
                 right = item.correct if item.correct and rng.random() < skill else None
                 choice = right or rng.choice(keys)
-            with session_maker() as session, session.begin():
-                enr = session.get(Enrollment, enrollment_id)
-                attempt = delivery.find_attempt(session, enr, lock=True)
-                answering.submit_answer(
-                    session, rt, attempt, enr, view.step, view.item.item_id, choice, now
-                )
-                view = delivery.view(rt, attempt, now)
+            view = answer_alone(session_maker, rt, enrollment_id, view, choice, now)
     return exam_id, rapid

@@ -11,18 +11,14 @@ import json
 import random
 from collections import defaultdict
 from datetime import timedelta
-from pathlib import Path
 
-import itembank
-from exam import answering, closing, delivery
+from exam import closing, delivery
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.cat.plan import compile_section
 from exam.cat.replay import replay_section
-from exam.models import Attempt, Enrollment, Exam, User
+from exam.models import Attempt, Enrollment, Exam
 from exam.runtime import runtime
-from itembank import repository
 from itembank.table import BankTable
-from itembank.transfer import read_bank_file
 from proctoring import checkpoints, log, merkle, openings
 from proctoring import verify as verify_module
 from proctoring.canonical import canonical, decimal
@@ -30,6 +26,7 @@ from proctoring.note import Checkpoint, Signer
 from proctoring.seal import open_entries
 from proctoring.verify import verify
 from tests.db.test_delivery import T0
+from tests.forensic_exam import answer_alone, open_exam_with
 
 APPLICANTS = 200
 ORIGIN = "test.example/replay"
@@ -56,22 +53,8 @@ def short_exam() -> ExamConfig:
 
 
 def take_exam(session_maker) -> int:
-    demo = Path(itembank.__file__).parent / "demo_bank.json"
-    with session_maker() as session, session.begin():
-        repository.import_items(session, read_bank_file(demo))
-        exam = delivery.new_exam(session, short_exam())
-        users = [
-            User(username=f"u{k:03d}", password_hash="x", role="applicant")
-            for k in range(APPLICANTS)
-        ]
-        session.add_all(users)
-        session.flush()
-        enrollments = [
-            delivery.enroll(session, exam, u.id, f"REG-{k:04d}", f"Peserta {k}")
-            for k, u in enumerate(users)
-        ]
-        delivery.open_exam(session, exam, T0)
-        exam_id, ids = exam.id, [e.id for e in enrollments]
+    exam_id, enrollments = open_exam_with(session_maker, short_exam(), APPLICANTS, "REG")
+    ids = [e.id for e in enrollments]
     with session_maker() as session:
         rt = runtime(session.get(Exam, exam_id))
     for k, enrollment_id in enumerate(ids):
@@ -88,13 +71,7 @@ def take_exam(session_maker) -> int:
             keys = [key for key, _ in view.item.options]
             right = item.correct if item.correct and rng.random() < skill else None
             choice = right or rng.choice(keys)
-            with session_maker() as session, session.begin():
-                enr = session.get(Enrollment, enrollment_id)
-                attempt = delivery.find_attempt(session, enr, lock=True)
-                answering.submit_answer(
-                    session, rt, attempt, enr, view.step, view.item.item_id, choice, now
-                )
-                view = delivery.view(rt, attempt, now)
+            view = answer_alone(session_maker, rt, enrollment_id, view, choice, now)
     with session_maker() as session, session.begin():
         exam = session.get(Exam, exam_id)
         closing.close_exam(session, exam, rt, 1, T0 + timedelta(hours=2))
