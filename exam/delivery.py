@@ -491,3 +491,24 @@ def log_applicant_access(session: Session, user_id: int, kind: str, now: datetim
     if not rows:
         return []
     return log.append(session, [event(kind, code, now, pseudonym=p) for code, p in rows])
+
+
+def log_proctoring_event(
+    session: Session, exam: str, pseudonym: str, step: int, kind: str, client_ms: int, now
+) -> int:
+    """A browser proctoring event (hidden, blur, copy …) for observers' review, never a
+    sanction; returns its log index."""
+    entry = event(
+        "proctoring", exam, now, pseudonym=pseudonym, event=kind, client_ms=client_ms, step=step
+    )
+    return log.append(session, [entry])[0]
+
+
+def log_client_change(
+    session: Session, change: dict[str, bool], exam: str, pseudonym: str, step: int, now
+) -> None:
+    """``client_changed``: which of the address or the browser changed mid-exam, never
+    the values."""
+    log.append(
+        session, [event("client_changed", exam, now, pseudonym=pseudonym, step=step, **change)]
+    )

@@ -25,7 +25,6 @@ from exam.receipts import receipt
 from exam.score_check import SCORE_MISMATCH, checked_rows
 from exam.security import CurrentUser, applicant_only
 from exam.web.deps import STEP_MAX, PathId, answer_from, enrolled, exam_runtime
-from proctoring import log
 
 
 @dataclass
@@ -252,21 +251,9 @@ class AttemptApi(Controller):
         def run(session: Session) -> int:
             begin_write(session)
             attempt, enrollment, exam = _owned(session, user, attempt_id)
-            [index] = log.append(
-                session,
-                [
-                    delivery.event(
-                        "proctoring",
-                        exam.code,
-                        now,
-                        pseudonym=enrollment.pseudonym,
-                        event=data.type,
-                        client_ms=int(data.at),
-                        step=attempt.step,
-                    )
-                ],
+            return delivery.log_proctoring_event(
+                session, exam.code, enrollment.pseudonym, attempt.step, data.type, data.at, now
             )
-            return index
 
         index = await request.app.state.db.run(run)
         return EventOut(index)

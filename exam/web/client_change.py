@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 
 from litestar import Request
-from sqlalchemy.orm import Session
 
-from exam.delivery import event
-from proctoring import log
+from exam.delivery import log_client_change
 
 KEY = "client"
 
@@ -40,22 +38,15 @@ def detect(request: Request) -> dict[str, bool] | None:
     return changed if any(changed.values()) else None
 
 
-def log_change(
-    session: Session, change: dict[str, bool], exam: str, pseudonym: str, step: int, now
-) -> None:
-    log.append(
-        session, [event("client_changed", exam, now, pseudonym=pseudonym, step=step, **change)]
-    )
-
-
 def remember(request: Request) -> None:
     request.set_session({**request.session, KEY: fingerprint(request)})
 
 
 def logger(change: dict[str, bool] | None, now):
-    """``log_change`` as a use case's ``before`` hook, or None when nothing changed."""
+    """``delivery.log_client_change`` as a use case's ``before`` hook, or None when
+    nothing changed."""
     if not change:
         return None
-    return lambda session, exam, pseudonym, step: log_change(
+    return lambda session, exam, pseudonym, step: log_client_change(
         session, change, exam, pseudonym, step, now
     )

@@ -28,12 +28,11 @@ from sqlalchemy.orm import Session
 
 from exam.cat.blueprint import ExamConfig
 from exam.database import begin_write
-from exam.delivery import event
 from exam.models import Exam
 from exam.score_check import checked_rows
 from exam.security import CurrentUser, observer_or_committee
 from exam.web.deps import DbSession
-from proctoring import checkpoints, log, signer_guard
+from proctoring import checkpoints, incidents, log, signer_guard
 from proctoring.models import LogEntry
 from proctoring.rankings import LiveRow, live_ranking
 
@@ -270,12 +269,7 @@ class ObserverPages(Controller):
 
         def run(session: Session) -> None:
             begin_write(session)
-            if session.scalar(select(Exam.id).where(Exam.code == data.exam)) is None:
-                raise ValidationException(f"exam: no exam {data.exam}")
-            fields = {"by": user.id, "role": user.role, "text": text}
-            if data.pseudonym.strip():
-                fields["pseudonym"] = data.pseudonym.strip()
-            log.append(session, [event("incident_note", data.exam, now, **fields)])
+            incidents.add_note(session, data.exam, user.id, user.role, text, data.pseudonym, now)
 
         await db_session.run_sync(run)
         await db_session.commit()

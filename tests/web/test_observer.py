@@ -82,7 +82,7 @@ def test_flags_and_incident_notes_are_logged(web, app_settings):
         )
         assert note.status_code == 200 and "Pemadaman listrik" in note.text
         assert post(observer, "/observer/notes", {"exam": "CPNS1", "text": " "}).status_code == 400
-        assert post(observer, "/observer/notes", {"exam": "X", "text": "x"}).status_code == 400
+        assert post(observer, "/observer/notes", {"exam": "X", "text": "x"}).status_code == 422
     [logged] = events(app_settings, "incident_note")
     assert logged["role"] == "observer" and logged["text"].startswith("Pemadaman")
 
