@@ -3,7 +3,7 @@
 The project's metadata and packages are in pyproject.toml. The templates, static files and
 migrations stay top-level folders of the repository; setuptools' package-data only takes
 files inside a package's own folder, so this copies them into ``exam/_bundled/`` of the
-built package, where ``exam.paths`` looks for them in an installed wheel.
+built package, where ``exam.adapters.paths`` looks for them in an installed wheel.
 """
 
 import shutil

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, text
 
-from exam import database, migrate
-from exam.settings import Settings
+from exam.adapters import database, migrate
+from exam.adapters.settings import Settings
 from itembank import repository
 from itembank.calibration import calibrate
 from itembank.synthetic import synthetic_items

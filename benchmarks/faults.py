@@ -45,9 +45,9 @@ import httpx
 from servers import ARGON2, EXAM_CODE, PASSWORD, PG_SERVER, free_port, load_exam, prepare
 from sqlalchemy import create_engine, select, text
 
-from exam import database
-from exam.models import Attempt, Response
-from exam.settings import Settings
+from exam.adapters import database
+from exam.adapters.models import Attempt, Response
+from exam.adapters.settings import Settings
 from proctoring import checkpoints
 from proctoring.models import LogEntry
 

@@ -40,8 +40,8 @@ import httpx
 import servers
 from litestar import Litestar, get
 
-from exam.models import WebSession
-from exam.settings import Settings
+from exam.adapters.models import WebSession
+from exam.adapters.settings import Settings
 from exam.web.sessions import SESSION_STORE, SessionStore
 from exam.web.threaded import ThreadedDb
 

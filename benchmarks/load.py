@@ -55,9 +55,9 @@ from servers import (
 from sqlalchemy import func, select
 from tqdm import tqdm
 
-from exam import database
-from exam.models import Attempt, Response
-from exam.settings import Settings
+from exam.adapters import database
+from exam.adapters.models import Attempt, Response
+from exam.adapters.settings import Settings
 from proctoring.models import LogEntry
 
 # -- the simulated applicants -----------------------------------------------------------

@@ -21,9 +21,9 @@ The closed exam's log is built in memory with the functions delivery uses: per a
 ``engine.start`` / ``engine.decide`` / ``engine.answer`` on the compiled section, and the
 canonical entries ``exam_committed``, ``attempt_started``, ``item_served``, ``answer``,
 ``section_finished``, ``attempt_finished``, ``exam_closed`` and ``exam_revealed`` as
-``exam.delivery`` and ``exam.closing`` write them, the sealed ones with their openings
-(``proctoring.seal``), which the verifier is given. Simulated applicants answer from a 3PL
-model of their true θ.
+``exam.usecases.delivery`` and ``exam.usecases.closing`` write them, the sealed ones with
+their openings (``proctoring.seal``), which the verifier is given. Simulated applicants
+answer from a 3PL model of their true θ.
 
 Run:  python benchmarks/log.py [--quick] [--json FILE] [--skip-postgresql]
 """
@@ -46,14 +46,14 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, text
 
-from exam import database, migrate
+from exam.adapters import database, migrate
+from exam.adapters.settings import Settings
 from exam.cat import engine, randomness
 from exam.cat.blueprint import ExamConfig, SectionConfig
 from exam.cat.outcome import section_result
 from exam.cat.plan import compile_section
 from exam.cat.simulation import simulated_responses, splitmix_uniforms, with_exposure_parameters
-from exam.delivery import _canonical, event, ms
-from exam.settings import Settings
+from exam.usecases.delivery import _canonical, event, ms
 from itembank.repository import bank_table
 from itembank.synthetic import synthetic_items
 from proctoring import log, merkle
@@ -231,7 +231,7 @@ def big_log_benchmark(kind: str, n: int, appends: int, proofs: int, workdir: Pat
 
 def exam_setup(bank_size: int, length: int):
     """A one-section exam (adaptive, Sympson–Hetter with derived parameters) on a
-    synthetic bank, compiled as ``exam.runtime`` compiles an open exam."""
+    synthetic bank, compiled as ``exam.adapters.runtime`` compiles an open exam."""
     items = synthetic_items(bank_size, seed=11, domain="TIU", topics=4)
     section = SectionConfig("TIU", "TIU", max_items=length)
     config = ExamConfig("SIM", "Simulasi", (section,), 5400)

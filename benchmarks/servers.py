@@ -21,11 +21,12 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from exam import database, delivery, migrate
+from exam.adapters import database, migrate
+from exam.adapters.models import User
+from exam.adapters.security import password_hasher
+from exam.adapters.settings import Settings
 from exam.cat.blueprint import ExamConfig, SectionConfig
-from exam.models import User
-from exam.security import password_hasher
-from exam.settings import Settings
+from exam.usecases import delivery
 from itembank import repository
 from itembank.synthetic import synthetic_items
 

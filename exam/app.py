@@ -31,11 +31,12 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
-from exam import database, i18n, migrate, paths
-from exam.models import WebSession
-from exam.runtime import RuntimeRegistry
-from exam.security import CurrentUser, password_hasher, user_from_session
-from exam.settings import Settings, get_settings
+from exam import i18n
+from exam.adapters import database, migrate, paths
+from exam.adapters.models import WebSession
+from exam.adapters.runtime import RuntimeRegistry
+from exam.adapters.security import CurrentUser, password_hasher, user_from_session
+from exam.adapters.settings import Settings, get_settings
 from exam.web import (
     api_attempts,
     appeals,

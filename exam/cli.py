@@ -17,7 +17,11 @@ import click
 import numpy as np
 from sqlalchemy import select
 
-from exam import database, migrate
+from exam.adapters import database, migrate
+from exam.adapters.models import ROLES, Exam, User
+from exam.adapters.runtime import runtime
+from exam.adapters.security import end_sessions, password_hasher
+from exam.adapters.settings import get_settings
 from exam.cat.blueprint import BlueprintError, ExposureConfig, SectionConfig
 from exam.cat.feasibility import check_section
 from exam.cat.plan import InfeasibleError, compile_section
@@ -26,11 +30,7 @@ from exam.cat.simulation import with_exposure_parameters
 from exam.cli_log import BadInput
 from exam.cli_log import log as log_commands
 from exam.cli_results import results as results_commands
-from exam.data import exam_data
-from exam.models import ROLES, Exam, User
-from exam.runtime import runtime
-from exam.security import end_sessions, password_hasher
-from exam.settings import get_settings
+from exam.usecases.data import exam_data
 from itembank import repository
 from itembank.calibration import CalibrationError, fixed_parameter_calibration
 from itembank.calibration import calibrate as run_calibration
@@ -570,7 +570,7 @@ def demo(host: str, port: int, data_dir: str, applicants: int, no_serve: bool) -
 
     import uvicorn  # noqa: PLC0415 (the server loads only when serving)
 
-    from exam.demo import prepare_demo  # noqa: PLC0415
+    from exam.usecases.demo import prepare_demo  # noqa: PLC0415
 
     os.environ["SELEKSI_DATA_DIR"] = data_dir
     os.environ.pop("SELEKSI_DATABASE_URL", None)

@@ -204,8 +204,8 @@ def export(out: str, url: str | None, with_openings: bool) -> None:
         from sqlalchemy import select  # noqa: PLC0415
 
         from exam import database  # noqa: PLC0415
-        from exam.models import Exam  # noqa: PLC0415
-        from exam.settings import get_settings  # noqa: PLC0415
+        from exam.adapters.models import Exam  # noqa: PLC0415
+        from exam.adapters.settings import get_settings  # noqa: PLC0415
         from proctoring import checkpoints  # noqa: PLC0415
         from proctoring import log as audit  # noqa: PLC0415
 
@@ -371,7 +371,7 @@ def signer_reset(understood: bool, forget_checkpoint: bool) -> None:
     """Clear the log signer's alarm, kept beside the signing key, after an investigation.
     Without --forget-checkpoint the signer still signs only a tree consistent with the
     checkpoint it remembers (e.g. after the database was restored to the true history)."""
-    from exam.settings import get_settings  # noqa: PLC0415
+    from exam.adapters.settings import get_settings  # noqa: PLC0415
     from proctoring import signer_guard  # noqa: PLC0415
 
     if not understood:

@@ -2,9 +2,9 @@
 
 from alembic import context
 
-from exam.database import sync_engine, sync_url
-from exam.models import WebSession
-from exam.settings import get_settings
+from exam.adapters.database import sync_engine, sync_url
+from exam.adapters.models import WebSession
+from exam.adapters.settings import get_settings
 from itembank.models import Base
 from proctoring.models import LogBase
 

@@ -15,8 +15,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.models import Attempt, Enrollment, Exam, Response
-from exam.runtime import RuntimeRegistry, compiled
+from exam.adapters.models import Attempt, Enrollment, Exam, Response
+from exam.adapters.runtime import RuntimeRegistry, compiled
 from proctoring import fairness, fairness_plots
 from proctoring.forensics import ROOM_ATTRIBUTES
 

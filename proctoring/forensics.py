@@ -18,9 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.delivery import DeliveryError, event
-from exam.errors import Kind
-from exam.models import (
+from exam.adapters.models import (
     Attempt,
     Enrollment,
     Exam,
@@ -29,7 +27,9 @@ from exam.models import (
     ForensicSettings,
     Response,
 )
-from exam.runtime import RuntimeRegistry, compiled
+from exam.adapters.runtime import RuntimeRegistry, compiled
+from exam.errors import Kind
+from exam.usecases.delivery import DeliveryError, event
 from proctoring import log
 from proctoring.canonical import canonical, decimal, text_sha256
 from proctoring.screening import (

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.delivery import DeliveryError, event
+from exam.adapters.models import Exam
 from exam.errors import Kind
-from exam.models import Exam
+from exam.usecases.delivery import DeliveryError, event
 from proctoring import log
 
 

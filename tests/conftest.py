@@ -8,8 +8,8 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from exam import database, migrate
-from exam.settings import Settings
+from exam.adapters import database, migrate
+from exam.adapters.settings import Settings
 
 PG_ADMIN_URL = os.environ.get(
     "SELEKSI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

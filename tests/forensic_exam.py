@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import itembank
-from exam import answering, delivery
+from exam.adapters.models import Enrollment, Exam, User
+from exam.adapters.runtime import runtime
 from exam.cat.blueprint import ExamConfig, ExposureConfig, SectionConfig
-from exam.models import Enrollment, Exam, User
-from exam.runtime import runtime
+from exam.usecases import answering, delivery
 from itembank import repository
 from itembank.transfer import read_bank_file
 from tests.db.test_delivery import T0

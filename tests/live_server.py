@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from exam import answering, database, delivery, migrate
+from exam.adapters import database, migrate
+from exam.adapters.models import Enrollment, Exam, User
+from exam.adapters.security import password_hasher
+from exam.adapters.settings import Settings
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
-from exam.models import Enrollment, Exam, User
-from exam.security import password_hasher
-from exam.settings import Settings
+from exam.usecases import answering, delivery
 from proctoring import checkpoints
 
 PASSWORD = "demo"
@@ -100,8 +101,8 @@ def prepare_closed_exam(settings: Settings, code: str = "HASIL", checkpoint: boo
     import random
     from datetime import timedelta
 
-    from exam import closing
-    from exam.runtime import runtime
+    from exam.adapters.runtime import runtime
+    from exam.usecases import closing
 
     engine = database.sync_engine(settings)
     factory = database.session_factory(engine)

@@ -18,12 +18,12 @@ from msgspec import Meta, Struct
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from exam import delivery
-from exam.database import begin_write
-from exam.models import Attempt, Enrollment, Exam
-from exam.receipts import receipt
-from exam.score_check import SCORE_MISMATCH, checked_rows
-from exam.security import CurrentUser, applicant_only
+from exam.adapters.database import begin_write
+from exam.adapters.models import Attempt, Enrollment, Exam
+from exam.adapters.security import CurrentUser, applicant_only
+from exam.usecases import delivery
+from exam.usecases.receipts import receipt
+from exam.usecases.score_check import SCORE_MISMATCH, checked_rows
 from exam.web.deps import STEP_MAX, PathId, answer_from, enrolled, exam_runtime
 
 

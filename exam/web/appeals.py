@@ -14,11 +14,11 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam import appeals, delivery
-from exam.database import begin_write
+from exam.adapters.database import begin_write
+from exam.adapters.models import Appeal, Exam
+from exam.adapters.security import CurrentUser, applicant_only, committee_only
 from exam.errors import Kind
-from exam.models import Appeal, Exam
-from exam.security import CurrentUser, applicant_only, committee_only
+from exam.usecases import appeals, delivery
 from exam.web.deps import DbSession, PathId, enrolled, exam_runtime
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]

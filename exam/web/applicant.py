@@ -21,14 +21,14 @@ from msgspec import Meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam import delivery
-from exam.database import begin_write
+from exam.adapters.database import begin_write
+from exam.adapters.models import Attempt, Enrollment, Exam, Publication
+from exam.adapters.runtime import ExamRuntime
+from exam.adapters.security import CurrentUser, applicant_only
 from exam.errors import Kind
-from exam.models import Attempt, Enrollment, Exam, Publication
-from exam.receipts import receipt, verification_code
-from exam.runtime import ExamRuntime
-from exam.score_check import checked_rows
-from exam.security import CurrentUser, applicant_only
+from exam.usecases import delivery
+from exam.usecases.receipts import receipt, verification_code
+from exam.usecases.score_check import checked_rows
 from exam.web.deps import STEP_MAX, DbSession, PathLogIndex, answer_from, enrolled, exam_runtime
 
 

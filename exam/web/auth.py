@@ -14,11 +14,11 @@ from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
-from exam import delivery
-from exam.database import WRITE
+from exam.adapters.database import WRITE
+from exam.adapters.models import User
+from exam.adapters.security import SESSION_ENDED, CurrentUser, authenticate
 from exam.i18n import LANG_COOKIE, LANGUAGES
-from exam.models import User
-from exam.security import SESSION_ENDED, CurrentUser, authenticate
+from exam.usecases import delivery
 from exam.web import client_change
 from exam.web.deps import DbSession
 from exam.web.sessions import drop_session, rotate_session

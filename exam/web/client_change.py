@@ -14,7 +14,7 @@ import hashlib
 
 from litestar import Request
 
-from exam.delivery import log_client_change
+from exam.usecases.delivery import log_client_change
 
 KEY = "client"
 

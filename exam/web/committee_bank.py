@@ -15,11 +15,11 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from exam import committee
-from exam.data import item_usage_statistics
-from exam.database import WRITE, begin_write
+from exam.adapters.database import WRITE, begin_write
+from exam.adapters.security import CurrentUser, committee_only
 from exam.plots import information_curve_svg
-from exam.security import CurrentUser, committee_only
+from exam.usecases import committee
+from exam.usecases.data import item_usage_statistics
 from exam.web.deps import INT32_MAX, DbSession, PathId, bounded
 from itembank import repository
 from itembank.content import STATUSES, BankInputError

@@ -19,8 +19,8 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
-from exam.database import begin_write
-from exam.security import committee_only
+from exam.adapters.database import begin_write
+from exam.adapters.security import committee_only
 from exam.web.deps import DbSession, PathId
 from itembank import repository
 from itembank.models import DifFinding

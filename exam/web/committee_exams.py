@@ -1,9 +1,9 @@
 """The committee's exam pages: the builder, the check before opening, opening, enrollment
 by CSV with printable login sheets, new credentials, and extra time.
 
-Every change goes through ``exam.committee`` or ``exam.delivery`` and is logged in the same
-transaction. Slow work (argon2 for new accounts, the simulation) runs outside any write
-transaction, so applicants answering at the same time are not held up.
+Every change goes through ``exam.usecases.committee`` or ``exam.usecases.delivery`` and is
+logged in the same transaction. Slow work (argon2 for new accounts, the simulation) runs
+outside any write transaction, so applicants answering at the same time are not held up.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from exam import closing, committee, delivery
-from exam.builder import FormError, exam_form_fields, read_exam_form, section_count
+from exam.adapters.database import begin_write
+from exam.adapters.models import Attempt, Enrollment, Exam
+from exam.adapters.security import CurrentUser, committee_only
 from exam.cat.blueprint import ExamConfig
-from exam.database import begin_write
-from exam.demo import demo_exam
-from exam.enrollment import new_password, read_enrollment_csv
 from exam.errors import Kind
 from exam.i18n import lang_of
-from exam.models import Attempt, Enrollment, Exam
 from exam.plots import simulation_svg
-from exam.precheck import precheck
-from exam.security import CurrentUser, committee_only
+from exam.usecases import closing, committee, delivery
+from exam.usecases.builder import FormError, exam_form_fields, read_exam_form, section_count
+from exam.usecases.demo import demo_exam
+from exam.usecases.enrollment import new_password, read_enrollment_csv
+from exam.usecases.precheck import precheck
 from exam.web.deps import DbSession, exam_runtime
 from exam.web.errors import status_of
 from proctoring import checkpoints

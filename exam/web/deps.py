@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from exam import answering
-from exam.database import begin_write
-from exam.models import Enrollment, Exam
-from exam.runtime import ExamRuntime
-from exam.security import CurrentUser
+from exam.adapters.database import begin_write
+from exam.adapters.models import Enrollment, Exam
+from exam.adapters.runtime import ExamRuntime
+from exam.adapters.security import CurrentUser
+from exam.usecases import answering
 from exam.web import client_change
 
 #: The request's database session (advanced-alchemy's ``db_session``).

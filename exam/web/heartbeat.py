@@ -1,5 +1,5 @@
 """The server's heartbeat task: credit downtime at startup, then beat every few seconds
-(``exam.downtime``). The wall clock is used, not the app's test clock: downtime is real
+(``exam.usecases.downtime``). The wall clock is used, not the app's test clock: downtime is real
 time during which nobody could answer."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 
-from exam import downtime
+from exam.usecases import downtime
 from exam.web.threaded import ThreadedDb
 
 logger = logging.getLogger("seleksi.heartbeat")

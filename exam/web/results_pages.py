@@ -20,12 +20,12 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam import delivery, results
+from exam.adapters.database import begin_write
+from exam.adapters.models import Enrollment, Exam, Publication
+from exam.adapters.security import CurrentUser, applicant_only, committee_only
 from exam.cat.blueprint import ExamConfig
-from exam.database import begin_write
 from exam.documents import certificate_pdf, distribution_svg, results_pdf, table_rows
-from exam.models import Enrollment, Exam, Publication
-from exam.security import CurrentUser, applicant_only, committee_only
+from exam.usecases import delivery, results
 from exam.web.deps import DbSession, PathId, QueryVersion, enrolled
 from proctoring import checkpoints, log
 from proctoring.checkpoints import SignerRefusedError

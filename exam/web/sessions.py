@@ -30,8 +30,8 @@ from litestar.middleware.session.server_side import (
 from litestar.types import Empty
 from sqlalchemy import bindparam, select
 
-from exam.models import User
-from exam.security import SESSION_ENDED
+from exam.adapters.models import User
+from exam.adapters.security import SESSION_ENDED
 from exam.web.threaded import ThreadedDb
 
 SESSION_COOKIE = "seleksi_session"

@@ -39,8 +39,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
-from exam import database
-from exam.settings import Settings
+from exam.adapters import database
+from exam.adapters.settings import Settings
 
 T = TypeVar("T")
 

@@ -26,9 +26,9 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.database import begin_write
-from exam.models import Exam, ForensicFlag
-from exam.security import CurrentUser, committee_only, observer_or_committee
+from exam.adapters.database import begin_write
+from exam.adapters.models import Exam, ForensicFlag
+from exam.adapters.security import CurrentUser, committee_only, observer_or_committee
 from exam.web.api_attempts import Conflict
 from exam.web.deps import DbSession, PathId
 from proctoring import fairness_report, forensics

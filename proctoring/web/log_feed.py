@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from exam.database import begin_write
+from exam.adapters.database import begin_write
 from proctoring import checkpoints, log
 from proctoring.checkpoints import SignerRefusedError
 from proctoring.log import NOTIFY_CHANNEL

@@ -26,11 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from exam.adapters.database import begin_write
+from exam.adapters.models import Exam
+from exam.adapters.security import CurrentUser, observer_or_committee
 from exam.cat.blueprint import ExamConfig
-from exam.database import begin_write
-from exam.models import Exam
-from exam.score_check import checked_rows
-from exam.security import CurrentUser, observer_or_committee
+from exam.usecases.score_check import checked_rows
 from exam.web.deps import DbSession
 from proctoring import checkpoints, incidents, log, signer_guard
 from proctoring.models import LogEntry

@@ -17,9 +17,9 @@ from litestar.params import FromPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.closing import openings_released
-from exam.models import Attempt, Enrollment, Exam
-from exam.security import CurrentUser, applicant_only, observer_or_committee
+from exam.adapters.models import Attempt, Enrollment, Exam
+from exam.adapters.security import CurrentUser, applicant_only, observer_or_committee
+from exam.usecases.closing import openings_released
 from exam.web.api_attempts import Conflict
 from exam.web.deps import DbSession, PathId
 from proctoring import openings

@@ -4,7 +4,7 @@ report shows its figures."""
 
 import pytest
 
-from exam import database
+from exam.adapters import database
 from tests.browser.conftest import log_in
 from tests.forensic_exam import CODE, take_exam
 from tests.live_server import LiveServer, prepare_data

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from exam import answering, delivery
-from exam.models import Attempt, Exam, Response
-from exam.runtime import runtime
+from exam.adapters.models import Attempt, Exam, Response
+from exam.adapters.runtime import runtime
+from exam.usecases import answering, delivery
 from tests.db.test_delivery import T0, load, opened  # noqa: F401 (the fixture)
 
 

@@ -201,8 +201,8 @@ def test_a_signed_checkpoint_commits_to_the_root(session_maker):
 
 
 def test_the_migration_computes_nodes_for_entries_logged_before_it(tmp_path):
-    from exam import database, migrate
-    from exam.settings import Settings
+    from exam.adapters import database, migrate
+    from exam.adapters.settings import Settings
 
     engine = database.sync_engine(Settings(data_dir=tmp_path))
     migrate.upgrade(engine, "0006")
@@ -248,8 +248,8 @@ def test_a_rolled_back_append_never_leaves_its_nodes_behind(session_maker):
 def test_a_proof_meets_a_build_that_commits_while_it_reads(pg_server, pg_migrated, monkeypatch):
     """PostgreSQL leaves the nodes to a build: a proof that found them missing, then saw a
     build commit before it looked for what to compute, still gets every node it needs."""
-    from exam import database
-    from exam.settings import Settings
+    from exam.adapters import database
+    from exam.adapters.settings import Settings
     from tests.conftest import _fresh_pg_database
 
     url, drop = _fresh_pg_database(pg_server, template=pg_migrated)

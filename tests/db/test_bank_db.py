@@ -6,11 +6,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from exam.adapters.settings import get_settings
 from exam.cat import engine as cat
 from exam.cat.blueprint import ExposureConfig, SectionConfig
 from exam.cat.plan import compile_section
 from exam.cli import main
-from exam.settings import get_settings
 from itembank import repository
 from itembank.content import BankInputError
 from itembank.models import DifFinding, Item, ItemEnemy, ItemVersion

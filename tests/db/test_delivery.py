@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 import itembank
-from exam import answering, delivery
+from exam.adapters.models import Attempt, Enrollment, Exam, Response, User
+from exam.adapters.runtime import RuntimeRegistry, runtime
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.cat.replay import replay_exam
 from exam.errors import Kind
-from exam.models import Attempt, Enrollment, Exam, Response, User
-from exam.runtime import RuntimeRegistry, runtime
+from exam.usecases import answering, delivery
 from itembank import repository
 from itembank.transfer import read_bank_file
 from proctoring import log, openings

@@ -4,8 +4,8 @@ attempts running then, once, and is logged so the verifier accepts the later ans
 import json
 from datetime import timedelta
 
-from exam import delivery, downtime
-from exam.models import Attempt, Heartbeat
+from exam.adapters.models import Attempt, Heartbeat
+from exam.usecases import delivery, downtime
 from proctoring import log
 from proctoring.verify import Report, _check_events
 from tests.db.test_delivery import T0, load, opened  # noqa: F401 (the fixture)

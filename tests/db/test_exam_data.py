@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from exam import delivery
+from exam.adapters.models import User
+from exam.adapters.runtime import runtime
+from exam.adapters.settings import get_settings
 from exam.cli import main
-from exam.data import exam_data
-from exam.models import User
-from exam.runtime import runtime
-from exam.settings import get_settings
+from exam.usecases import delivery
+from exam.usecases.data import exam_data
 from itembank import repository
 from itembank.content import BankInputError
 from scoring.params import ItemParams, ItemSpec
@@ -103,7 +103,7 @@ def test_calibrated_parameters_become_new_versions(session_maker, opened):  # no
 
 
 def test_item_statistics_from_the_answers(session_maker, taken):
-    from exam.data import item_usage_statistics
+    from exam.usecases.data import item_usage_statistics
 
     with session_maker() as session:
         data = exam_data(session, "UJI")

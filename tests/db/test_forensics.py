@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from exam.delivery import DeliveryError
+from exam.adapters.models import Exam, FlagReview, ForensicFlag, User
 from exam.errors import Kind
-from exam.models import Exam, FlagReview, ForensicFlag, User
+from exam.usecases.delivery import DeliveryError
 from proctoring import fairness_report, forensics, log
 from proctoring.verify import Report, _check_events
 from tests.db.test_delivery import T0

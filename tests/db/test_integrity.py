@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from exam import results
-from exam.delivery import DeliveryError
-from exam.integrity import check_exam
-from exam.models import Exam
+from exam.adapters.models import Exam
+from exam.usecases import results
+from exam.usecases.delivery import DeliveryError
+from exam.usecases.integrity import check_exam
 from proctoring.note import Signer
 from tests.db.test_delivery import T0
 from tests.db.test_log_verify import closed_exam  # noqa: F401 (the fixture)

@@ -12,12 +12,12 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 
 import itembank
-from exam import answering, closing, delivery
+from exam.adapters.models import Attempt, Enrollment, Exam, Response, User
+from exam.adapters.runtime import runtime
 from exam.cat.blueprint import ExamConfig
 from exam.cli import main
 from exam.cli_log import state_path, write_export, write_openings
-from exam.models import Attempt, Enrollment, Exam, Response, User
-from exam.runtime import runtime
+from exam.usecases import answering, closing, delivery
 from itembank import repository
 from itembank.transfer import read_bank_file
 from proctoring import checkpoints, log, merkle, openings

@@ -9,8 +9,8 @@ import pytest
 from advanced_alchemy.types import GUID
 from sqlalchemy import bindparam, text
 
-from exam import database, migrate
-from exam.settings import Settings
+from exam.adapters import database, migrate
+from exam.adapters.settings import Settings
 from tests.conftest import _fresh_pg_database
 
 

@@ -10,8 +10,8 @@ import anyio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from exam import database, migrate
-from exam.settings import Settings
+from exam.adapters import database, migrate
+from exam.adapters.settings import Settings
 from exam.web.threaded import ThreadedDb
 from proctoring import log
 from tests.conftest import _fresh_pg_database

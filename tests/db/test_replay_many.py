@@ -12,12 +12,12 @@ import random
 from collections import defaultdict
 from datetime import timedelta
 
-from exam import closing, delivery
+from exam.adapters.models import Attempt, Enrollment, Exam
+from exam.adapters.runtime import runtime
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.cat.plan import compile_section
 from exam.cat.replay import replay_section
-from exam.models import Attempt, Enrollment, Exam
-from exam.runtime import runtime
+from exam.usecases import closing, delivery
 from itembank.table import BankTable
 from proctoring import checkpoints, log, merkle, openings
 from proctoring import verify as verify_module

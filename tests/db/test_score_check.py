@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from exam import results
-from exam.closing import close_exam
-from exam.delivery import DeliveryError
+from exam.adapters.models import Attempt, Enrollment, Exam, Publication
 from exam.errors import Kind
-from exam.models import Attempt, Enrollment, Exam, Publication
-from exam.score_check import checked_rows
+from exam.usecases import results
+from exam.usecases.closing import close_exam
+from exam.usecases.delivery import DeliveryError
+from exam.usecases.score_check import checked_rows
 from proctoring.note import Signer
 from tests.db.test_delivery import T0, answer_all, load, opened  # noqa: F401 (a fixture)
 

@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 from sqlalchemy import select, text
 
-from exam import database
+from exam.adapters import database
+from exam.adapters.models import User
+from exam.adapters.security import password_hasher
 from exam.app import create_app
 from exam.cli import main
 from exam.cli_log import state_path, write_export
-from exam.models import User
-from exam.security import password_hasher
 from proctoring import checkpoints, log, signer_guard
 from proctoring.checkpoints import SignerRefusedError
 from proctoring.models import LogCheckpoint
@@ -232,7 +232,7 @@ def test_signer_reset_clears_the_alarm_only_when_asked_to(
     monkeypatch.setenv("SELEKSI_DATA_DIR", str(settings.data_dir))
     if settings.database_url:
         monkeypatch.setenv("SELEKSI_DATABASE_URL", settings.database_url)
-    from exam.settings import get_settings
+    from exam.adapters.settings import get_settings
 
     get_settings.cache_clear()
     try:

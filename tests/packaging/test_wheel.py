@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from exam import paths
+from exam.adapters import paths
 
 REPO = paths.CHECKOUT
 PACKAGES = ("exam", "itembank", "proctoring", "scoring")
@@ -93,10 +93,11 @@ def test_the_wheel_carries_every_package_and_data_file(wheel):
 
 
 CHECK = """
-import json, exam, exam.paths, exam.web
+import json, exam, exam.web
+from exam.adapters import paths
 print(json.dumps({"exam": exam.__file__, "exam.web": exam.web.__file__,
-                  "templates": str(exam.paths.TEMPLATES), "static": str(exam.paths.STATIC),
-                  "migrations": str(exam.paths.MIGRATIONS)}))
+                  "templates": str(paths.TEMPLATES), "static": str(paths.STATIC),
+                  "migrations": str(paths.MIGRATIONS)}))
 """
 
 

@@ -10,8 +10,8 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from exam.adapters.settings import get_settings
 from exam.cli import main
-from exam.settings import get_settings
 from scoring.files import read_params_csv, write_params_csv
 from scoring.params import ItemParams, ItemSpec
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from exam.enrollment import new_password, read_enrollment_csv
+from exam.usecases.enrollment import new_password, read_enrollment_csv
 
 HEADER = "registration_number,name,formation,track,extra_time_minutes,gender,region\n"
 

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from exam.enrollment import read_enrollment_csv
+from exam.usecases.enrollment import read_enrollment_csv
 from itembank.content import BankInputError
 from itembank.transfer import read_bank
 from proctoring.note import Checkpoint, NoteError, parse_proof

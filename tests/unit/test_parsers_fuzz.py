@@ -5,7 +5,7 @@ import contextlib
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from exam.enrollment import read_enrollment_csv
+from exam.usecases.enrollment import read_enrollment_csv
 from itembank.content import BankInputError
 from itembank.transfer import read_bank
 from proctoring.note import Checkpoint, NoteError, Verifier, open_note, parse_proof

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exam.builder import FormError, exam_form_fields, read_exam_form
 from exam.cat.blueprint import BlueprintError, ExamConfig, SectionConfig
-from exam.demo import demo_exam
+from exam.usecases.builder import FormError, exam_form_fields, read_exam_form
+from exam.usecases.demo import demo_exam
 
 TZ = ZoneInfo("Asia/Jakarta")
 FORM = {

@@ -10,11 +10,11 @@ import pytest
 from litestar.testing import TestClient
 
 import itembank
-from exam import database
+from exam.adapters import database
+from exam.adapters.models import User
+from exam.adapters.security import password_hasher
+from exam.adapters.settings import Settings
 from exam.app import create_app
-from exam.models import User
-from exam.security import password_hasher
-from exam.settings import Settings
 from itembank import repository
 from itembank.transfer import read_bank_file
 

@@ -8,9 +8,10 @@ import pytest
 from litestar.testing import TestClient
 
 import itembank
-from exam import database, delivery
+from exam.adapters import database
+from exam.adapters.models import User
 from exam.app import create_app
-from exam.models import User
+from exam.usecases import delivery
 from itembank import repository
 from itembank.transfer import read_bank_file
 from proctoring import merkle

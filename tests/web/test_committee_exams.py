@@ -10,11 +10,11 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
-from exam import database
+from exam.adapters import database
+from exam.adapters.models import Attempt, Enrollment, Exam, Response, User
+from exam.adapters.runtime import runtime
 from exam.app import create_app
-from exam.delivery import definition_sha256
-from exam.models import Attempt, Enrollment, Exam, Response, User
-from exam.runtime import runtime
+from exam.usecases.delivery import definition_sha256
 from proctoring import log
 from tests.web.conftest import csrf, login
 

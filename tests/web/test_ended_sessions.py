@@ -8,9 +8,9 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from exam.adapters.models import User
+from exam.adapters.security import SESSION_ENDED_DETAIL
 from exam.app import create_app
-from exam.models import User
-from exam.security import SESSION_ENDED_DETAIL
 from exam.web.sessions import ENDED, SESSION_COOKIE, SESSION_STORE
 from tests.web.conftest import csrf, login
 from tests.web.test_committee_exams import CSV, FORM, db_session, enroll, events, post, sheet

@@ -8,8 +8,9 @@ import pytest
 from litestar import get
 from litestar.testing import TestClient
 
-from exam import database, delivery
+from exam.adapters import database
 from exam.app import create_app
+from exam.usecases import delivery
 from tests.db.test_delivery import demo_config
 from tests.web.conftest import csrf, login
 from tests.web.test_attempt_api import api, api_login, exam_ready, post  # noqa: F401 (fixtures)

@@ -5,7 +5,7 @@ import re
 
 from litestar.testing import TestClient
 
-from exam import database
+from exam.adapters import database
 from exam.app import create_app
 from tests.forensic_exam import CODE, take_exam
 from tests.web.conftest import login

@@ -34,8 +34,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from exam import database, downtime
-from exam.models import Attempt, Enrollment, Response, User
+from exam.adapters import database
+from exam.adapters.models import Attempt, Enrollment, Response, User
+from exam.usecases import downtime
 from proctoring import openings
 from proctoring.models import LogEntry, LogHead
 from proctoring.seal import open_entries

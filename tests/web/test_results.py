@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from exam import answering, delivery
+from exam.adapters.models import Attempt, Enrollment, Exam
+from exam.adapters.runtime import runtime
 from exam.app import create_app
 from exam.cli import main
 from exam.cli_log import write_export
-from exam.models import Attempt, Enrollment, Exam
-from exam.runtime import runtime
+from exam.usecases import answering, delivery
 from proctoring import checkpoints, log, merkle
 from proctoring.canonical import canonical
 from proctoring.note import Checkpoint, Signer, Verifier
@@ -165,7 +165,7 @@ def test_an_upheld_appeal_rekeys_rescores_and_a_second_version_lists_who_changed
     post(web, "/committee/exams/CPNS1/results/publish")
     # An answer 2401002 got wrong, in the fixed TWK section (5 points per correct answer).
     with db_session(app_settings) as s:
-        from exam.models import Response
+        from exam.adapters.models import Response
 
         enr = s.scalar(select(Enrollment).where(Enrollment.registration_number == "2401002"))
         attempt = s.scalar(select(Attempt).where(Attempt.enrollment_id == enr.id))

@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select, update
 
-from exam.models import Attempt, Enrollment
+from exam.adapters.models import Attempt, Enrollment
 from tests.web.conftest import login
 from tests.web.test_committee_exams import db_session, events, post
 from tests.web.test_results import closed  # noqa: F401 (a fixture)
@@ -61,7 +61,7 @@ def test_forged_points_are_withheld_everywhere(
     assert row["sections"]["TWK"] == true_twk and not row["log_mismatch"]
 
     forged = forge_points(app_settings, "2401002", "TWK", 50)
-    with caplog.at_level(logging.ERROR, logger="exam.score_check"):
+    with caplog.at_level(logging.ERROR, logger="exam.usecases.score_check"):
         with TestClient(app=web.app) as public:
             ranking = public.get("/api/v1/exams/CPNS1/rankings").json()
         [row] = [r for r in ranking["rows"] if r["pseudonym"] == pseudonym]

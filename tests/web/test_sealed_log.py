@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 from litestar.testing import TestClient
 
-from exam import answering, database, delivery
+from exam.adapters import database
+from exam.adapters.models import Enrollment, Exam, User
+from exam.adapters.runtime import runtime
 from exam.app import create_app
-from exam.models import Enrollment, Exam, User
-from exam.runtime import runtime
+from exam.usecases import answering, delivery
 from proctoring import openings
 from proctoring.seal import open_entries
 from tests.db.test_delivery import T0, demo_config

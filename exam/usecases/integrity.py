@@ -15,7 +15,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.models import Attempt, Enrollment, Exam, Response
+from exam.adapters.models import Attempt, Enrollment, Exam, Response
 from proctoring import openings
 from proctoring.models import LogEntry
 from proctoring.seal import open_entries

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from exam.paths import MIGRATIONS
+from exam.adapters.paths import MIGRATIONS
 
 
 def alembic_config() -> Config:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.models import Attempt, Enrollment, Response
+from exam.adapters.models import Attempt, Enrollment, Response
 from proctoring import checkpoints, log, openings
 from proctoring.models import LogEntry
 from proctoring.note import Signer, format_proof

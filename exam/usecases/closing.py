@@ -18,7 +18,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.delivery import (
+from exam.adapters.models import Attempt, Enrollment, Exam
+from exam.adapters.runtime import ExamRuntime
+from exam.usecases.delivery import (
     DeliveryError,
     _canonical,
     definition_sha256,
@@ -26,8 +28,6 @@ from exam.delivery import (
     finish_on_deadline,
     ms,
 )
-from exam.models import Attempt, Enrollment, Exam
-from exam.runtime import ExamRuntime
 from itembank.models import Item
 from proctoring import log
 from proctoring.models import LogEntry

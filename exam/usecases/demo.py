@@ -13,11 +13,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 import itembank
-from exam import database, delivery, migrate
+from exam.adapters import database, migrate
+from exam.adapters.models import Enrollment, Exam, User
+from exam.adapters.security import password_hasher
+from exam.adapters.settings import Settings
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
-from exam.models import Enrollment, Exam, User
-from exam.security import password_hasher
-from exam.settings import Settings
+from exam.usecases import delivery
 from itembank import repository
 from itembank.transfer import read_bank_file
 from proctoring import checkpoints

@@ -39,7 +39,7 @@ class User(Base):
     #: The id of the account's live web session: a new login takes over from it.
     current_session: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: Counts the account's password changes. A session remembers the count it logged in
-    #: under and ends when the count moves on (``exam.security.end_sessions``).
+    #: under and ends when the count moves on (``exam.adapters.security.end_sessions``).
     credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
@@ -68,7 +68,7 @@ class Exam(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     definition: Mapped[dict] = mapped_column(JSON)
     #: Every item of the exam as opened (hundreds of kilobytes of JSON). Loaded only when
-    #: read, which is once per process, to compile the exam (``exam.runtime``): decoding it
+    #: read, which is once per process, to compile the exam (``exam.adapters.runtime``): decoding it
     #: with every exam row made the public ranking and each start parse the whole bank.
     bank_snapshot: Mapped[dict | None] = mapped_column(JSON, nullable=True, deferred=True)
     #: The snapshot's hash (``bank_snapshot["hash"]``) in a column of its own: the answer
@@ -244,7 +244,7 @@ class FlagReview(Base):
 class Heartbeat(Base):
     """When the service last showed it was up (one row, id 1), refreshed every few seconds
     by every server process. At startup a gap since the last beat is downtime, and it is
-    credited to the attempts that were running (``exam.downtime``)."""
+    credited to the attempts that were running (``exam.usecases.downtime``)."""
 
     __tablename__ = "heartbeat"
 

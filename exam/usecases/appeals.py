@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exam.adapters.models import Appeal, Attempt, Enrollment, Exam, Publication, Response
+from exam.adapters.runtime import ExamRuntime
 from exam.cat.replay import rescore_section
-from exam.delivery import DeliveryError, Events, _result_record, event
 from exam.errors import Kind
-from exam.models import Appeal, Attempt, Enrollment, Exam, Publication, Response
-from exam.runtime import ExamRuntime
+from exam.usecases.delivery import DeliveryError, Events, _result_record, event
 from proctoring import log
 from proctoring.canonical import text_sha256
 

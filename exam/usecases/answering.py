@@ -19,12 +19,12 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from exam import delivery
+from exam.adapters.models import Attempt, Enrollment, Exam, Response
+from exam.adapters.runtime import ExamRuntime
 from exam.cat import engine
-from exam.delivery import DeliveryError, Events, _finish, _serve_next, ms
 from exam.errors import Kind
-from exam.models import Attempt, Enrollment, Exam, Response
-from exam.runtime import ExamRuntime
+from exam.usecases import delivery
+from exam.usecases.delivery import DeliveryError, Events, _finish, _serve_next, ms
 from proctoring import log
 
 # -- the store ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Publishing an exam's results, bound to the audit log.
 
 The scores come from the finished attempts, each row checked against what the audit log
-states (points per section, formation and track: ``exam.score_check``); a row that differs
+states (points per section, formation and track: ``exam.usecases.score_check``); a row that differs
 stops the publication. The rules from the exam's committed definition,
 and the ranking from the pure function ``scoring.ranking.rank``. Publishing signs a
 checkpoint of the log as it stands (the state the results were computed from), then appends
@@ -23,11 +23,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from exam.adapters.models import Attempt, Enrollment, Exam, Publication
 from exam.cat.blueprint import ExamConfig
-from exam.delivery import DeliveryError, event
-from exam.integrity import check_exam
-from exam.models import Attempt, Enrollment, Exam, Publication
-from exam.score_check import checked_rows
+from exam.usecases.delivery import DeliveryError, event
+from exam.usecases.integrity import check_exam
+from exam.usecases.score_check import checked_rows
 from proctoring import checkpoints, log
 from proctoring.note import Checkpoint, Signer
 from scoring.ranking import Ranked, Score, rank, results_table, table_sha256

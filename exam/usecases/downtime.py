@@ -25,9 +25,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from exam.database import begin_write
-from exam.delivery import event, ms
-from exam.models import Attempt, Exam, Heartbeat
+from exam.adapters.database import begin_write
+from exam.adapters.models import Attempt, Exam, Heartbeat
+from exam.usecases.delivery import event, ms
 from proctoring import log
 
 BEAT_S = 1.0

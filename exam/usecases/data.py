@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from exam.models import Attempt, Enrollment, Exam, Response
+from exam.adapters.models import Attempt, Enrollment, Exam, Response
 from itembank.models import Item, ItemVersion
 from itembank.stats import ItemStats, item_statistics
 

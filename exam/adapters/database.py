@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.util import await_only
 
-from exam.settings import Settings
+from exam.adapters.settings import Settings
 
 _SYNC = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 _ASYNC = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}

@@ -1,7 +1,7 @@
 """The committee's use cases: create and edit an exam, enroll applicants, issue credentials,
 grant extra time, and the bank's changes.
 
-Like ``exam.delivery``, each function takes a database session, the clock reading ``now``
+Like ``exam.usecases.delivery``, each function takes a database session, the clock reading ``now``
 and plain values, and appends its audit-log event in the caller's transaction. Log entries
 name the committee member by account id (``by``) and applicants by pseudonym only.
 """
@@ -15,14 +15,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.builder import ExamForm
+from exam.adapters.models import Attempt, Enrollment, Exam, User
+from exam.adapters.runtime import pseudonym
+from exam.adapters.security import end_sessions
 from exam.cat.blueprint import ExamConfig
-from exam.delivery import DeliveryError, definition_sha256, enrolled_event, event, ms, new_exam
-from exam.enrollment import EnrollmentRow
 from exam.errors import Kind
-from exam.models import Attempt, Enrollment, Exam, User
-from exam.runtime import pseudonym
-from exam.security import end_sessions
+from exam.usecases.builder import ExamForm
+from exam.usecases.delivery import (
+    DeliveryError,
+    definition_sha256,
+    enrolled_event,
+    event,
+    ms,
+    new_exam,
+)
+from exam.usecases.enrollment import EnrollmentRow
 from itembank import repository
 from itembank.content import Problem
 from itembank.models import Item

@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from exam.adapters.models import Attempt, Enrollment, Exam
+from exam.adapters.runtime import ExamRuntime, pseudonym, runtime, snapshot_hash
 from exam.cat import engine, randomness
 from exam.cat.blueprint import ExamConfig
 from exam.cat.feasibility import check_exam
 from exam.cat.outcome import section_result
 from exam.cat.simulation import with_exposure_parameters
 from exam.errors import DomainError, Kind
-from exam.models import Attempt, Enrollment, Exam
-from exam.runtime import ExamRuntime, pseudonym, runtime, snapshot_hash
 from itembank import repository
 from itembank.content import ItemContent
 from itembank.models import Item, ItemVersion

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from exam.models import User, WebSession
-from exam.settings import Settings
+from exam.adapters.models import User, WebSession
+from exam.adapters.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from exam.database import WRITE
-from exam.models import Attempt, Enrollment, Exam
+from exam.adapters.database import WRITE
+from exam.adapters.models import Attempt, Enrollment, Exam
 from proctoring.logged_scores import (
     TYPES,
     LoggedScores,
