@@ -18,7 +18,6 @@ from msgspec import Meta, Struct
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from exam.adapters.database import begin_write
 from exam.adapters.models import Attempt, Enrollment, Exam
 from exam.adapters.security import CurrentUser, applicant_only
 from exam.usecases import delivery
@@ -179,13 +178,12 @@ class AttemptApi(Controller):
         now = _now(request)
 
         def run(session: Session) -> delivery.AttemptView:
-            begin_write(session)
             exam, enrollment = enrolled(session, user, exam_code, lock=True)
             delivery.check_open(exam)
             rt = exam_runtime(request, exam)
             return delivery.start_attempt(session, rt, exam, enrollment, now)
 
-        v = await request.app.state.db.run(run)  # a refusal: exam.web.errors answers it
+        v = await request.app.state.db.write(run)  # a refusal: exam.web.errors answers it
         return StartReply(v.attempt_id, v.deadline.isoformat(), v.remaining_seconds, v.resumed)
 
     @get("/attempts/{attempt_id:int}")
@@ -201,7 +199,6 @@ class AttemptApi(Controller):
             return delivery.view(exam_runtime(request, exam), attempt, now)
 
         def finish(session: Session) -> delivery.AttemptView:
-            begin_write(session)
             attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
             rt = exam_runtime(request, exam)
             if attempt.status == "active" and now >= attempt.deadline_at:
@@ -211,7 +208,7 @@ class AttemptApi(Controller):
         # A read needs no write transaction (SQLite: readers never wait for writers).
         v = await request.app.state.db.run(read)
         if v is None:
-            v = await request.app.state.db.run(finish)
+            v = await request.app.state.db.write(finish)
         return _attempt_out(v)
 
     @post(
@@ -249,13 +246,12 @@ class AttemptApi(Controller):
         now = _now(request)
 
         def run(session: Session) -> int:
-            begin_write(session)
             attempt, enrollment, exam = _owned(session, user, attempt_id)
             return delivery.log_proctoring_event(
                 session, exam.code, enrollment.pseudonym, attempt.step, data.type, data.at, now
             )
 
-        index = await request.app.state.db.run(run)
+        index = await request.app.state.db.write(run)
         return EventOut(index)
 
     @get("/attempts/{attempt_id:int}/result", raises=[Conflict])
@@ -266,7 +262,6 @@ class AttemptApi(Controller):
         user: CurrentUser = request.user
 
         def run(session: Session) -> dict:
-            begin_write(session)
             attempt, enrollment, exam = _owned(session, user, attempt_id)
             if attempt.status != "finished":
                 raise Conflict(detail="the attempt has not finished")
@@ -292,5 +287,5 @@ class AttemptApi(Controller):
             }
 
         feed = request.app.state.log_feed
-        out = await request.app.state.db.run(run)
+        out = await request.app.state.db.write(run)
         return out

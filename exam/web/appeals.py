@@ -14,12 +14,11 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.adapters.database import begin_write
 from exam.adapters.models import Appeal, Exam
 from exam.adapters.security import CurrentUser, applicant_only, committee_only
 from exam.errors import Kind
 from exam.usecases import appeals, delivery
-from exam.web.deps import DbSession, PathId, enrolled, exam_runtime
+from exam.web.deps import DbSession, PathId, enrolled, exam_runtime, written
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -54,7 +53,6 @@ class ApplicantAppeals(Controller):
         now = request.app.state.clock()
 
         def run(session: Session) -> None:
-            begin_write(session)
             exam, enrollment = enrolled(session, user, code)
             appeals.file_appeal(
                 session,
@@ -66,7 +64,7 @@ class ApplicantAppeals(Controller):
             )
 
         try:
-            await db_session.run_sync(run)
+            await written(db_session, run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
             return await _applicant_page(db_session, user, code, exc.reason, 409)
@@ -116,7 +114,6 @@ class CommitteeAppeals(Controller):
         item, key = data.get("rekey_item", "").strip(), data.get("rekey_key", "").strip().upper()
 
         def run(session: Session) -> list[str]:
-            begin_write(session)
             exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             appeal = session.get(Appeal, appeal_id)
             if exam is None or appeal is None or appeal.exam_id != exam.id:
@@ -135,7 +132,7 @@ class CommitteeAppeals(Controller):
             )
 
         try:
-            await db_session.run_sync(run)
+            await written(db_session, run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
             return await _committee_page(db_session, code, exc.reason, 409)

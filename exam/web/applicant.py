@@ -21,7 +21,6 @@ from msgspec import Meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.adapters.database import begin_write
 from exam.adapters.models import Attempt, Enrollment, Exam, Publication
 from exam.adapters.runtime import ExamRuntime
 from exam.adapters.security import CurrentUser, applicant_only
@@ -104,14 +103,13 @@ class ApplicantPages(Controller):
         now = request.app.state.clock()
 
         def run(session: Session) -> None:
-            begin_write(session)
             exam, enrollment = enrolled(session, user, code, lock=True)
             delivery.check_open(exam)
             rt = exam_runtime(request, exam)
             delivery.start_attempt(session, rt, exam, enrollment, now)
 
         try:
-            await request.app.state.db.run(run)
+            await request.app.state.db.write(run)
         except delivery.DeliveryError:
             return Redirect(f"/exam/{code}", status_code=303)
         # One-shot flag: the first view after "start" is no resumption.
@@ -131,7 +129,6 @@ class ApplicantPages(Controller):
         fresh = request.session.get("fresh_start") == code
 
         def run(session: Session):
-            begin_write(session)
             exam, enrollment = enrolled(session, user, code, lock=True)
             attempt = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is None or exam.snapshot_sha256 is None:
@@ -141,7 +138,7 @@ class ApplicantPages(Controller):
                 return delivery.view(rt, attempt, now), rt
             return delivery.start_attempt(session, rt, exam, enrollment, now), rt
 
-        v, rt = await request.app.state.db.run(run)
+        v, rt = await request.app.state.db.write(run)
         if fresh:
             request.set_session({k: x for k, x in request.session.items() if k != "fresh_start"})
         if v is None:
@@ -184,14 +181,13 @@ class ApplicantPages(Controller):
         now = request.app.state.clock()
 
         def run(session: Session) -> None:
-            begin_write(session)
             exam, enrollment = enrolled(session, user, code)
             attempt = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is not None and attempt.status == "active":
                 rt = exam_runtime(request, exam)
                 delivery.finish_attempt(session, rt, attempt, enrollment, now)
 
-        await request.app.state.db.run(run)
+        await request.app.state.db.write(run)
         return Redirect(f"/exam/{code}/finished", status_code=303)
 
     @get("/{code:str}/finished", name="exam-finished")
@@ -200,7 +196,6 @@ class ApplicantPages(Controller):
         now = request.app.state.clock()
 
         def run(session: Session):
-            begin_write(session)
             exam, enrollment = enrolled(session, user, code)
             rt = exam_runtime(request, exam)
             attempt: Attempt | None = delivery.find_attempt(session, enrollment, lock=True)
@@ -216,7 +211,7 @@ class ApplicantPages(Controller):
             return exam, enrollment, attempt, rt, (bundle, published is not None, mismatch)
 
         feed = request.app.state.log_feed
-        exam, enrollment, attempt, rt, extra = await request.app.state.db.run(run)
+        exam, enrollment, attempt, rt, extra = await request.app.state.db.write(run)
         bundle, published, mismatch = extra
         if attempt is None or attempt.status != "finished":
             return Redirect(f"/exam/{code}", status_code=303)
@@ -261,7 +256,6 @@ class ApplicantPages(Controller):
         feed = request.app.state.log_feed
 
         def run(session: Session):
-            begin_write(session)
             _exam, enrollment = enrolled(session, user, code)
             attempt = delivery.find_attempt(session, enrollment)
             if attempt is None or attempt.status != "finished":
@@ -272,7 +266,7 @@ class ApplicantPages(Controller):
                 raise NotFoundException(f"log entry {index} is not one of your answers")
             return line.proof
 
-        proof = await request.app.state.db.run(run)
+        proof = await request.app.state.db.write(run)
         return Response(
             proof,
             media_type="text/plain",

@@ -15,12 +15,12 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from exam.adapters.database import WRITE, begin_write
+from exam.adapters.database import WRITE
 from exam.adapters.security import CurrentUser, committee_only
 from exam.plots import information_curve_svg
 from exam.usecases import committee
 from exam.usecases.data import item_usage_statistics
-from exam.web.deps import INT32_MAX, DbSession, PathId, bounded
+from exam.web.deps import INT32_MAX, DbSession, PathId, bounded, written
 from itembank import repository
 from itembank.content import STATUSES, BankInputError
 from itembank.models import DifFinding, Item, ItemEnemy, ItemVersion
@@ -208,14 +208,13 @@ class CommitteeBank(Controller):
         now = request.app.state.clock()
 
         def run(session) -> repository.ImportReport:
-            begin_write(session)
             located = read_bank(raw, filename, repository.known_item_ids(session))
             report = repository.import_items(session, located)
             committee.log_bank_import(session, report, user.id, now)
             return report
 
         try:
-            report = await db_session.run_sync(run)
+            report = await written(db_session, run)
             # Commit before the response: the session store writes while it is sent,
             # and SQLite has one writer at a time.
             await db_session.commit()

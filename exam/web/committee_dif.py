@@ -19,9 +19,8 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
-from exam.adapters.database import begin_write
 from exam.adapters.security import committee_only
-from exam.web.deps import DbSession, PathId
+from exam.web.deps import DbSession, PathId, written
 from itembank import repository
 from itembank.models import DifFinding
 from scoring import limits
@@ -103,10 +102,9 @@ class CommitteeDif(Controller):
         source = f"upload:{paths[0].name}"
 
         def store(session):
-            begin_write(session)
             return repository.record_dif(session, results, attribute, data.focal, source)
 
-        stored = await db_session.run_sync(store)
+        stored = await written(db_session, store)
         await db_session.commit()
         flagged = sum(f.ets_class in repository.DIF_FLAGGED for f in stored)
         return await _page(
@@ -126,11 +124,10 @@ class CommitteeDif(Controller):
         user = request.scope["user"]
 
         def apply(session):
-            begin_write(session)
             repository.decide_dif(session, finding_id, data.decision, data.note, user.username)
 
         try:
-            await db_session.run_sync(apply)
+            await written(db_session, apply)
         except (ValueError, LookupError) as exc:
             await db_session.rollback()
             return await _page(db_session, error=str(exc))

@@ -23,7 +23,6 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from exam.adapters.database import begin_write
 from exam.adapters.models import Attempt, Enrollment, Exam
 from exam.adapters.security import CurrentUser, committee_only
 from exam.cat.blueprint import ExamConfig
@@ -35,7 +34,7 @@ from exam.usecases.builder import FormError, exam_form_fields, read_exam_form, s
 from exam.usecases.demo import demo_exam
 from exam.usecases.enrollment import new_password, read_enrollment_csv
 from exam.usecases.precheck import precheck
-from exam.web.deps import DbSession, exam_runtime
+from exam.web.deps import DbSession, exam_runtime, written
 from exam.web.errors import status_of
 from proctoring import checkpoints
 from proctoring.checkpoints import SignerRefusedError
@@ -174,7 +173,6 @@ class CommitteeExams(Controller):
         now = request.app.state.clock()
 
         def run(session: Session) -> str:
-            begin_write(session)
             form = read_exam_form(
                 data,
                 set(committee.bank_domains(session)),
@@ -184,7 +182,7 @@ class CommitteeExams(Controller):
             return committee.create_exam(session, form, user.id, now).code
 
         try:
-            code = await db_session.run_sync(run)
+            code = await written(db_session, run)
         except FormError as exc:
             await db_session.rollback()
             return await self._builder(request, db_session, data, exc.errors, None, 422)
@@ -219,7 +217,6 @@ class CommitteeExams(Controller):
         now = request.app.state.clock()
 
         def run(session: Session) -> None:
-            begin_write(session)
             row = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             previous = ExamConfig.from_dict(row.definition)
             form = read_exam_form(
@@ -232,7 +229,7 @@ class CommitteeExams(Controller):
             committee.update_exam(session, row, form, user.id, now)
 
         try:
-            await db_session.run_sync(run)
+            await written(db_session, run)
         except FormError as exc:
             await db_session.rollback()
             exam = await _exam(db_session, code)
@@ -337,7 +334,6 @@ class CommitteeExams(Controller):
         feed = request.app.state.log_feed
 
         def run(session: Session) -> None:
-            begin_write(session)
             exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
@@ -345,7 +341,7 @@ class CommitteeExams(Controller):
             checkpoints.sign(session, feed.signer, feed.origin, "exam_open")
 
         try:
-            await db_session.run_sync(run)
+            await written(db_session, run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
             return await self._detail(
@@ -393,7 +389,6 @@ class CommitteeExams(Controller):
         user: CurrentUser = request.user
 
         def run(session: Session) -> None:
-            begin_write(session)
             exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
@@ -402,7 +397,7 @@ class CommitteeExams(Controller):
             checkpoints.sign(session, feed.signer, feed.origin, reason)
 
         try:
-            await db_session.run_sync(run)
+            await written(db_session, run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
             return await self._detail(request, db_session, code, 409, error=exc.reason)
@@ -443,12 +438,11 @@ class CommitteeExams(Controller):
         now = request.app.state.clock()
 
         def run(session: Session):
-            begin_write(session)
             row = session.scalar(select(Exam).where(Exam.code == code))
             return committee.enroll_applicants(session, row, rows, accounts, user.id, now, source)
 
         try:
-            credentials = await db_session.run_sync(run)
+            credentials = await written(db_session, run)
         except delivery.DeliveryError as exc:  # enrolled by someone else meanwhile
             await db_session.rollback()
             return await self._detail(request, db_session, code, 422, error=exc.reason)
@@ -481,11 +475,10 @@ class CommitteeExams(Controller):
         now = request.app.state.clock()
 
         def run(session: Session):
-            begin_write(session)
             row = session.scalar(select(Exam).where(Exam.code == code))
             return committee.reset_credentials(session, row, hashes, user.id, now)
 
-        credentials = await db_session.run_sync(run)
+        credentials = await written(db_session, run)
         await db_session.commit()
         return Template(
             "committee/login_sheet.html", context={"exam": exam, "credentials": credentials}
@@ -509,7 +502,6 @@ class CommitteeExams(Controller):
             return await self._detail(request, db_session, code, 422, error=error)
 
         def run(session: Session) -> None:
-            begin_write(session)
             exam = session.scalar(select(Exam).where(Exam.code == code))
             enrollment = exam and session.scalar(
                 select(Enrollment).where(
@@ -521,7 +513,7 @@ class CommitteeExams(Controller):
             committee.set_extra_time(session, exam, enrollment, int(raw), user.id, now)
 
         try:
-            await db_session.run_sync(run)
+            await written(db_session, run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
             return await self._detail(request, db_session, code, status_of(exc), error=exc.reason)

@@ -86,7 +86,6 @@ async def answer_from(request: Request, step: int, item_id: str, choice: str, **
     change = client_change.detect(request)
 
     def run(session) -> answering.Answered:
-        begin_write(session)
         before = client_change.logger(change, now)
         finder = answer_runtime(request)
         return answering.answer(
@@ -94,9 +93,20 @@ async def answer_from(request: Request, step: int, item_id: str, choice: str, **
         )
 
     try:
-        done = await request.app.state.db.run(run)
+        done = await request.app.state.db.write(run)
     except answering.AttemptNotFoundError as exc:
         raise NotFoundException(str(exc)) from None
     if change:
         client_change.remember(request)
     return done
+
+
+async def written(db_session: AsyncSession, use_case):
+    """``use_case(session)`` on the request's own session, begun as a writer
+    (``database.begin_write``); the handler commits."""
+
+    def begin_then(session: Session):
+        begin_write(session)
+        return use_case(session)
+
+    return await db_session.run_sync(begin_then)

@@ -20,13 +20,12 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.adapters.database import begin_write
 from exam.adapters.models import Enrollment, Exam, Publication
 from exam.adapters.security import CurrentUser, applicant_only, committee_only
 from exam.cat.blueprint import ExamConfig
 from exam.documents import certificate_pdf, distribution_svg, results_pdf, table_rows
 from exam.usecases import delivery, results
-from exam.web.deps import DbSession, PathId, QueryVersion, enrolled
+from exam.web.deps import DbSession, PathId, QueryVersion, enrolled, written
 from proctoring import checkpoints, log
 from proctoring.checkpoints import SignerRefusedError
 from proctoring.note import format_proof
@@ -131,7 +130,6 @@ class CommitteeResults(Controller):
         signer = request.app.state.log_feed.signer
 
         def run(session: Session) -> int:
-            begin_write(session)
             exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
@@ -139,7 +137,7 @@ class CommitteeResults(Controller):
             return results.publish(session, exam, user.id, now, signer, show).version
 
         try:
-            version = await db_session.run_sync(run)
+            version = await written(db_session, run)
         except delivery.DeliveryError as exc:
             await db_session.rollback()
             return await _preview(db_session, code, exc.reason, 409)

@@ -100,6 +100,14 @@ class ThreadedDb:
                 self._work, self.sessions, use_case, commit_on, limiter=self.limiter
             )
 
+    async def write(
+        self, use_case: Callable[[Session], T], commit_on: tuple[type[Exception], ...] = ()
+    ) -> T:
+        """``run`` as a writer: the transaction begins as one (``database.begin_write``:
+        BEGIN IMMEDIATE on SQLite), so the use case's first read already holds the write
+        lock and no other writer comes between its reads and its writes."""
+        return await self.run(_as_writer(use_case), commit_on)
+
     async def read(self, query: Callable[[Connection], T]) -> T:
         """``query(connection)``, a read of one statement (on PostgreSQL it runs outside a
         transaction). On SQLite on the event loop without the write queue: a reader never
@@ -168,6 +176,14 @@ def _marking_broken(use_case: Callable[[Session], T]) -> Callable[[Session], T]:
             raise
 
     return run
+
+
+def _as_writer(use_case):
+    def begin_then(session: Session):
+        database.begin_write(session)
+        return use_case(session)
+
+    return begin_then
 
 
 def _once(session: Session, use_case, commit_on):

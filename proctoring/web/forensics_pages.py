@@ -26,7 +26,6 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam.adapters.database import begin_write
 from exam.adapters.models import Exam, ForensicFlag
 from exam.adapters.security import CurrentUser, committee_only, observer_or_committee
 from exam.web.api_attempts import Conflict
@@ -137,10 +136,9 @@ class ForensicsPages(Controller):
         result = await anyio.to_thread.run_sync(screen, sections, rules)
 
         def store(session: Session) -> None:
-            begin_write(session)
             forensics.record(session, _exam(session, code), rules, result, user.id, user.role, now)
 
-        await db.run(store)
+        await db.write(store)
         return Redirect(f"/observer/exams/{code}/review", status_code=303)
 
     @post("/flags/{flag_id:int}/reviews", name="forensics-flag-review")
@@ -156,11 +154,10 @@ class ForensicsPages(Controller):
         now = request.app.state.clock()
 
         def use_case(session: Session) -> None:
-            begin_write(session)
             exam, flag = _flag(session, code, flag_id)
             forensics.review(session, flag, exam, data.text, data.decision, user.id, user.role, now)
 
-        await request.app.state.db.run(use_case)  # a refusal: exam.web.errors answers it
+        await request.app.state.db.write(use_case)  # a refusal: exam.web.errors answers it
         return Redirect(f"/observer/exams/{code}/review#flag-{flag_id}", status_code=303)
 
     @get("/flags/{flag_id:int}/evidence.json", name="forensics-flag-document")
@@ -193,7 +190,6 @@ class ForensicsPages(Controller):
         now = request.app.state.clock()
 
         def use_case(session: Session) -> None:
-            begin_write(session)
             exam = _exam(session, code)
             forensics.set_settings(
                 session,
@@ -206,7 +202,7 @@ class ForensicsPages(Controller):
                 request.app.state.runtimes,
             )
 
-        await request.app.state.db.run(use_case)  # a refusal: exam.web.errors answers it
+        await request.app.state.db.write(use_case)  # a refusal: exam.web.errors answers it
         return Redirect(f"/observer/exams/{code}/review", status_code=303)
 
     @get("/fairness", name="fairness-report")

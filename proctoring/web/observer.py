@@ -26,12 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from exam.adapters.database import begin_write
 from exam.adapters.models import Exam
 from exam.adapters.security import CurrentUser, observer_or_committee
 from exam.cat.blueprint import ExamConfig
 from exam.usecases.score_check import checked_rows
-from exam.web.deps import DbSession
+from exam.web.deps import DbSession, written
 from proctoring import checkpoints, incidents, log, signer_guard
 from proctoring.models import LogEntry
 from proctoring.rankings import LiveRow, live_ranking
@@ -268,10 +267,9 @@ class ObserverPages(Controller):
         now = request.app.state.clock()
 
         def run(session: Session) -> None:
-            begin_write(session)
             incidents.add_note(session, data.exam, user.id, user.role, text, data.pseudonym, now)
 
-        await db_session.run_sync(run)
+        await written(db_session, run)
         await db_session.commit()
         return Redirect(f"/observer/flags?exam={data.exam}", status_code=303)
 
