@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+#: The ``exam`` package (this module lives in ``exam/adapters/``).
+PACKAGE = Path(__file__).resolve().parent.parent
 #: The folders' copies in an installed wheel.
 BUNDLED = PACKAGE / "_bundled"
 #: The repository's top level, in a checkout.
