@@ -203,7 +203,7 @@ def export(out: str, url: str | None, with_openings: bool) -> None:
     else:
         from sqlalchemy import select  # noqa: PLC0415
 
-        from exam import database  # noqa: PLC0415
+        from exam.adapters import database  # noqa: PLC0415
         from exam.adapters.models import Exam  # noqa: PLC0415
         from exam.adapters.settings import get_settings  # noqa: PLC0415
         from proctoring import checkpoints  # noqa: PLC0415
