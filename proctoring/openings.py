@@ -5,7 +5,8 @@ Who may read the openings of an exam's entries:
 - the committee, always;
 - an applicant, those of their own attempt (their receipt);
 - logged-in observers, all of them once the exam has closed;
-- everyone, once the committee has retired every item the exam could serve.
+- everyone, once the committee has retired every item the exam could serve (and while
+  they stay retired).
 
 While an item can still be served, nothing readable without committee rights opens an
 entry about it; that is what keeps the public log from helping anyone answer an item.

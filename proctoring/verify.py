@@ -172,10 +172,13 @@ def _no_float(text: str) -> float:
     raise ValueError(f"{text}: floats are not canonical; use decimal() strings")
 
 
-def replay_exam(indexed: Sequence[tuple[int, str]], openings: Iterable[Opening]) -> Report:
+def replay_exam(
+    indexed: Sequence[tuple[int, str]], openings: Iterable[Opening]
+) -> tuple[Report, list[dict]]:
     """The checks past the tree on one exam's entries ((log index, text) pairs, in order),
     opened with ``openings``: canonical form, the event rules and, once the exam is closed,
-    the full replay. The server runs it before publishing results."""
+    the full replay. The server runs it before publishing results. Returns the report and
+    the entries, parsed and opened."""
     report = Report()
     entries = _parse([text for _, text in indexed], report)
     for entry, (index, _) in zip(entries, indexed, strict=True):
@@ -186,7 +189,7 @@ def replay_exam(indexed: Sequence[tuple[int, str]], openings: Iterable[Opening])
         report.add(problem)
     _check_events(entries, report)
     _replay_closed_exams(entries, report, None)
-    return report
+    return report, entries
 
 
 def _parse(texts: Iterable[str], report: Report) -> list[dict]:

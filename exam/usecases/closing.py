@@ -78,7 +78,7 @@ def retire_items(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: da
     ``items_retired``. Retired items are never served again, so their keys may be known."""
     if exam.status != "closed":
         raise DeliveryError(f"exam {exam.code} is {exam.status}: close it before retiring")
-    if openings_released(session, exam.code):
+    if openings_released(session, rt):
         raise DeliveryError(f"the items of exam {exam.code} are already retired")
     ids = sorted(rt.items)
     for item in session.scalars(select(Item).where(Item.id.in_(ids))):
@@ -89,13 +89,21 @@ def retire_items(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: da
     return index
 
 
-def openings_released(session: Session, code: str) -> bool:
-    """Whether the log says the exam's items were retired (its openings are public)."""
+def openings_released(session: Session, rt: ExamRuntime) -> bool:
+    """Whether the exam's openings are public: the log says the committee retired its
+    items, and they are all still retired. The bank is asked first (one indexed query),
+    so the log is searched only for an exam whose items are all retired: the public
+    openings route cannot be made to scan the log at will."""
+    in_use = session.scalar(
+        select(Item.id).where(Item.id.in_(list(rt.items)), Item.status != "retired").limit(1)
+    )
+    if in_use is not None:
+        return False
     return (
         session.scalar(
             select(LogEntry.index)
             .where(LogEntry.entry.like('%"type":"items_retired"%'))
-            .where(LogEntry.entry.like(f'%"exam":{json.dumps(code)}%'))
+            .where(LogEntry.entry.like(f'%"exam":{json.dumps(rt.code)}%'))
             .limit(1)
         )
         is not None

@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from exam.adapters.models import Attempt, Enrollment, Exam, Response
 from proctoring import openings
 from proctoring.models import LogEntry
-from proctoring.seal import open_entries
 from proctoring.verify import replay_exam
 
 
 def exam_entries(session: Session, code: str) -> list[tuple[int, str]]:
-    """(index, text) of every log entry of exam ``code``, in order."""
+    """(index, text) of every log entry of exam ``code``, in order. The pattern matches
+    only the entry's own ``exam`` field: a string value holding it would have its quotes
+    escaped, and the closing quote keeps out codes that merely begin with ``code``."""
     field = f'%"exam":{json.dumps(code, ensure_ascii=False)}%'
     return [
         (index, text)
@@ -37,16 +38,11 @@ def exam_entries(session: Session, code: str) -> list[tuple[int, str]]:
 
 def check_exam(session: Session, exam: Exam) -> list[str]:
     """Every way the exam's stored rows and its log disagree (empty when they agree)."""
-    indexed = [
-        (i, t) for i, t in exam_entries(session, exam.code) if json.loads(t)["exam"] == exam.code
-    ]
     given = openings.of_exam(session, exam.code)
-    report = replay_exam(indexed, given)
+    report, entries = replay_exam(exam_entries(session, exam.code), given)
     problems = list(report.problems)
     if report.exams_sealed:
         problems.append(f"exam {exam.code}: some sealed entries have no stored opening")
-    entries = [json.loads(t) for _, t in indexed]
-    open_entries(entries, given)
     answered = {
         (e["pseudonym"], e["step"]): e for e in entries if e["type"] == "answer" and "item" in e
     }

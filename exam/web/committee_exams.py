@@ -283,8 +283,12 @@ class CommitteeExams(Controller):
             select(func.count()).select_from(Enrollment).where(Enrollment.exam_id == exam.id)
         )
         notice = context.pop("notice", "")
-        retired = exam.status == "closed" and await db_session.run_sync(
-            lambda s: closing.openings_released(s, exam.code)
+        retired = (
+            exam.status == "closed"
+            and exam.snapshot_sha256 is not None
+            and await db_session.run_sync(
+                lambda s: closing.openings_released(s, exam_runtime(request, exam))
+            )
         )
         return Template(
             "committee/exam.html",
