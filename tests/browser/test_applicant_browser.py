@@ -2,6 +2,8 @@
 
 import re
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import log_in
 
 
@@ -45,10 +47,10 @@ def test_login_full_exam_and_score(page, server):
         answer_current(page, "c" if answered % 2 else "2")
         answered += 1
         if answered > 1 and page.locator(".saved").count():
-            assert page.get_by_role("status").first.is_visible()
+            expect(page.get_by_role("status").first).to_be_visible()
     page.wait_for_url(re.compile("/finished$"))
     assert answered == 9
-    assert page.get_by_role("heading", name="Hasil ujian").is_visible()
+    expect(page.get_by_role("heading", name="Hasil ujian")).to_be_visible()
     table = page.locator("table.data").first.inner_text()
     assert "TWK" in table and "TIU" in table and "Total" in table
     assert "Jawaban tercatat: 9" in page.content()
@@ -63,7 +65,7 @@ def test_reload_mid_exam_resumes_the_same_item(page, server):
     timer_before = page.locator("#timer").inner_text()
     page.reload()
     ready(page)
-    assert page.get_by_text("Ujian dilanjutkan").is_visible()
+    expect(page.get_by_text("Ujian dilanjutkan")).to_be_visible()
     assert page.locator("input[name=item_id]").get_attribute("value") == item
     assert page.locator("input[name=step]").get_attribute("value") == "1"
     assert page.locator("#timer").inner_text() <= timer_before
@@ -83,6 +85,6 @@ def test_english_switch(page, server):
     log_in(page, server, "peserta04")
     page.goto(f"{server}/exam/UJI")
     page.get_by_role("link", name="English").click()
-    assert page.get_by_role("button", name="Start the exam").is_visible()
+    expect(page.get_by_role("button", name="Start the exam")).to_be_visible()
     page.get_by_role("link", name="Bahasa Indonesia").click()
-    assert page.get_by_role("button", name="Mulai ujian").is_visible()
+    expect(page.get_by_role("button", name="Mulai ujian")).to_be_visible()

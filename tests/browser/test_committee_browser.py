@@ -3,6 +3,8 @@ file first), print login sheets, open it; then an enrolled applicant logs in wit
 
 import re
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import log_in
 
 GOOD_CSV = (
@@ -61,7 +63,7 @@ def test_committee_builds_checks_enrolls_and_opens_an_exam(page, browser, server
     page.get_by_label("Berkas peserta (CSV)").set_input_files(good)
     page.get_by_role("button", name="Daftarkan dan buat kartu login").click()
     page.get_by_role("heading", name=re.compile("Kartu login")).wait_for()
-    assert page.get_by_role("button", name="Cetak").is_visible()
+    expect(page.get_by_role("button", name="Cetak")).to_be_visible()
     card = page.get_by_role("region", name="BR-002")
     password = card.locator("dd.credential").nth(1).inner_text().strip()
     assert re.fullmatch(r"[a-z2-9]{10}", password)
@@ -78,6 +80,6 @@ def test_committee_builds_checks_enrolls_and_opens_an_exam(page, browser, server
     applicant.get_by_label("Kata sandi").fill(password)
     applicant.get_by_role("button", name="Masuk").click()
     applicant.wait_for_url(re.compile(r"/exam/BROWSER1$"))
-    assert applicant.get_by_role("button", name="Mulai ujian").is_visible()
+    expect(applicant.get_by_role("button", name="Mulai ujian")).to_be_visible()
     assert "20" in applicant.content()
     applicant.context.close()

@@ -6,6 +6,8 @@ import re
 import zlib
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import log_in
 
 
@@ -23,10 +25,10 @@ def pdf_text(data: bytes) -> str:
 def test_publish_public_page_and_the_certificate_qr_target(page, browser, server):
     log_in(page, server, "komite")
     page.goto(f"{server}/committee/exams/HASIL/results/")
-    assert page.get_by_role("heading", name=re.compile("Formasi: Auditor")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("Formasi: Auditor"))).to_be_visible()
     page.get_by_role("button", name="Umumkan hasil").click()
     page.wait_for_url(re.compile(r"/results/HASIL\?version=1$"))
-    assert page.get_by_text("SHA-256").first.is_visible()
+    expect(page.get_by_text("SHA-256").first).to_be_visible()
     assert page.locator("table.data tbody tr").count() == 3
     plot = page.get_by_role("img", name=re.compile("Sebaran nilai"))
     plot.wait_for()

@@ -3,6 +3,7 @@ screening, reads a flag's evidence and adds a note; the committee decides; the f
 report shows its figures."""
 
 import pytest
+from playwright.sync_api import expect
 
 from exam.adapters import database
 from tests.browser.conftest import log_in
@@ -32,7 +33,7 @@ def test_screening_evidence_note_and_decision(page, browser, review_server):
     flag = page.locator("section.flag", has_text=rapid[0]).filter(has_text="Menebak cepat").first
     flag.get_by_text("Bukti", exact=True).click()
     # While the exam runs an observer sees the flag's statistics, not its per-item evidence.
-    assert flag.get_by_text("tersegel sampai ujian ditutup").is_visible()
+    expect(flag.get_by_text("tersegel sampai ujian ditutup")).to_be_visible()
     assert flag.get_by_role("cell", name="rapid").count() == 0
     flag.get_by_label("Catatan").fill("Rekaman CCTV ruang R0 diperiksa")
     flag.get_by_role("button", name="Tambahkan").click()
