@@ -49,7 +49,9 @@ def at_least(session: Session, size: int) -> LogCheckpoint | None:
 def sign(session: Session, signer: Signer, origin: str, reason: str) -> str:
     """A signed checkpoint of the log as this transaction sees it; stored once per size
     (several workers may sign the same size at once: the first one is kept). Raises
-    ``SignerRefusedError`` when a guarded signer finds the tree inconsistent with its last."""
+    ``SignerRefusedError`` when a guarded signer finds the tree inconsistent with its last.
+    What the transaction has recorded is appended first: the checkpoint covers it."""
+    log.append_recorded(session)
     if isinstance(signer, GuardedSigner) and signer.state_file is not None:
         size, root, note = _guarded(session, signer, origin)
     else:

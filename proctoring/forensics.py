@@ -50,7 +50,7 @@ TEXT_MAX = 2000
 class RunSummary:
     raised: int
     result: Screening
-    log_index: int
+    logged: log.Recorded
 
 
 def room_of(attributes: dict) -> str:
@@ -158,7 +158,7 @@ def set_settings(
     role: str,
     now: datetime,
     runtimes: RuntimeRegistry | None = None,
-) -> int:
+) -> log.Recorded:
     """Store and log the screening level and the items marked as possibly compromised."""
     if not 0.001 <= level <= 0.2:
         raise DeliveryError(
@@ -175,7 +175,7 @@ def set_settings(
         current = ForensicSettings(exam_id=exam.id)
         session.add(current)
     current.level, current.compromised, current.updated_at = level, sorted(set(compromised)), now
-    [index] = log.append(
+    return log.record(
         session,
         [
             event(
@@ -189,7 +189,6 @@ def set_settings(
             )
         ],
     )
-    return index
 
 
 def inputs(
@@ -245,7 +244,7 @@ def record(
         ).all()
     )
     fresh = [f for f in result.flags if (f.kind, f.section, "|".join(f.pseudonyms)) not in known]
-    [run_index] = log.append(
+    run = log.record(
         session,
         [
             event(
@@ -281,7 +280,7 @@ def record(
         )
         session.add(row)
         session.flush()
-        [row.log_index] = log.append(
+        log.record(
             session,
             [
                 event(
@@ -295,8 +294,9 @@ def record(
                     commitment=commitment,
                 )
             ],
+            then=log.index_into(row),
         )
-    return RunSummary(len(fresh), result, run_index)
+    return RunSummary(len(fresh), result, run)
 
 
 def _finite(x: float) -> float | None:
@@ -327,7 +327,6 @@ def review(
     if decision:
         fields["decision"] = decision
         flag.status = decision
-    [index] = log.append(session, [event(kind, exam.code, now, **fields)])
     row = FlagReview(
         flag_id=flag.id,
         decision=decision,
@@ -335,9 +334,10 @@ def review(
         user_id=user_id,
         role=role,
         created_at=now,
-        log_index=index,
+        log_index=-1,
     )
     session.add(row)
+    log.record(session, [event(kind, exam.code, now, **fields)], then=log.index_into(row))
     return row
 
 

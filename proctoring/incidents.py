@@ -16,12 +16,11 @@ from proctoring import log
 
 def add_note(
     session: Session, exam: str, by: int, role: str, text: str, pseudonym: str, now: datetime
-) -> int:
-    """Log the note; returns its log index. Refuses a note on an exam that does not exist."""
+) -> log.Recorded:
+    """Log the note; returns its recorded entry. Refuses a note on an exam that does not exist."""
     if session.scalar(select(Exam.id).where(Exam.code == exam)) is None:
         raise DeliveryError(f"exam: no exam {exam}", Kind.INVALID)
     fields = {"by": by, "role": role, "text": text}
     if pseudonym.strip():
         fields["pseudonym"] = pseudonym.strip()
-    [index] = log.append(session, [event("incident_note", exam, now, **fields)])
-    return index
+    return log.record(session, [event("incident_note", exam, now, **fields)])

@@ -1,8 +1,10 @@
 """Appending to the audit log, in the caller's transaction.
 
-``append`` is called by every state change (login, attempt start, item served, answer,
-committee changes …) inside the same transaction as the change, so the log never says
-something happened that was rolled back, and nothing that happened is missing from it.
+Every state change (login, attempt start, item served, answer, committee changes …)
+``record``s its entries in its unit of work, the session's transaction. Just before that
+transaction commits, the recorded entries are appended (``append``), as its last
+statements: the log never says something happened that was rolled back, and nothing that
+happened is missing from it. A rollback forgets what was recorded.
 
 The head row that numbers the entries is locked from the append until the commit, so every
 append waits for the one before it to commit. On PostgreSQL an append is therefore one
@@ -48,6 +50,89 @@ _LEAVES = (
 )
 
 
+class Recorded:
+    """The log indices of recorded entries, known once their transaction has appended
+    them, just before it commits."""
+
+    __slots__ = ("_indices",)
+
+    def __init__(self) -> None:
+        self._indices: list[int] | None = None
+
+    @property
+    def indices(self) -> list[int]:
+        if self._indices is None:
+            raise RuntimeError("the entries are appended when their transaction commits")
+        return self._indices
+
+    @property
+    def index(self) -> int:
+        """The first entry's index (an answer's receipt)."""
+        return self.indices[0]
+
+    @property
+    def last(self) -> int:
+        return self.indices[-1]
+
+
+#: ``Session.info`` key of the entries recorded in the session's transaction.
+_RECORDED = "seleksi.log.recorded"
+
+
+def record(
+    session: Session,
+    entries: Iterable[dict[str, Any]],
+    indexed_rows: Sequence[tuple[Table, dict[str, Any]]] = (),
+    updated_rows: Sequence[tuple[Table, Any, dict[str, Any]]] = (),
+    then: Callable[[list[int]], None] | None = None,
+) -> Recorded:
+    """Record entries (and the rows that go with them, as for ``append``) to be appended
+    just before the session's transaction commits. ``then(indices)`` runs once they are
+    appended, still inside the transaction: it may set a row's log index."""
+    entries = list(entries)
+    if not all("type" in e and "exam" in e and "t" in e for e in entries):
+        raise ValueError("a log entry needs the fields type, exam and t")
+    recorded = Recorded()
+    batch = (entries, list(indexed_rows), list(updated_rows), then, recorded)
+    session.info.setdefault(_RECORDED, []).append(batch)
+    return recorded
+
+
+def index_into(row: Any, attribute: str = "log_index") -> Callable[[list[int]], None]:
+    """A ``then`` for ``record`` that stores the first entry's index in ``row``."""
+    return lambda indices: setattr(row, attribute, indices[0])
+
+
+def append_recorded(session: Session) -> None:
+    """Append what the transaction recorded, in order (``before_commit``). Pending ORM
+    changes are flushed first, so the append stays the transaction's last statement."""
+    batches = session.info.pop(_RECORDED, None)
+    if not batches:
+        return
+    session.flush()
+    for entries, indexed_rows, updated_rows, then, recorded in batches:
+        recorded._indices = append(session, entries, indexed_rows, updated_rows)
+        if then is not None:
+            then(recorded._indices)
+
+
+def _forget_recorded(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_RECORDED, None)
+
+
+# The unit of work: every session appends what its transaction recorded just before it
+# commits, and forgets it when the transaction ends otherwise.
+event.listen(Session, "before_commit", append_recorded)
+event.listen(Session, "after_transaction_end", _forget_recorded)
+
+
+def _check(texts: Iterable[str]) -> None:
+    for e in texts:
+        if not all(f'"{k}":' in e for k in ("type", "exam", "t")):
+            raise ValueError("a log entry needs the fields type, exam and t")
+
+
 def leaf_hash(entry: str) -> bytes:
     """RFC 6962 §2.1 leaf hash: SHA-256(0x00 ‖ entry bytes)."""
     return merkle.leaf_hash(entry.encode("utf-8"))
@@ -71,9 +156,7 @@ def append(
     the head row for that one statement and the commit, and the change costs no round
     trip of its own; the append should be its last statement."""
     texts = [canonical(e) for e in entries]
-    for e in texts:
-        if not all(f'"{k}":' in e for k in ("type", "exam", "t")):
-            raise ValueError("a log entry needs the fields type, exam and t")
+    _check(texts)
     leaves = [leaf_hash(text) for text in texts]
     conn = session.connection()
     if conn.dialect.name == "postgresql":

@@ -30,11 +30,26 @@ from proctoring import log
 # -- the store ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AnswerReply:
+    """An accepted answer: its log index (known once its transaction commits) and the
+    step that follows (None when the attempt has finished)."""
+
     accepted: bool
-    log_index: int
+    logged: int | log.Recorded
     next_step: int | None
+
+    @property
+    def log_index(self) -> int:
+        return self.logged if isinstance(self.logged, int) else self.logged.index
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AnswerReply):
+            return NotImplemented
+        mine, theirs = (self.accepted, self.log_index, self.next_step), other
+        return mine == (theirs.accepted, theirs.log_index, theirs.next_step)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 _ATTEMPTS = Attempt.__table__
@@ -158,7 +173,7 @@ def submit_answer(
         # The section closed before this answer: it goes on to the next section.
         state = engine.loads(attempt.state)
         events = _serve_next(rt, attempt, enrollment, state, now, Events())
-        log.append(session, events, indexed_rows=events.rows)
+        log.record(session, events, indexed_rows=events.rows)
         _write_attempt(session, attempt)
         raise DeliveryError(f"the time for section {plan.config.name} is up")
     if step != attempt.step:
@@ -212,13 +227,13 @@ def submit_answer(
     # The attempt's changes and the response go in the append's own statement (the
     # response's log index is the answer's): one round trip, and the head is held for as
     # few statements as possible before the commit. The attempt's row is already locked.
-    [index, *_] = log.append(
+    recorded = log.record(
         session,
         events,
         indexed_rows=[(_RESPONSES, {**response, "next_step": next_step}), *events.rows],
         updated_rows=_attempt_update(session, attempt),
     )
-    return AnswerReply(True, index, next_step)
+    return AnswerReply(True, recorded, next_step)
 
 
 def item_at(session: Session, attempt: Attempt, step: int | None) -> str | None:

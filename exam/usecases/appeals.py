@@ -78,7 +78,7 @@ def file_appeal(
     )
     session.add(appeal)
     session.flush()
-    [appeal.log_index] = log.append(
+    log.record(
         session,
         [
             event(
@@ -91,6 +91,7 @@ def file_appeal(
                 references=references,
             )
         ],
+        then=log.index_into(appeal),
     )
     return appeal
 
@@ -118,7 +119,7 @@ def answer_appeal(
         raise DeliveryError("only an upheld appeal re-keys an item", Kind.INVALID)
     enrollment = session.get(Enrollment, appeal.enrollment_id)
     appeal.status, appeal.answer, appeal.answered_at = decision, answer.strip(), now
-    [appeal.answer_log_index] = log.append(
+    log.record(
         session,
         [
             event(
@@ -133,6 +134,7 @@ def answer_appeal(
                 references=[appeal.log_index],
             )
         ],
+        then=log.index_into(appeal, "answer_log_index"),
     )
     return _rekey(session, rt, exam, appeal, *rekey, now) if rekey else []
 
@@ -156,7 +158,7 @@ def _rekey(
         appeal=appeal.id,
         references=[appeal.answer_log_index],
     )
-    log.append(session, events, indexed_rows=events.rows)
+    log.record(session, events, indexed_rows=events.rows)
     # (The ids first: PostgreSQL has no equality on JSON columns for a DISTINCT of rows.)
     answered = select(Response.attempt_id).where(Response.item_id == item_id)
     affected = session.execute(
@@ -189,7 +191,7 @@ def _rekey(
         before = (attempt.results or {}).get(section, {}).get("points")
         attempt.results = {**(attempt.results or {}), section: record}
         total = sum(r["points"] for r in attempt.results.values())
-        log.append(
+        log.record(
             session,
             [
                 event(

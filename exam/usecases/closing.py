@@ -33,8 +33,10 @@ from proctoring import log
 from proctoring.models import LogEntry
 
 
-def close_exam(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: datetime) -> int:
-    """Close an open exam; returns the log index of the reveal. Attempts whose time has
+def close_exam(
+    session: Session, exam: Exam, rt: ExamRuntime, by: int, now: datetime
+) -> log.Recorded:
+    """Close an open exam; returns the recorded reveal. Attempts whose time has
     run out are finished first; while anyone still has time left, closing is refused."""
     if exam.status != "open":
         raise DeliveryError(f"exam {exam.code} is {exam.status}, not open")
@@ -54,7 +56,7 @@ def close_exam(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: date
         finish_on_deadline(session, rt, attempt, enrollment, now)
     exam.status, exam.closes_at = "closed", min(exam.closes_at or now, now)
     definition = _canonical(exam.definition)
-    indices = log.append(
+    return log.record(
         session,
         [
             event("exam_closed", exam.code, now, by=by, finished_on_close=len(active)),
@@ -69,12 +71,13 @@ def close_exam(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: date
             ),
         ],
     )
-    return indices[-1]
 
 
-def retire_items(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: datetime) -> int:
+def retire_items(
+    session: Session, exam: Exam, rt: ExamRuntime, by: int, now: datetime
+) -> log.Recorded:
     """Retire every item the closed exam could serve, and so release the openings of its
-    sealed entries to everyone (``proctoring.openings``); returns the log index of
+    sealed entries to everyone (``proctoring.openings``); returns the recorded
     ``items_retired``. Retired items are never served again, so their keys may be known."""
     if exam.status != "closed":
         raise DeliveryError(f"exam {exam.code} is {exam.status}: close it before retiring")
@@ -83,10 +86,9 @@ def retire_items(session: Session, exam: Exam, rt: ExamRuntime, by: int, now: da
     ids = sorted(rt.items)
     for item in session.scalars(select(Item).where(Item.id.in_(ids))):
         item.status = "retired"
-    [index] = log.append(
+    return log.record(
         session, [event("items_retired", exam.code, now, by=by, count=len(ids), items=ids)]
     )
-    return index
 
 
 def openings_released(session: Session, rt: ExamRuntime) -> bool:

@@ -54,7 +54,7 @@ def create_exam(session: Session, form: ExamForm, by: int, now: datetime) -> Exa
         raise DeliveryError(f"an exam with code {form.config.code} already exists")
     exam = new_exam(session, form.config)
     exam.opens_at, exam.closes_at = form.opens_at, form.closes_at
-    log.append(session, [_exam_event("exam_created", exam, by, now)])
+    log.record(session, [_exam_event("exam_created", exam, by, now)])
     return exam
 
 
@@ -68,7 +68,7 @@ def update_exam(session: Session, exam: Exam, form: ExamForm, by: int, now: date
     exam.title = form.config.title
     exam.definition = form.config.to_dict()
     exam.opens_at, exam.closes_at = form.opens_at, form.closes_at
-    log.append(session, [_exam_event("exam_updated", exam, by, now)])
+    log.record(session, [_exam_event("exam_updated", exam, by, now)])
 
 
 def _exam_event(kind: str, exam: Exam, by: int, now: datetime) -> dict:
@@ -180,7 +180,7 @@ def enroll_applicants(
         enrollments.append(enrollment)
         credentials.append(Credential(reg, row.name, row.formation, password))
     session.flush()
-    log.append(session, [enrolled_event(exam.code, now, by, enrollments)])
+    log.record(session, [enrolled_event(exam.code, now, by, enrollments)])
     return credentials
 
 
@@ -212,7 +212,7 @@ def reset_credentials(
             )
         )
     ended = end_sessions(session, [u for _, u in rows])
-    log.append(
+    log.record(
         session,
         [
             event(
@@ -253,7 +253,7 @@ def set_extra_time(
     if attempt is not None:
         attempt.deadline_at = attempt.deadline_at + timedelta(seconds=delta)
         deadline = attempt.deadline_at
-    log.append(
+    log.record(
         session,
         [
             event(
@@ -277,7 +277,7 @@ def log_bank_import(
     session: Session, report: repository.ImportReport, by: int, now: datetime
 ) -> None:
     changed = sorted(report.created + report.new_versions + report.status_changed)
-    log.append(
+    log.record(
         session,
         [
             event(
@@ -295,4 +295,4 @@ def log_bank_import(
 
 
 def log_item_status(session: Session, item_id: str, status: str, by: int, now: datetime) -> None:
-    log.append(session, [event("item_status_changed", "", now, by=by, item=item_id, status=status)])
+    log.record(session, [event("item_status_changed", "", now, by=by, item=item_id, status=status)])

@@ -64,9 +64,9 @@ class Events(list):
 # -- opening -----------------------------------------------------------------------------
 
 
-def open_exam(session: Session, exam: Exam, now: datetime) -> int:
+def open_exam(session: Session, exam: Exam, now: datetime) -> log.Recorded:
     """Freeze the bank, check the blueprint, derive exposure parameters and commit to all
-    of it in the log; returns the commitment's log index. Raises DeliveryError listing
+    of it in the log; returns the commitment's recorded entry. Raises DeliveryError listing
     every problem (infeasible blueprint, class C items without a decision)."""
     if exam.status != "draft":
         raise DeliveryError(f"exam {exam.code} is {exam.status}, not draft")
@@ -130,8 +130,7 @@ def open_exam(session: Session, exam: Exam, now: datetime) -> int:
         engine=engine.ENGINE_VERSION,
         seed_sha256=randomness.seed_commitment(rt.seed),
     )
-    [index] = log.append(session, events, indexed_rows=events.rows)
-    return index
+    return log.record(session, events, indexed_rows=events.rows)
 
 
 def definition_sha256(definition: dict) -> str:
@@ -186,7 +185,7 @@ def enroll(
     )
     session.add(row)
     session.flush()
-    log.append(session, [enrolled_event(exam.code, now or datetime.now(UTC), None, [row])])
+    log.record(session, [enrolled_event(exam.code, now or datetime.now(UTC), None, [row])])
     return row
 
 
@@ -280,7 +279,7 @@ def start_attempt(
         if existing.status == "active" and now >= existing.deadline_at:
             _finish(session, rt, existing, enrollment, now, "deadline")
         else:
-            log.append(
+            log.record(
                 session,
                 [
                     event(
@@ -326,7 +325,7 @@ def start_attempt(
         ]
     )
     _serve_next(rt, attempt, enrollment, state, now, events)
-    log.append(session, events, indexed_rows=events.rows)
+    log.record(session, events, indexed_rows=events.rows)
     return view(rt, attempt, now)
 
 
@@ -445,7 +444,7 @@ def _finish(
     enrollment: Enrollment,
     now: datetime,
     reason: str,
-) -> int:
+) -> log.Recorded:
     """End an attempt early (deadline, or the applicant asks): sections not reached score
     what the answers so far give."""
     state = engine.loads(attempt.state)
@@ -461,26 +460,28 @@ def _finish(
         )
         events.append(_section_finished(rt, attempt, enrollment, plan, st, reason, now))
     events += _finish_events(rt, attempt, enrollment, now, reason)
-    return log.append(session, events)[-1]
+    return log.record(session, events)
 
 
 def finish_on_deadline(
     session: Session, rt: ExamRuntime, attempt: Attempt, enrollment: Enrollment, now: datetime
-) -> int:
+) -> log.Recorded:
     """Finish an attempt whose deadline has passed (the exam auto-finishes)."""
     return _finish(session, rt, attempt, enrollment, now, "deadline")
 
 
 def finish_attempt(
     session: Session, rt: ExamRuntime, attempt: Attempt, enrollment: Enrollment, now: datetime
-) -> int:
+) -> log.Recorded:
     """The applicant ends the exam before the deadline."""
     if attempt.status != "active":
         raise DeliveryError("the attempt has finished")
     return _finish(session, rt, attempt, enrollment, now, "submitted")
 
 
-def log_applicant_access(session: Session, user_id: int, kind: str, now: datetime) -> list[int]:
+def log_applicant_access(
+    session: Session, user_id: int, kind: str, now: datetime
+) -> log.Recorded | None:
     """Log an applicant's ``login`` or ``logout`` in every open exam they are enrolled in
     (by pseudonym)."""
     rows = session.execute(
@@ -489,19 +490,19 @@ def log_applicant_access(session: Session, user_id: int, kind: str, now: datetim
         .where(Enrollment.user_id == user_id, Exam.status == "open")
     ).all()
     if not rows:
-        return []
-    return log.append(session, [event(kind, code, now, pseudonym=p) for code, p in rows])
+        return None
+    return log.record(session, [event(kind, code, now, pseudonym=p) for code, p in rows])
 
 
 def log_proctoring_event(
     session: Session, exam: str, pseudonym: str, step: int, kind: str, client_ms: int, now
-) -> int:
+) -> log.Recorded:
     """A browser proctoring event (hidden, blur, copy …) for observers' review, never a
-    sanction; returns its log index."""
+    sanction; returns its recorded entry."""
     entry = event(
         "proctoring", exam, now, pseudonym=pseudonym, event=kind, client_ms=client_ms, step=step
     )
-    return log.append(session, [entry])[0]
+    return log.record(session, [entry])
 
 
 def log_client_change(
@@ -509,6 +510,6 @@ def log_client_change(
 ) -> None:
     """``client_changed``: which of the address or the browser changed mid-exam, never
     the values."""
-    log.append(
+    log.record(
         session, [event("client_changed", exam, now, pseudonym=pseudonym, step=step, **change)]
     )

@@ -78,7 +78,7 @@ def credit(session: Session, now: datetime) -> dict[str, int]:
         credited[code] += 1
     if not credited:
         return {}
-    log.append(
+    log.record(
         session,
         [
             event(

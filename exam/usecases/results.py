@@ -133,7 +133,6 @@ def publish(
     if previous is not None:
         fields["changes"] = changes(previous.table_csv, computed.table)
         fields["supersedes"] = previous.log_index
-    [index] = log.append(session, [event("results_published", exam.code, now, **fields)])
     publication = Publication(
         exam_id=exam.id,
         version=version,
@@ -141,12 +140,17 @@ def publish(
         table_sha256=computed.sha256,
         checkpoint_size=cp.size,
         checkpoint_root=fields["checkpoint_root"],
-        log_index=index,
+        log_index=-1,
         show_names=show_names,
         published_at=now,
     )
     session.add(publication)
-    session.flush()
+    log.record(
+        session,
+        [event("results_published", exam.code, now, **fields)],
+        then=log.index_into(publication),
+    )
+    # The checkpoint that proves the publication covers its entry (``sign`` appends it).
     checkpoints.sign(session, signer, signer.name, "results_published")
     return publication
 

@@ -63,7 +63,7 @@ def opened(session_maker):
             attributes={"gender": "P"},
         )
         commitment = delivery.open_exam(session, exam, T0)
-    return exam.id, enrollment.id, commitment
+    return exam.id, enrollment.id, commitment.index
 
 
 def load(session, exam_id, enrollment_id):
@@ -159,6 +159,13 @@ def test_resume_idempotent_answers_and_conflicts(session_maker, opened):
         exam, enr, rt = load(session, exam_id, enrollment_id)
         attempt = delivery.find_attempt(session, enr, lock=True)
         reply = answering.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "B", now)
+        # The reply's log index is known once the transaction commits: not before.
+        with pytest.raises(RuntimeError, match="appended when their transaction commits"):
+            _ = reply.log_index
+    assert reply.log_index >= 0
+    with session_maker() as session, session.begin():
+        exam, enr, rt = load(session, exam_id, enrollment_id)
+        attempt = delivery.find_attempt(session, enr, lock=True)
         same = answering.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "B", now)
         assert same == reply and reply.next_step == 1
         # The caller's own read of the stored answer: found, and found none before a

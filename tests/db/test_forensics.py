@@ -114,6 +114,7 @@ def test_settings_are_checked_and_logged(session_maker):
             forensics.set_settings(session, exam, 0.05, ["NOPE"], 1, "committee", NOW)
         forensics.set_settings(session, exam, 0.1, served[:3], 1, "committee", NOW)
         summary = forensics.run(session, exam, 1, "committee", NOW, n_boot=50)
+    with session_maker() as session:
         [logged] = entries_of(session, "forensics_settings")
     assert logged["level"] == "0.100" and logged["compromised"] == sorted(served[:3])
     kinds = {t.kind for t in summary.result.tested}
