@@ -4,6 +4,7 @@ first statement, before writing anything, and runs again once on a new connectio
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
@@ -123,18 +124,14 @@ class _Door:
             pass
         finally:
             for s in (a, b):
-                try:
+                with contextlib.suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
     def shut(self) -> None:
         import socket
 
-        try:
+        with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
-        except OSError:
-            pass
         self.listener.close()
         for s in self.open_sockets:
             try:
