@@ -101,7 +101,6 @@ class Server:
             SELEKSI_DATA_DIR=str(self.settings.data_dir),
             SELEKSI_ARGON2_TIME_COST="1",
             SELEKSI_ARGON2_MEMORY_KIB="8",
-            SELEKSI_LOGIN_ATTEMPTS_PER_MINUTE="1000000",
         )
         env.pop("SELEKSI_DATABASE_URL", None)
         if self.settings.database_url:

@@ -89,7 +89,6 @@ def running_server(settings: Settings, workers: int, log_path: Path):
         SELEKSI_DATA_DIR=str(settings.data_dir),
         SELEKSI_ARGON2_TIME_COST=str(settings.argon2_time_cost),
         SELEKSI_ARGON2_MEMORY_KIB=str(settings.argon2_memory_kib),
-        SELEKSI_LOGIN_ATTEMPTS_PER_MINUTE="1000000",
     )
     env.pop("SELEKSI_DATABASE_URL", None)
     if settings.database_url:

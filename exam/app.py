@@ -1,7 +1,8 @@
 """The web application: ``create_app`` builds Litestar with everything it needs.
 
 Sessions live in the database (a restart logs nobody out), every state-changing request
-carries a CSRF token, logins are rate-limited per client, and every route names its guard.
+carries a CSRF token, failed logins make the next tries wait (per account and per
+address, ``exam.usecases.login_access``), and every route names its guard.
 """
 
 from __future__ import annotations
@@ -28,20 +29,26 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.security.session_auth import SessionAuth
 from litestar.static_files import create_static_files_router
-from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
 from exam import i18n
 from exam.adapters import database, migrate, paths
 from exam.adapters.models import WebSession
 from exam.adapters.runtime import RuntimeRegistry
-from exam.adapters.security import CurrentUser, password_hasher, user_from_session
+from exam.adapters.security import (
+    CurrentUser,
+    PasswordChecker,
+    password_hasher,
+    user_from_session,
+)
 from exam.adapters.settings import Settings, get_settings
+from exam.usecases import login_access
 from exam.web import (
     api_attempts,
     appeals,
     applicant,
     auth,
+    committee_access,
     committee_bank,
     committee_dif,
     committee_exams,
@@ -104,6 +111,18 @@ def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
     return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
 
 
+def login_policy(settings: Settings) -> login_access.Policy:
+    """The login settings as the use case takes them."""
+    return login_access.Policy(
+        free_failures=settings.login_free_failures,
+        first_delay_s=settings.login_first_delay_s,
+        max_delay_s=settings.login_max_delay_s,
+        lock_failures=settings.login_lock_failures,
+        address_failures=settings.login_address_failures,
+        window_s=settings.login_window_s,
+    )
+
+
 def _template_globals(engine: JinjaTemplateEngine) -> None:
     i18n.install(engine.engine)
 
@@ -160,6 +179,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         sync.dispose()
 
     threaded = ThreadedDb(settings)
+    hasher = password_hasher(settings)
     heartbeat = Heartbeat(threaded)
     feed = LogFeed(
         engine,
@@ -180,7 +200,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
     app = Litestar(
         route_handlers=[
             *auth.ROUTES,
-            auth.login_router(settings.login_attempts_per_minute),
+            committee_access.CommitteeAccess,
             committee_bank.CommitteeBank,
             committee_dif.CommitteeDif,
             committee_exams.CommitteeExams,
@@ -212,7 +232,6 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             # The session store reads on every request: one plain SELECT on the
             # synchronous engine (on SQLite on the event loop, see SessionStore).
             SESSION_STORE: SessionStore(threaded, model=WebSession, namespace="sessions"),
-            "login-rate-limit": MemoryStore(),
         },
         csrf_config=CSRFConfig(
             secret=settings.resolved_secret(),
@@ -235,7 +254,9 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         state=State(
             {
                 "settings": settings,
-                "hasher": password_hasher(settings),
+                "hasher": hasher,
+                "passwords": PasswordChecker(hasher),
+                "login_policy": login_policy(settings),
                 "language": settings.language,
                 "clock": clock or (lambda: datetime.now(UTC)),
                 "log_feed": feed,

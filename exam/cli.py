@@ -27,6 +27,7 @@ from exam.cat.feasibility import check_section
 from exam.cat.plan import InfeasibleError, compile_section
 from exam.cat.simulation import simulate as run_simulation
 from exam.cat.simulation import with_exposure_parameters
+from exam.cli_access import account, network, server_options
 from exam.cli_log import BadInput
 from exam.cli_log import log as log_commands
 from exam.cli_results import results as results_commands
@@ -59,8 +60,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
-main.add_command(log_commands)
-main.add_command(results_commands)
+for group in (log_commands, results_commands, account, network):
+    main.add_command(group)
 
 
 def _analysis_data(responses: str | None, exam_code: str | None):
@@ -513,12 +514,12 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
         log_level="info",
         access_log=access_log,
         # Longer than a client's idle gap between two answers: a connection the server
         # closes just as the client reuses it is an error the applicant would see.
         timeout_keep_alive=75,
+        **server_options(get_settings()),
     )
 
 
@@ -594,4 +595,6 @@ Seleksi demo: {url}
   log key     {info.log_key}
 """)
     if not no_serve:
-        uvicorn.run("exam.app:create_app", factory=True, host=host, port=port, log_level="info")
+        uvicorn.run(
+            "exam.app:create_app", factory=True, host=host, port=port, **server_options(settings)
+        )

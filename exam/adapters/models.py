@@ -41,6 +41,14 @@ class User(Base):
     #: Counts the account's password changes. A session remembers the count it logged in
     #: under and ends when the count moves on (``exam.adapters.security.end_sessions``).
     credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Failed logins since the last successful one (or the last unlock), and when the
+    #: latest was: they set the wait before the next try (``exam.usecases.login_access``).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failed_at: Mapped[datetime | None] = mapped_column(
+        DateTimeUTC(timezone=True), nullable=True
+    )
+    #: Set when failed logins locked the account; an operator clears it.
+    locked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
 
 class WebSession(StoreModelMixin):
@@ -250,3 +258,27 @@ class Heartbeat(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     beat_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class AddressFailures(Base):
+    """Failed logins from one client address in the current window (successful logins
+    are never counted)."""
+
+    __tablename__ = "login_address_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    failures: Mapped[int] = mapped_column(Integer)
+
+
+class LoginNetwork(Base):
+    """A test site's network (CIDR) that the committee registered: each of its addresses
+    may have ``allowance`` failed logins per window instead of the default."""
+
+    __tablename__ = "login_networks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cidr: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    allowance: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)

@@ -6,6 +6,7 @@ functions: an anonymous request gets 401 (from the session middleware), a wrong 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,6 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from exam.adapters.models import User, WebSession
@@ -43,36 +43,32 @@ def password_hasher(settings: Settings) -> PasswordHasher:
     )
 
 
-async def verify_password(hasher: PasswordHasher, stored: str, password: str) -> bool:
-    """True when ``password`` matches; runs in a worker thread (argon2 is slow on purpose)."""
+class PasswordChecker:
+    """Checks passwords in worker threads, as many at once as the process may use cores:
+    argon2 is slow on purpose and releases the interpreter lock, so more at once would only
+    hold more memory (``memory_cost`` each) and finish none sooner."""
 
-    def check() -> bool:
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self.limiter = anyio.CapacityLimiter(len(os.sched_getaffinity(0)))
+        self._dummy: str | None = None
+
+    def _check(self, stored: str | None, password: str) -> bool:
         try:
-            return hasher.verify(stored, password)
+            if stored is None:
+                # Spend the same time as a real check, so a wrong username is not faster.
+                if self._dummy is None:
+                    self._dummy = self.hasher.hash("x")
+                self.hasher.verify(self._dummy, password)
+                return False
+            return self.hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return False
 
-    return await anyio.to_thread.run_sync(check)
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """True when ``password`` matches the ``stored`` hash (None: no such account)."""
+        return await anyio.to_thread.run_sync(self._check, stored, password, limiter=self.limiter)
 
-
-async def authenticate(
-    session: AsyncSession, hasher: PasswordHasher, username: str, password: str
-) -> CurrentUser | None:
-    user = await session.scalar(select(User).where(User.username == username.strip()))
-    if user is None:
-        # Spend the same time as a real check, so a wrong username is not faster.
-        await verify_password(
-            hasher, _DUMMY_HASHES.setdefault(id(hasher), hasher.hash("x")), password
-        )
-        return None
-    if not await verify_password(hasher, user.password_hash, password):
-        return None
-    return CurrentUser(
-        user.id, user.username, user.role, user.display_name, user.credentials_version
-    )
-
-
-_DUMMY_HASHES: dict[int, str] = {}
 
 #: The key of what the session store gives for a session that new credentials ended
 #: (``exam.web.sessions.SessionStore``).

@@ -15,12 +15,13 @@ import hashlib
 from litestar import Request
 
 from exam.usecases.delivery import log_client_change
+from exam.web.client_address import client_address
 
 KEY = "client"
 
 
 def fingerprint(request: Request) -> dict[str, str]:
-    ip = request.client.host if request.client else ""
+    ip = client_address(request)
     ua = request.headers.get("user-agent", "")
     return {
         "ip": hashlib.sha256(b"ip|" + ip.encode()).hexdigest()[:16],

@@ -128,7 +128,8 @@ def _json(status: int, detail: str, headers=None) -> Response:
 def domain_error(request: Request, exc: DomainError) -> Response:
     status = status_of(exc)
     if status >= 500:
-        logger.error("request %s: %s", request_id(request), exc.reason, exc_info=exc)
+        rid = request_id(request)
+        logger.error("request %s: %s", rid, exc.reason, exc_info=exc, extra={"request_id": rid})
     if wants_page(request):
         return error_page(request, status, exc.reason)
     return _json(status, exc.reason)
@@ -157,7 +158,14 @@ def server_error(request: Request, exc: Exception) -> Response:
     """Anything unexpected: logged with its traceback and the request's id, which the reply
     shows; the reply says nothing else of it."""
     rid = request_id(request)
-    logger.error("request %s failed: %s %s", rid, request.method, request.url.path, exc_info=exc)
+    logger.error(
+        "request %s failed: %s %s",
+        rid,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": rid},
+    )
     if wants_page(request):
         return error_page(request, 500)
     return _json(500, f"internal error; request id {rid}")

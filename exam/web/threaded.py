@@ -30,13 +30,14 @@ rolled back and run again in a worker thread, which may wait.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from exam.adapters import database
@@ -46,6 +47,9 @@ T = TypeVar("T")
 
 #: How long a request may wait for a pooled connection (an hour: in effect, its turn).
 _WAIT_S = 3600.0
+#: How long a read tries again to connect while the database restarts.
+_RECONNECT_S = 15.0
+logger = logging.getLogger("exam.web")
 
 
 class ThreadedDb:
@@ -114,12 +118,14 @@ class ThreadedDb:
         waits for a writer."""
         if self.async_read_engine is not None:
             for retry in (True, False):
-                async with self.async_read_engine.connect() as connection:
-                    try:
-                        return await connection.run_sync(query)
-                    except DBAPIError as exc:
-                        if not (retry and exc.connection_invalidated):
-                            raise
+                connection = await self._read_connection()
+                try:
+                    return await connection.run_sync(query)
+                except DBAPIError as exc:
+                    if not (retry and exc.connection_invalidated):
+                        raise
+                finally:
+                    await connection.close()
         try:
             return self._read(self.loop_engine, query)
         except OperationalError as exc:
@@ -128,6 +134,25 @@ class ThreadedDb:
         return await anyio.to_thread.run_sync(
             self._read, self.store_engine, query, limiter=self.limiter
         )
+
+    async def _read_connection(self) -> AsyncConnection:
+        """A connection for a read. While PostgreSQL restarts, a new connection is refused
+        (by the socket, or by the server while it starts or stops); nothing ran yet, so it
+        is tried again, waiting longer each time, for up to ``_RECONNECT_S``. The session
+        store reads on every request: without this, the requests of a restart's seconds
+        got 500."""
+        delay, waited = 0.05, 0.0
+        while True:
+            connection = self.async_read_engine.connect()
+            try:
+                return await connection.start()
+            except (OSError, DBAPIError) as exc:
+                if waited >= _RECONNECT_S:
+                    raise
+                logger.warning("database connect failed, trying again: %s", exc)
+            await anyio.sleep(delay)
+            waited += delay
+            delay = min(2 * delay, 1.0)
 
     @staticmethod
     def _read(engine: Engine, query):

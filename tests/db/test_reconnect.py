@@ -4,6 +4,7 @@ first statement, before writing anything, and runs again once on a new connectio
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
@@ -74,3 +75,110 @@ def test_a_request_on_a_dropped_connection_runs_again_once(pg_server, tmp_path):
         _run(scenario)
     finally:
         drop()
+
+
+class _Door:
+    """A TCP relay to PostgreSQL that can be shut (every connection dropped, new ones
+    refused, as while the server restarts) and opened again on the same port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+
+        self.target, self.socket = target, socket
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.listener = None
+        self.open_sockets: list = []
+
+    def open(self) -> None:
+        import threading
+
+        listener = self.socket.socket()
+        listener.setsockopt(self.socket.SOL_SOCKET, self.socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = self.socket.create_connection(self.target)
+            self.open_sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def shut(self) -> None:
+        import socket
+
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+        for s in self.open_sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self.open_sockets.clear()
+
+
+def test_the_session_store_read_waits_for_a_restarting_database(pg_server, tmp_path):
+    """While the database restarts its connections are dropped and new ones refused; the
+    session store's read (on every request) tries again to connect until it is back."""
+    import threading
+    import time
+
+    from exam.adapters.models import WebSession
+    from exam.web.sessions import SessionStore
+
+    url, drop = _fresh_pg_database(pg_server)
+    real = make_url(url)
+    door = _Door((real.host, real.port or 5432))
+    door.open()
+    relayed = real.set(host="127.0.0.1", port=door.port).render_as_string(hide_password=False)
+    settings = Settings(data_dir=tmp_path / "data", database_url=relayed)
+    engine = database.sync_engine(settings)
+    migrate.upgrade(engine)
+    engine.dispose()
+    waited: list[float] = []
+
+    async def scenario() -> None:
+        db = ThreadedDb(settings)
+        store = SessionStore(db, model=WebSession, namespace="sessions")
+        try:
+            await store.set("abc", b'{"x": 1}', expires_in=600)
+            assert await store.get("abc") == b'{"x": 1}'
+            door.shut()
+            threading.Timer(1.0, door.open).start()
+            start = time.monotonic()
+            assert await store.get("abc") == b'{"x": 1}'
+            waited.append(time.monotonic() - start)
+        finally:
+            await db.dispose()
+
+    try:
+        _run(scenario)
+    finally:
+        door.shut()
+        drop()
+    assert waited[0] >= 0.9  # it waited for the database rather than failing

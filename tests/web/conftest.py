@@ -28,7 +28,7 @@ def web_settings(settings: Settings) -> Settings:
         update={
             "argon2_time_cost": 1,
             "argon2_memory_kib": 8,
-            "login_attempts_per_minute": 5,
+            "login_address_failures": 5,
             # These apps run on a fake clock, in the test's process: real downtime is
             # tested with real servers (test_kill_restart, benchmarks/faults.py).
             "downtime_credit": False,

@@ -79,7 +79,9 @@ def test_429_page_and_json(client):
         client.post("/login", data={"username": "x", "password": "y"}, headers={**HTML, **token})
         for _ in range(7)
     ]
-    page(pages[-1], 429, "Terlalu banyak permintaan")
+    # The login page again, saying why and for how long, in the visitor's language.
+    page(pages[-1], 429, "Terlalu banyak percobaan masuk yang gagal", 'name="password"')
+    assert int(pages[-1].headers["retry-after"]) > 0
     with TestClient(app=client.app) as other:
         token = {"x-csrftoken": csrf(other)}
         replies = [
