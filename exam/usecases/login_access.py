@@ -248,7 +248,7 @@ def _log_account(session: Session, user_id: int, kind: str, now: datetime, **fie
     else:
         role = session.scalar(select(User.role).where(User.id == user_id))
         entries = [{"type": kind, "exam": "", "t": t, "role": role, **fields}]
-    log.append(session, entries)
+    log.record(session, entries)
 
 
 # -- registered networks ------------------------------------------------------------------
