@@ -20,6 +20,7 @@ from pathlib import Path
 import anyio
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from proctoring.cosign import WitnessSigner
 from proctoring.note import Verifier
@@ -47,7 +48,7 @@ def create_witness_app(
         return Response(reply.body, status_code=reply.status, media_type=reply.media_type)
 
     @get("/{origin_hash:str}/checkpoint", media_type="text/plain")
-    async def checkpoint(origin_hash: str) -> str:
+    async def checkpoint(origin_hash: FromPath[str]) -> str:
         for origin in by_origin:
             if store.path(origin).stem == origin_hash:
                 latest = store.read(origin).latest
