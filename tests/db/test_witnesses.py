@@ -89,15 +89,14 @@ def forked_server(tmp_path, size: int):
 def test_two_witnesses_refuse_a_fork_and_results_wait_for_both(session_maker, witnesses, tmp_path):
     exam_id = take_and_close(session_maker, demo_config(duration_s=900))
     keys = [w.key for w, _, _ in witnesses]
+    later = T0 + timedelta(hours=2)
 
     # K = 2: nothing is published while no witness has cosigned.
     with session_maker() as session, session.begin():
         exam = session.get(Exam, exam_id)
         exam.min_witnesses = 2
     with session_maker() as session, pytest.raises(DeliveryError) as refused:
-        results.publish(
-            session, session.get(Exam, exam_id), 1, later, SIGNER, False, keys
-        )
+        results.publish(session, session.get(Exam, exam_id), 1, later, SIGNER, False, keys)
     assert "need 2 witness cosignatures" in refused.value.reason
     assert "0 of 2 known witnesses (none)" in refused.value.reason
 
