@@ -67,10 +67,9 @@ def served(tmp_path_factory):
 
 def _run_file(python: Path, pyz: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
-    return subprocess.run(
-        [str(python), str(pyz), *args], check=False, capture_output=True, text=True, cwd=cwd, env=env,
-        timeout=300,
-    )  # fmt: skip
+    command = [str(python), str(pyz), *args]
+    options = {"capture_output": True, "text": True, "cwd": cwd, "env": env, "timeout": 300}
+    return subprocess.run(command, check=False, **options)
 
 
 def _fails(text: str) -> list[str]:
