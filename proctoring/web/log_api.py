@@ -42,6 +42,14 @@ def alarm_headers(alarm: dict | None) -> dict[str, str]:
 SIGNER_ALARM_HEADER = "Seleksi-Signer-Alarm"
 
 
+async def witness_summary(request: Request, db_session) -> cosignatures.WitnessSummary:
+    """How many of the known witnesses cosigned the latest checkpoint: what every public
+    page that shows the checkpoint shows, with ``templates/observer/_witnesses.html``
+    (context variable ``witnesses``)."""
+    keys = [w.key for w in request.app.state.log_feed.witnesses]
+    return await db_session.run_sync(lambda s: cosignatures.summary(s, keys))
+
+
 class BadRange(HTTPException):
     status_code = 400
 
@@ -81,11 +89,10 @@ class LogApi(Controller):
         verifier keys in ``keys``, and ``problems``: a witness that refused a checkpoint
         (a fork or a rewritten history) or could not be reached, until it cosigns again."""
         feed = request.app.state.log_feed
-        keys = [w.key for w in feed.witnesses]
-        found = await db_session.run_sync(lambda s: cosignatures.summary(s, keys))
+        found = await witness_summary(request, db_session)
         return {
             **found.as_dict(),
-            "keys": [str(k) for k in keys],
+            "keys": [str(w.key) for w in feed.witnesses],
             "min_witnesses": feed.min_witnesses,
         }
 
