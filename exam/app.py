@@ -188,6 +188,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         settings.checkpoint_interval_s,
         db=threaded,
         signing=not settings.read_only,
+        witnesses=settings.witness_list(),
+        min_witnesses=settings.min_witnesses,
     )
     startup = [upgrade_database, heartbeat.start, feed.start, tune_gc]
     shutdown = [heartbeat.stop, feed.stop, threaded.dispose]

@@ -31,6 +31,7 @@ from exam.cli_access import account, network, server_options
 from exam.cli_log import BadInput
 from exam.cli_log import log as log_commands
 from exam.cli_results import results as results_commands
+from exam.cli_witness import witness as witness_commands
 from exam.usecases.data import exam_data
 from itembank import repository
 from itembank.calibration import CalibrationError, fixed_parameter_calibration
@@ -60,7 +61,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
-for group in (log_commands, results_commands, account, network):
+for group in (log_commands, results_commands, account, network, witness_commands):
     main.add_command(group)
 
 

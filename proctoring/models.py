@@ -81,3 +81,33 @@ class LogOpening(LogBase):
     pseudonym: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     salt: Mapped[str] = mapped_column(String(64))
     record: Mapped[str] = mapped_column(Text)
+
+
+class LogCosignature(LogBase):
+    """A witness's cosignature (c2sp.org/tlog-cosignature) on the checkpoint of ``size``:
+    the signature line as the witness returned it, served with the checkpoint."""
+
+    __tablename__ = "log_cosignatures"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: The witness's verifier key (name+hexid+base64), which identifies it.
+    witness: Mapped[str] = mapped_column(String(300), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    cosigned_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class LogWitness(LogBase):
+    """What the log knows of one witness: the size it last cosigned (the ``old`` of the
+    next request) and its last refusal or failure, shown to the public until it cosigns
+    again."""
+
+    __tablename__ = "log_witnesses"
+
+    witness: Mapped[str] = mapped_column(String(300), primary_key=True)
+    cosigned_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: ``refused`` (the witness answered no: the evidence of a fork or a rewrite) or
+    #: ``unreachable``; None while all is well.
+    problem: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    problem_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    problem_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -46,8 +47,9 @@ def _unb64(text: str, what: str) -> bytes:
         raise NoteError(f"{what}: not base64") from exc
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + ED25519 + public_key).digest()[:4]
+def key_id(name: str, public_key: bytes, kind: bytes = ED25519) -> bytes:
+    """SHA-256(name ‖ 0x0A ‖ signature type ‖ public key)[:4] (c2sp.org/signed-note)."""
+    return hashlib.sha256(name.encode() + b"\n" + kind + public_key).digest()[:4]
 
 
 def _check_name(name: str) -> None:
@@ -57,15 +59,19 @@ def _check_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class Verifier:
+    """An Ed25519 verifier key; ``TYPE`` is its signed-note signature type (a witness's
+    cosignature key, ``proctoring.cosign``, is the same key with type 0x04)."""
+
     name: str
     public_key: bytes
+    TYPE: ClassVar[bytes] = ED25519
 
     @property
     def id(self) -> bytes:
-        return key_id(self.name, self.public_key)
+        return key_id(self.name, self.public_key, self.TYPE)
 
     def __str__(self) -> str:
-        return f"{self.name}+{self.id.hex()}+{_b64(ED25519 + self.public_key)}"
+        return f"{self.name}+{self.id.hex()}+{_b64(self.TYPE + self.public_key)}"
 
     @classmethod
     def parse(cls, text: str) -> Verifier:
@@ -75,8 +81,10 @@ class Verifier:
         name, hexid, key = parts
         _check_name(name)
         raw = _unb64(key, "verifier key")
-        if len(raw) != 33 or raw[:1] != ED25519:
-            raise NoteError("only Ed25519 verifier keys (type 0x01, 32 bytes) are supported")
+        if len(raw) != 33 or raw[:1] != cls.TYPE:
+            raise NoteError(
+                f"only Ed25519 verifier keys (type 0x{cls.TYPE.hex()}, 32 bytes) are supported"
+            )
         verifier = cls(name, raw[1:])
         if verifier.id.hex() != hexid.lower():
             raise NoteError("the verifier key's id does not match its name and key")
@@ -94,6 +102,7 @@ class Verifier:
 class Signer:
     name: str
     seed: bytes
+    VERIFIER: ClassVar[type[Verifier]] = Verifier
 
     @classmethod
     def generate(cls, name: str) -> Signer:
@@ -116,10 +125,11 @@ class Signer:
             .public_key()
             .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         )
-        return Verifier(self.name, public)
+        return self.VERIFIER(self.name, public)
 
     def __str__(self) -> str:
-        return f"PRIVATE+KEY+{self.name}+{self.verifier.id.hex()}+{_b64(ED25519 + self.seed)}"
+        kind = self.VERIFIER.TYPE
+        return f"PRIVATE+KEY+{self.name}+{self.verifier.id.hex()}+{_b64(kind + self.seed)}"
 
     @classmethod
     def parse(cls, text: str) -> Signer:
@@ -127,7 +137,7 @@ class Signer:
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise NoteError("a signer key is PRIVATE+KEY+name+hexid+base64key")
         raw = _unb64(parts[4], "signer key")
-        if len(raw) != 33 or raw[:1] != ED25519:
+        if len(raw) != 33 or raw[:1] != cls.VERIFIER.TYPE:
             raise NoteError("only Ed25519 signer keys are supported")
         signer = cls(parts[2], raw[1:])
         if signer.verifier.id.hex() != parts[3].lower():

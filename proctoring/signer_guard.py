@@ -9,27 +9,24 @@ database's tree consistent with the remembered one (RFC 9162 §2.1.4). A smaller
 proof that fails is an *alarm*: nothing is signed, and the alarm is kept in the state file
 until an operator clears it (``seleksi log signer-reset``).
 
-The decision (``check``) is pure; the file handling is the edge: the state file is
-written atomically (temporary file, fsync, rename, fsync of the folder) with mode 0600,
-and every read-check-sign and every write of the state holds an exclusive ``flock`` on
-``log-signing.lock``, so the worker processes of one machine sign one after another.
+The decision (``check``) is pure; the file handling is the edge (``statefile``): the
+state file is replaced atomically with mode 0600, and every read-check-sign and every
+write of the state holds an exclusive ``flock`` on ``log-signing.lock``, so the worker
+processes of one machine sign one after another.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proctoring import merkle
+from proctoring import merkle, statefile
 from proctoring.note import Signer
 
 STATE_FORMAT = "seleksi-signer-state/v1"
@@ -154,39 +151,16 @@ def read_state(path: Path) -> SignerState:
 
 def write_state(path: Path, state: SignerState) -> None:
     """Replace the state file atomically: a crash leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(state.dumps())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    statefile.write_atomic(path, state.dumps())
 
 
 @contextlib.contextmanager
 def locked(signer: GuardedSigner) -> Iterator[None]:
-    """Hold the exclusive lock of ``signer``'s state (one signer at a time per machine).
-    The state file itself is replaced by rename, so the lock is a file of its own."""
+    """Hold the exclusive lock of ``signer``'s state (one signer at a time per machine)."""
     path = signer.lock_file
     assert path is not None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with statefile.locked(path):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def remember(signer: GuardedSigner, signed: Remembered) -> None:

@@ -3,7 +3,8 @@
 Given the log's entries (their exact texts), a signed checkpoint and the verifier key, it
 checks, in order:
 
-1. the checkpoint's signature and origin;
+1. the checkpoint's signature and origin, and the cosignatures of the witnesses given,
+   at least as many as required (``proctoring.cosign``);
 2. that the entries hash (RFC 6962) to the checkpoint's root — nothing altered, removed,
    reordered or inserted below the checkpoint's size;
 3. consistency with the checkpoint kept from the last run (``State``): the entries still
@@ -44,6 +45,7 @@ from exam.cat.replay import replay_section, rescore_section
 from itembank.table import BankTable
 from proctoring import merkle
 from proctoring.canonical import decimal
+from proctoring.cosign import WitnessKey, quorum_problems
 from proctoring.note import Checkpoint, NoteError, Verifier, open_checkpoint
 from proctoring.seal import OPENED, Opening, open_entries
 from scoring.ranking import Score, rank, results_table, table_sha256
@@ -83,6 +85,8 @@ class Report:
     opened: int = 0
     #: Closed exams that could not be replayed: their sealed entries were not all opened.
     exams_sealed: list[str] = field(default_factory=list)
+    #: The known witnesses that cosigned the checkpoint.
+    cosigned: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -111,15 +115,21 @@ def verify(
     state: State | None = None,
     progress: Callable[[int], None] | None = None,
     openings: Iterable[Opening] = (),
+    witnesses: Sequence[WitnessKey] = (),
+    min_witnesses: int = 0,
 ) -> Report:
     """Every check above that ``openings`` allow; ``progress`` is called with counts of
-    entries processed."""
+    entries processed. With ``witnesses``, also their cosignatures on the checkpoint
+    (``proctoring.cosign``), at least ``min_witnesses`` of them."""
     report = Report()
     try:
         cp = open_checkpoint(checkpoint_note, verifier, origin)
     except NoteError as exc:
         report.add(f"checkpoint: {exc}")
         return report
+    report.cosigned, problems = quorum_problems(checkpoint_note, witnesses, min_witnesses)
+    for problem in problems:
+        report.add(problem)
     report.size, report.root = cp.size, cp.root
     nodes = _check_tree(texts, cp, state, report)
     entries = _parse(texts[: cp.size], report)

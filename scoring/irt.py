@@ -20,12 +20,26 @@ to a²(Q/P)((P − c)/(1 − c))², Lord 1980, ch. 5; see ``info_3pl``).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, softmax
 
 from scoring.params import FAMILY_DICHOTOMOUS, FAMILY_GPCM, FAMILY_GRM, ItemParams
 
 #: The smallest probability we take a log of; keeps log-likelihoods finite.
 P_FLOOR = 1e-300
+
+
+def expit(x: np.ndarray | float) -> np.ndarray:
+    """The logistic function 1 / (1 + e^(−x)), by the formula ``scipy.special.expit``
+    uses; written in numpy so that the offline verifier, which replays the engine, needs
+    numpy alone. e^(−x) overflowing to +inf gives exactly 0, as it should."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(np.negative(x)))
+
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """e^z / Σ e^z along ``axis``, shifted by the maximum as ``scipy.special.softmax`` does
+    (and giving the same bits), so no term overflows."""
+    shifted = np.exp(z - np.amax(z, axis=axis, keepdims=True))
+    return shifted / np.sum(shifted, axis=axis, keepdims=True)
 
 
 def p_3pl(theta: np.ndarray | float, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:

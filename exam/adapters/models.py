@@ -88,6 +88,9 @@ class Exam(Base):
     opens_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     closes_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    #: Witness cosignatures the results' checkpoint needs before they may be published;
+    #: None: the server's default (``SELEKSI_MIN_WITNESSES``).
+    min_witnesses: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Enrollment(Base):

@@ -8,8 +8,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class WitnessSetting(BaseModel):
+    """A witness the log sends its checkpoints to (c2sp.org/tlog-witness)."""
+
+    url: str = Field(description="The witness's submission prefix, e.g. http://witness:8100")
+    key: str = Field(description="Its verifier key, name+hexid+base64(0x04 ‖ public key)")
 
 
 class Settings(BaseSettings):
@@ -99,6 +106,17 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(
         10.0, description="How often a growing log gets a new signed checkpoint"
     )
+    witnesses: list[WitnessSetting] = Field(
+        default_factory=list,
+        description='The known witnesses, as JSON: [{"url": "http://…", "key": "name+id+…"}]; '
+        "each new checkpoint is sent to them for a cosignature",
+    )
+    min_witnesses: int = Field(
+        0,
+        ge=0,
+        description="Cosignatures of known witnesses the results' checkpoint needs before "
+        "results are published (an exam may set its own)",
+    )
     rankings_max_age_s: float = Field(
         0.5,
         description="How old a live board (observers' page, public ranking) may be when "
@@ -144,6 +162,14 @@ class Settings(BaseSettings):
         from proctoring.keys import load_or_create  # noqa: PLC0415
 
         return load_or_create(self.resolved_log_key_file, self.log_origin)
+
+    def witness_list(self):
+        """The known witnesses: URL and verifier key (proctoring.cosignatures.Witness)."""
+        from proctoring.cosign import parse_keys  # noqa: PLC0415
+        from proctoring.cosignatures import Witness  # noqa: PLC0415
+
+        keys = parse_keys(w.key for w in self.witnesses)
+        return [Witness(w.url, key) for w, key in zip(self.witnesses, keys, strict=True)]
 
     @property
     def resolved_database_url(self) -> str:

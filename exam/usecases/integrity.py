@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from exam.adapters.models import Attempt, Enrollment, Exam, Response
@@ -21,19 +21,24 @@ from proctoring.models import LogEntry
 from proctoring.verify import replay_exam
 
 
+def _of_exam(code: str):
+    """The pattern matches only the entry's own ``exam`` field: a string value holding it
+    would have its quotes escaped, and the closing quote keeps out codes that merely begin
+    with ``code``."""
+    return LogEntry.entry.like(f'%"exam":{json.dumps(code, ensure_ascii=False)}%')
+
+
 def exam_entries(session: Session, code: str) -> list[tuple[int, str]]:
-    """(index, text) of every log entry of exam ``code``, in order. The pattern matches
-    only the entry's own ``exam`` field: a string value holding it would have its quotes
-    escaped, and the closing quote keeps out codes that merely begin with ``code``."""
-    field = f'%"exam":{json.dumps(code, ensure_ascii=False)}%'
-    return [
-        (index, text)
-        for index, text in session.execute(
-            select(LogEntry.index, LogEntry.entry)
-            .where(LogEntry.entry.like(field))
-            .order_by(LogEntry.index)
-        )
-    ]
+    """(index, text) of every log entry of exam ``code``, in order."""
+    query = select(LogEntry.index, LogEntry.entry).where(_of_exam(code)).order_by(LogEntry.index)
+    return [(index, text) for index, text in session.execute(query)]
+
+
+def exam_log_end(session: Session, code: str) -> int:
+    """The size of the log up to and with the last entry of exam ``code`` (0 for none): a
+    checkpoint at least this large covers all of the exam's history."""
+    last = session.scalar(select(func.max(LogEntry.index)).where(_of_exam(code)))
+    return 0 if last is None else last + 1
 
 
 def check_exam(session: Session, exam: Exam) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,9 +27,10 @@ from sqlalchemy.orm import Session
 from exam.adapters.models import Attempt, Enrollment, Exam, Publication
 from exam.cat.blueprint import ExamConfig
 from exam.usecases.delivery import DeliveryError, event
-from exam.usecases.integrity import check_exam
+from exam.usecases.integrity import check_exam, exam_log_end
 from exam.usecases.score_check import checked_rows
-from proctoring import checkpoints, log
+from proctoring import checkpoints, cosignatures, log
+from proctoring.cosign import WitnessKey
 from proctoring.note import Checkpoint, Signer
 from scoring.ranking import Ranked, Score, rank, results_table, table_sha256
 
@@ -95,9 +97,19 @@ def changes(before: str, after: str) -> list[dict]:
 
 
 def publish(
-    session: Session, exam: Exam, by: int, now: datetime, signer: Signer, show_names: bool
+    session: Session,
+    exam: Exam,
+    by: int,
+    now: datetime,
+    signer: Signer,
+    show_names: bool,
+    witnesses: Sequence[WitnessKey] = (),
+    min_witnesses: int = 0,
 ) -> Publication:
-    """Publish (a new version of) the results of a closed exam."""
+    """Publish (a new version of) the results of a closed exam. When the exam (or, for an
+    exam without its own number, ``min_witnesses``) asks for K witness cosignatures, the
+    results are bound to a checkpoint that covers the exam's whole log and carries K valid
+    cosignatures of ``witnesses``; without one, nothing is published."""
     if exam.status != "closed":
         raise DeliveryError(f"exam {exam.code} is {exam.status}: close it before publishing")
     # The whole exam replays from its log before anything is published: a row changed in
@@ -119,7 +131,11 @@ def publish(
     )
     if previous is not None and previous.table_sha256 == computed.sha256:
         raise DeliveryError(f"the results of {exam.code} are already published as they stand")
-    note = checkpoints.sign(session, signer, signer.name, "results")
+    required = exam.min_witnesses if exam.min_witnesses is not None else min_witnesses
+    if required:
+        note = _witnessed_checkpoint(session, exam, witnesses, required)
+    else:
+        note = checkpoints.sign(session, signer, signer.name, "results")
     cp = Checkpoint.parse_text(note.split("\n\n")[0] + "\n")
     version = (previous.version + 1) if previous else 1
     fields = {
@@ -153,6 +169,30 @@ def publish(
     # The checkpoint that proves the publication covers its entry (``sign`` appends it).
     checkpoints.sign(session, signer, signer.name, "results_published")
     return publication
+
+
+def _witnessed_checkpoint(
+    session: Session, exam: Exam, witnesses: Sequence[WitnessKey], required: int
+) -> str:
+    """The note of a stored checkpoint covering the exam's whole log with ``required``
+    valid cosignatures of the known witnesses; DeliveryError saying what is missing."""
+    end = exam_log_end(session, exam.code)
+    found = cosignatures.best_cosigned(session, witnesses, end)
+    names = found[1] if found else []
+    if len(names) >= required:
+        return found[0].note
+    if required > len(witnesses):
+        raise DeliveryError(
+            f"the results of {exam.code} need {required} witness cosignatures, but the server "
+            f"knows only {len(witnesses)} witnesses (SELEKSI_WITNESSES)"
+        )
+    have = ", ".join(names) if names else "none"
+    raise DeliveryError(
+        f"the results of {exam.code} need {required} witness cosignatures on a checkpoint "
+        f"covering the exam's log ({end} entries); the best one has {len(names)} of "
+        f"{len(witnesses)} known witnesses ({have}). Nothing was published: ask the "
+        "witnesses to cosign (seleksi log cosign) and publish again"
+    )
 
 
 def publications(session: Session, exam: Exam) -> list[Publication]:

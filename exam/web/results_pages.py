@@ -10,6 +10,7 @@ signed log and that the applicant's row is in the table that entry commits to.
 from __future__ import annotations
 
 import base64
+import contextlib
 from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post
@@ -127,14 +128,21 @@ class CommitteeResults(Controller):
     ) -> Response:
         user: CurrentUser = request.user
         now = request.app.state.clock()
-        signer = request.app.state.log_feed.signer
+        feed = request.app.state.log_feed
+        signer = feed.signer
+        keys = [w.key for w in feed.witnesses]
+        if feed.witnesses:  # the witnesses see the log as it stands before it is judged
+            with contextlib.suppress(SignerRefusedError):
+                await feed.checkpoint_if_grown("results_witnessed")
 
         def run(session: Session) -> int:
             exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
             show = data.get("show_names") == "on"
-            return results.publish(session, exam, user.id, now, signer, show).version
+            return results.publish(
+                session, exam, user.id, now, signer, show, keys, feed.min_witnesses
+            ).version
 
         try:
             version = await written(db_session, run)

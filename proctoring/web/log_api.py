@@ -1,7 +1,9 @@
 """The public audit log (CONTRACTS.md): no login, pseudonymous, no item content.
 
-Checkpoint and verifier key as text, entries, inclusion and consistency proofs from the
-stored Merkle nodes, and a Server-Sent Events stream whose ``id`` is the log index.
+Checkpoint (with the witnesses' cosignatures) and verifier key as text, how many known
+witnesses cosigned it, the offline verifier as one downloadable file, entries, inclusion
+and consistency proofs from the stored Merkle nodes, and a Server-Sent Events stream whose
+``id`` is the log index.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy import bindparam, select
 
 from exam.web.deps import INT64_MAX, DbSession, bounded
-from proctoring import checkpoints, log, signer_guard
+from proctoring import checkpoints, cosignatures, log, signer_guard, zipapp
 from proctoring.models import LogEntry
 from proctoring.web.log_feed import LogFeed
 
@@ -38,6 +40,14 @@ def alarm_headers(alarm: dict | None) -> dict[str, str]:
 
 
 SIGNER_ALARM_HEADER = "Seleksi-Signer-Alarm"
+
+
+async def witness_summary(request: Request, db_session) -> cosignatures.WitnessSummary:
+    """How many of the known witnesses cosigned the latest checkpoint: what every public
+    page that shows the checkpoint shows, with ``templates/observer/_witnesses.html``
+    (context variable ``witnesses``)."""
+    keys = [w.key for w in request.app.state.log_feed.witnesses]
+    return await db_session.run_sync(lambda s: cosignatures.summary(s, keys))
 
 
 class BadRange(HTTPException):
@@ -67,8 +77,39 @@ class LogApi(Controller):
             latest = await db_session.run_sync(checkpoints.latest)
             if latest is None:
                 raise NotFoundException("no checkpoint has been signed yet")
-            note = latest.note
+            note = await db_session.run_sync(
+                lambda s: cosignatures.cosigned_note(s, latest.note, latest.size)
+            )
         return Response(note, media_type="text/plain", headers=alarm_headers(alarm))
+
+    @get("/witnesses")
+    async def witnesses(self, request: Request, db_session: DbSession) -> dict:
+        """How many of the known witnesses cosigned the latest checkpoint
+        (``checkpoint_size``): ``known``, ``cosigned``, their names in ``witnesses``, their
+        verifier keys in ``keys``, and ``problems``: a witness that refused a checkpoint
+        (a fork or a rewritten history) or could not be reached, until it cosigns again."""
+        feed = request.app.state.log_feed
+        found = await witness_summary(request, db_session)
+        return {
+            **found.as_dict(),
+            "keys": [str(w.key) for w in feed.witnesses],
+            "min_witnesses": feed.min_witnesses,
+        }
+
+    @get("/verifier.pyz", media_type="application/zip")
+    async def verifier(self) -> Response[bytes]:
+        """The offline verifier as one file (a Python zipapp): run it with Python 3.11+ and
+        the packages ``cryptography`` and ``numpy``; it checks what ``seleksi log verify``
+        checks (``proctoring.zipapp``)."""
+        data = zipapp.build()
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={
+                "content-disposition": f'attachment; filename="{zipapp.FILENAME}"',
+                "x-content-sha256": zipapp.sha256(),
+            },
+        )
 
     @get("/key", media_type="text/plain")
     async def key(self, request: Request) -> str:

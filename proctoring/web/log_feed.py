@@ -12,6 +12,7 @@ The same process signs a checkpoint whenever the log has grown, at most every
 extend its last checkpoint, ``proctoring/signer_guard.py``), the loop appends one
 ``signer_refused`` entry with the evidence, if the log still takes appends, and keeps
 refusing until an operator clears the alarm; the last good checkpoint stays served.
+After each new checkpoint it asks the known witnesses to cosign it (``cosign``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from exam.adapters.database import begin_write
-from proctoring import checkpoints, log
+from proctoring import checkpoints, cosignatures, log
 from proctoring.checkpoints import SignerRefusedError
+from proctoring.cosignatures import Witness
 from proctoring.log import NOTIFY_CHANNEL
 from proctoring.models import LogCheckpoint, LogHead
 from proctoring.note import Signer
@@ -39,6 +42,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _SIZE = select(LogHead.size).where(LogHead.id == 1)
+
+#: How long the log waits for a witness's answer.
+WITNESS_TIMEOUT_S = 10.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
 
 #: How long a notified watcher waits for further appends before waking the streams.
 COALESCE_S = 0.05
@@ -70,12 +81,17 @@ class LogFeed:
         checkpoint_interval_s: float,
         db: ThreadedDb | None = None,
         signing: bool = True,
+        witnesses: Sequence[Witness] = (),
+        min_witnesses: int = 0,
     ) -> None:
         self.engine, self.signer, self.origin = engine, signer, origin
         # Off on a read replica: the primary's servers sign, and a replica cannot write.
         self.signing = signing
         self.db = db
         self.checkpoint_interval_s = checkpoint_interval_s
+        self.witnesses = list(witnesses)
+        #: The cosignatures results need by default (an exam may set its own).
+        self.min_witnesses = min_witnesses
         self.size = 0
         self._subscribers: set[Subscription] = set()
         self._tasks: list[asyncio.Task] = []
@@ -209,6 +225,34 @@ class LogFeed:
                     await self._enter_alarm(session)
                     raise
                 await session.commit()
+        await self.cosign()
+
+    async def cosign(self) -> list[cosignatures.Outcome]:
+        """Send the latest checkpoint to the witnesses that have not cosigned it
+        (``proctoring.cosignatures``); what they answer is kept, never raised."""
+        if not self.witnesses or not self.signing:
+            return []
+        import httpx  # noqa: PLC0415
+
+        async def run(use_case, write: bool = False):
+            async with AsyncSession(self.engine) as session:
+                if write:
+                    result = await session.run_sync(lambda s: (begin_write(s), use_case(s))[1])
+                    await session.commit()
+                    return result
+                return await session.run_sync(use_case)
+
+        async def write(use_case):
+            return await run(use_case, write=True)
+
+        try:
+            async with httpx.AsyncClient(timeout=WITNESS_TIMEOUT_S) as client:
+                return await cosignatures.collect(
+                    self.witnesses, run, write, cosignatures.httpx_post(client), _utcnow
+                )
+        except Exception:
+            logger.exception("collecting witness cosignatures failed")
+            return []
 
     async def _enter_alarm(self, session: AsyncSession) -> None:
         """Append the standing alarm's ``signer_refused`` entry, once; the database may

@@ -31,9 +31,10 @@ from exam.adapters.security import CurrentUser, observer_or_committee
 from exam.cat.blueprint import ExamConfig
 from exam.usecases.score_check import checked_rows
 from exam.web.deps import DbSession, written
-from proctoring import checkpoints, incidents, log, signer_guard
+from proctoring import checkpoints, cosignatures, incidents, log, signer_guard, zipapp
 from proctoring.models import LogEntry
 from proctoring.rankings import LiveRow, live_ranking
+from proctoring.web.log_api import witness_summary
 
 NOTE_MAX = 2000
 #: Log entries that count as flags for human review.
@@ -280,12 +281,31 @@ class ObserverPages(Controller):
         note = latest.note if latest else None
         if alarm and alarm.get("remembered_checkpoint"):  # the last good one, not the db's
             note = alarm["remembered_checkpoint"]
+        feed = request.app.state.log_feed
+        if latest is not None and note == latest.note:  # served with its cosignatures
+            note = await db_session.run_sync(
+                lambda s: cosignatures.cosigned_note(s, latest.note, latest.size)
+            )
         return Template(
             "observer/verify.html",
             context={
-                "key": str(request.app.state.log_feed.signer.verifier),
+                "key": str(feed.signer.verifier),
                 "note": note,
                 "alarm": alarm,
                 "base": str(request.base_url).rstrip("/"),
+                "witnesses": await witness_summary(request, db_session),
+                "witness_keys": [str(w.key) for w in feed.witnesses],
+                "min_witnesses": feed.min_witnesses,
+                "verifier_file": zipapp.FILENAME,
+                "verifier_sha256": zipapp.sha256(),
+                "requirements": _verifier_requirements(),
             },
         )
+
+
+def _verifier_requirements() -> str:
+    """The packages the single-file verifier needs, pinned to the versions this server runs
+    (so the page's command installs versions known to give the server's verdict)."""
+    from importlib.metadata import version  # noqa: PLC0415
+
+    return " ".join(f"{name}=={version(name)}" for name in ("cryptography", "numpy"))

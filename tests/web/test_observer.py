@@ -93,8 +93,21 @@ def test_verify_page_gives_the_key_and_the_command(web):
         assert login(observer, "pengamat").status_code == 303
         page = observer.get("/observer/verify")
         key = observer.get("/api/v1/log/key").text.strip()
-        assert key in page.text and "seleksi log verify" in page.text
+        assert key in page.text
+        # The single-file verifier, with the packages it needs pinned to the server's.
+        import cryptography
+        import numpy
+
+        commands = page.text.split('id="verify-commands">')[1].split("</pre>")[0]
+        assert f"cryptography=={cryptography.__version__} numpy=={numpy.__version__}" in commands
+        assert "/api/v1/log/verifier.pyz" in commands and "seleksi-verify.pyz --url" in commands
+        assert observer.get("/api/v1/log/verifier.pyz").content[:2] == b"#!"
         assert "— seleksi.local/log" in page.text  # the signed checkpoint, shown as is
+        assert 'id="witness-count" data-known="0" data-cosigned="0"' in page.text
+        counted = observer.get("/api/v1/log/witnesses").json()
+        assert (counted["known"], counted["cosigned"], counted["problems"]) == (0, 0, [])
+        shown_size = int(page.text.split("seleksi.local/log\n")[1].split()[0])
+        assert counted["checkpoint_size"] == shown_size
 
 
 def test_observers_read_only_and_applicants_kept_out(client):
