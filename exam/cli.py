@@ -23,10 +23,7 @@ from exam.cli_results import results as results_commands
 from itembank import repository
 from itembank.content import STATUSES, BankInputError
 from itembank.transfer import read_bank_file, write_bank
-from scoring.files import (
-    InputError,
-    read_params_csv,
-)
+from scoring.files import InputError, read_params_file
 
 log = logging.getLogger("seleksi")
 
@@ -85,7 +82,7 @@ def bank_params(path: str) -> None:
     """Give bank items the parameters in a parameters CSV (e.g. from seleksi calibrate):
     each changed item gets a new version; nothing changes if any item is unknown."""
     try:
-        params = read_params_csv(path)
+        params, scale = read_params_file(path)
     except InputError as exc:
         raise BadInput(str(exc)) from None
     engine = database.sync_engine(get_settings())
@@ -96,6 +93,14 @@ def bank_params(path: str) -> None:
         except BankInputError as exc:
             raise BadInput(f"{exc}\nnothing was changed") from None
     click.echo(f"{path}: {report.summary()}")
+    if scale is not None:
+        # The scale belongs to an exam's sections (their committed prior), not to items.
+        click.echo(
+            f"{path}: these parameters are on the ability scale N({scale.mean:g}, "
+            f"{scale.sd:g}²); adaptive sections on them should use prior_mean {scale.mean:g} "
+            f"and prior_sd {scale.sd:g}",
+            err=True,
+        )
 
 
 @bank.command("export")
