@@ -1,6 +1,7 @@
 """Sympson–Hetter derivation: the cap r_max (+ the tolerance setting) or a clear refusal."""
 
 import pytest
+from click.testing import CliRunner
 from pydantic import ValidationError
 
 from exam.adapters.settings import Settings
@@ -8,6 +9,7 @@ from exam.cat import simulation
 from exam.cat.blueprint import ExamConfig, SectionConfig
 from exam.cat.plan import compile_section
 from exam.cat.simulation import ExposureCapError, derive_sympson_hetter, with_exposure_parameters
+from exam.cli import main
 from exam.usecases.precheck import precheck
 from itembank.synthetic import synthetic_bank
 
@@ -77,3 +79,12 @@ def test_the_committees_check_lists_a_cap_it_cannot_hold(small_bank):
     assert not check.feasible
     assert any("cannot hold item exposure at r_max 0.2" in p for p in check.problems)
     assert check.sections and check.sections[0].summary["examinees"] == 50
+
+
+def test_cli_simulate_says_the_cap_cannot_hold_and_studies_the_best_parameters():
+    args = ["simulate", "--synthetic", "40", "--max-items", "15", "--min-items", "15"]
+    result = CliRunner().invoke(main, [*args, "--examinees", "20", "--timed", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "cannot hold item exposure at r_max 0.2" in result.stderr
+    assert "the study uses the best parameters found" in result.stderr
+    assert '"examinees": 20' in result.stdout
