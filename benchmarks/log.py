@@ -236,7 +236,7 @@ def exam_setup(bank_size: int, length: int):
     section = SectionConfig("TIU", "TIU", max_items=length)
     config = ExamConfig("SIM", "Simulasi", (section,), 5400)
     bank = bank_table(items, config.points_correct)
-    section = with_exposure_parameters(section, bank, seed=1)
+    section = with_exposure_parameters(section, bank, seed=1, tolerance=0.0)
     config = ExamConfig("SIM", "Simulasi", (section,), 5400)
     plan = compile_section(section, bank)
     return config, bank, plan, {i.item_id: i for i in items}

@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from itembank import mml
 from itembank.mml import Params
-from scoring.ability import Quadrature, estimate, loglik_on_grid
+from scoring.ability import AbilityScale, Quadrature, estimate, loglik_on_grid
 from scoring.files import write_params_csv
 from scoring.irt import category_probs
 from scoring.params import ItemParams, ItemSpec
@@ -93,9 +93,16 @@ class CalibrationResult:
         """Ids of the items whose infit or outfit is outside the bounds."""
         return [f.item_id for f in self.fit if f.flagged]
 
+    @property
+    def ability_scale(self) -> AbilityScale | None:
+        """The ability distribution the parameters are on, when the model estimates it:
+        N(0, σ²) for ``rasch`` (the other models fix N(0, 1) to set the scale)."""
+        return AbilityScale(0.0, self.ability_sd) if self.model == "rasch" else None
+
     def write_params_csv(self, path: str | Path) -> None:
-        """Write the parameters CSV of CONTRACTS.md (``scoring.files.write_params_csv``)."""
-        write_params_csv(self.params, path)
+        """Write the parameters CSV of CONTRACTS.md (``scoring.files.write_params_csv``),
+        with the ability scale's columns for ``rasch``."""
+        write_params_csv(self.params, path, self.ability_scale)
 
 
 # ---------------------------------------------------------------------------- input

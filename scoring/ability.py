@@ -71,6 +71,32 @@ DEFAULT_QUADRATURE = Quadrature.normal()
 
 
 @dataclass(frozen=True)
+class AbilityScale:
+    """The ability distribution N(mean, sd²) of a calibration: the origin and unit of the
+    scale its item parameters are on, and so the prior that EAP and MAP should use on it
+    (Bock & Mislevy 1982; Mislevy 1984, Psychometrika 49, on estimating the latent
+    distribution). A 2PL/3PL/GPCM/GRM calibration fixes N(0, 1) to identify the scale;
+    a Rasch calibration fixes a = 1 and estimates the SD."""
+
+    mean: float = 0.0
+    sd: float = 1.0
+
+    def quadrature(self) -> Quadrature:
+        return prior_quadrature(self.mean, self.sd)
+
+
+def prior_quadrature(mean: float = 0.0, sd: float = 1.0) -> Quadrature:
+    """The grid for an N(mean, sd²) prior: the default 121 points over [−6, 6], and for
+    sd > 1 (a Rasch scale, say) widened to cover mean ± 6 sd at the same spacing of 0.1,
+    so the grid keeps the prior's tails. Priors with sd ≤ 1 keep the grid they always had,
+    so exams committed before the widening replay unchanged."""
+    if sd <= 1.0:
+        return Quadrature.normal(mean=mean, sd=sd)
+    lo, hi = min(-6.0, mean - 6.0 * sd), max(6.0, mean + 6.0 * sd)
+    return Quadrature.normal(round((hi - lo) / 0.1) + 1, lo, hi, mean, sd)
+
+
+@dataclass(frozen=True)
 class Estimate:
     """One ability estimate. ``method`` is the one actually used, ``reason`` why it
     differs from the one asked for (or None)."""
@@ -282,10 +308,12 @@ def estimate_one(
 __all__ = [
     "DEFAULT_QUADRATURE",
     "METHODS",
+    "AbilityScale",
     "Estimate",
     "Quadrature",
     "eap_from_loglik",
     "estimate",
     "estimate_one",
     "loglik_on_grid",
+    "prior_quadrature",
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from scoring import limits
+from scoring.ability import AbilityScale
 from scoring.params import (
     DICHOTOMOUS_MODELS,
     MODELS,
@@ -26,6 +27,8 @@ from scoring.params import (
 )
 
 _DIGITS = re.compile(r"[0-9]+")
+#: Optional columns of the parameters CSV: the calibration's ability distribution.
+ABILITY_COLUMNS = ("ability_mean", "ability_sd")
 
 
 @dataclass
@@ -106,6 +109,47 @@ def _step_column(header: str) -> bool:
 
 def read_params_csv(path: str | Path) -> ItemParams:
     """Parameters CSV: ``item_id,model,a,b,c`` and/or ``…,b1,…,bK`` (CONTRACTS.md)."""
+    return read_params_file(path)[0]
+
+
+def _ability_scale(
+    name: str, header_line: int, col: dict[str, int], rows: list[tuple[int, list[str]]]
+) -> AbilityScale | None:
+    """The ``ability_mean``/``ability_sd`` columns: both or neither; a row gives both or
+    leaves both empty, and every row that gives them gives the same values."""
+    present = [c for c in ABILITY_COLUMNS if c in col]
+    if not present:
+        return None
+    if len(present) == 1:
+        other = next(c for c in ABILITY_COLUMNS if c not in col)
+        raise InputError(name, header_line, other, f"missing column (goes with {present[0]})")
+    scale: tuple[float, float] | None = None
+    first = 0
+    for line, row in rows:
+        mean_text, sd_text = row[col["ability_mean"]], row[col["ability_sd"]]
+        if not mean_text and not sd_text:
+            continue
+        if not mean_text or not sd_text:
+            empty = "ability_mean" if not mean_text else "ability_sd"
+            raise InputError(name, line, empty, "empty, but the other ability column is not")
+        value = (
+            _number(mean_text, name, line, "ability_mean"),
+            _number(sd_text, name, line, "ability_sd"),
+        )
+        if not value[1] > 0:
+            raise InputError(name, line, "ability_sd", f"{sd_text!r} is not > 0")
+        if scale is None:
+            scale, first = value, line
+        elif value != scale:
+            field = "ability_mean" if value[0] != scale[0] else "ability_sd"
+            raise InputError(name, line, field, f"differs from line {first}")
+    return AbilityScale(*scale) if scale else None
+
+
+def read_params_file(path: str | Path) -> tuple[ItemParams, AbilityScale | None]:
+    """A parameters CSV and, when it has the optional ``ability_mean,ability_sd`` columns
+    (``seleksi calibrate --model rasch`` writes them), the ability scale N(mean, sd²) its
+    parameters are on — the prior to score with. Files without them read as before."""
     path = Path(path)
     name = str(path)
     rows = list(_rows(path))
@@ -115,9 +159,8 @@ def read_params_csv(path: str | Path) -> ItemParams:
     for required in ("item_id", "model", "a"):
         if required not in header:
             raise InputError(name, line, required, "missing column in the header")
-    unknown = [
-        h for h in header if h not in ("item_id", "model", "a", "b", "c") and not _step_column(h)
-    ]
+    known = ("item_id", "model", "a", "b", "c", *ABILITY_COLUMNS)
+    unknown = [h for h in header if h not in known and not _step_column(h)]
     if unknown:
         raise InputError(name, line, unknown[0], "unknown column in the header")
     if len(set(header)) != len(header):
@@ -164,17 +207,23 @@ def read_params_csv(path: str | Path) -> ItemParams:
         specs.append(spec)
     if not specs:
         raise InputError(name, line, None, "no items after the header")
-    return ItemParams.from_specs(specs)
+    scale = _ability_scale(name, rows[0][0], col, rows[1:])
+    return ItemParams.from_specs(specs), scale
 
 
-def write_params_csv(params: ItemParams, path: str | Path) -> None:
-    """Write a table in the contract's format (dichotomous, polytomous or both)."""
+def write_params_csv(
+    params: ItemParams, path: str | Path, ability: AbilityScale | None = None
+) -> None:
+    """Write a table in the contract's format (dichotomous, polytomous or both); with
+    ``ability``, the columns ``ability_mean,ability_sd`` carry it on every row."""
     dich = [params.models[i] in DICHOTOMOUS_MODELS for i in range(len(params))]
     width = max((len(params.spec(i).steps) for i in range(len(params))), default=0)
     header = ["item_id", "model", "a"]
     if any(dich):
         header += ["b", "c"]
     header += [f"b{k + 1}" for k in range(width)]
+    if ability is not None:
+        header += list(ABILITY_COLUMNS)
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(header)
@@ -184,6 +233,8 @@ def write_params_csv(params: ItemParams, path: str | Path) -> None:
             if any(dich):
                 row += [_fmt(spec.b), _fmt(spec.c)] if dich[i] else ["", ""]
             row += [_fmt(s) for s in spec.steps] + [""] * (width - len(spec.steps))
+            if ability is not None:
+                row += [_fmt(ability.mean), _fmt(ability.sd)]
             out.writerow(row)
 
 

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         description="Points for a correct TWK/TIU answer in a new exam (each exam keeps "
         "its own in its definition)",
     )
+    exposure_tolerance: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.5,
+        description="How far above a section's r_max an item's exposure rate may be when "
+        "Sympson-Hetter parameters are derived (0: at most r_max)",
+    )
     sqlite_busy_timeout_ms: int = 10_000
     secret_key: str | None = Field(
         None, description="Secret for CSRF tokens; default: generated once in the data folder"

@@ -42,10 +42,11 @@ class ExposureConfig:
     Zara 1989, Applied Measurement in Education 2). ``sympson-hetter`` (the default)
     walks down the items by information and gives item i with probability K_i
     (``candidates`` only sets how many items a simulated batch ranks at a time). The K_i
-    are derived by simulation so that no item's exposure rate exceeds ``r_max`` (Sympson
-    & Hetter 1985) and stored in ``parameters`` (item id, K_i for every K_i < 1), so the
-    exam definition alone replays every attempt. The default
-    keeps the maximum exposure of a 30-item test on a 1,000-item bank under 0.3
+    are derived by simulation so that no item's exposure rate exceeds ``r_max`` (plus the
+    ``exposure_tolerance`` setting, 0 by default) on applicants who took no part in the
+    derivation, or the derivation says by how much it cannot (Sympson & Hetter 1985;
+    ``exam.cat.simulation.derive_sympson_hetter``). They are stored in ``parameters``
+    (item id, K_i for every K_i < 1), so the exam definition alone replays every attempt
     (docs/psychometrics.md).
     """
 

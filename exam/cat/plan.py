@@ -14,7 +14,7 @@ import numpy as np
 
 from exam.cat.blueprint import SectionConfig
 from itembank.table import BankTable
-from scoring.ability import Quadrature
+from scoring.ability import Quadrature, prior_quadrature
 from scoring.irt import log_prob_table
 from scoring.params import ItemParams
 
@@ -111,7 +111,7 @@ def compile_section(
     """Compile ``config`` against ``bank``; raises InfeasibleError for an empty pool or an
     unknown reference-form item."""
     config.validate()
-    quad = quad or Quadrature.normal(mean=config.prior_mean, sd=config.prior_sd)
+    quad = quad or prior_quadrature(config.prior_mean, config.prior_sd)
     domain_rows = bank.rows_in_domain(config.domain)
     if config.content:
         names = tuple(r.topic for r in config.content)

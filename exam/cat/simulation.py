@@ -265,68 +265,187 @@ def simulate(
     )
 
 
+@dataclass(frozen=True)
+class ExposureDerivation:
+    """What the Sympson–Hetter derivation reached: the K_i and the exposure they gave on
+    simulees that did not derive them (the round after the K_i were set)."""
+
+    k: np.ndarray
+    r_max: float
+    tolerance: float
+    max_exposure: float
+    items_over: int  # items above r_max + tolerance in that round
+    rounds: int
+    converged: bool
+    reason: str | None = None  # why the cap cannot be reached at all, when known
+
+    @property
+    def cap(self) -> float:
+        return self.r_max + self.tolerance
+
+    @property
+    def excess(self) -> float:
+        """How far the most exposed item stays above the cap (0 when it is held)."""
+        return max(0.0, self.max_exposure - self.cap)
+
+    def describe(self, section: str) -> str:
+        """One sentence for the committee: held, or not and by how much."""
+        cap = f"r_max {self.r_max:.3g}" + (
+            f" + tolerance {self.tolerance:.3g}" if self.tolerance else ""
+        )
+        if self.converged:
+            return (
+                f"section {section}: Sympson-Hetter holds item exposure at {cap} "
+                f"(maximum {self.max_exposure:.3f} on fresh simulees, {self.rounds} rounds)"
+            )
+        cannot = f"section {section}: Sympson-Hetter cannot hold item exposure at {cap}"
+        if self.reason:
+            return f"{cannot}: {self.reason}"
+        return (
+            f"{cannot}: after "
+            f"{self.rounds} rounds the best gives a maximum of {self.max_exposure:.3f}, "
+            f"{self.excess:.3f} above, with {self.items_over} item(s) over"
+        )
+
+
+class ExposureCapError(ValueError):
+    """The derivation could not bring every item's exposure to r_max (+ tolerance).
+
+    ``derivation`` says by how much; ``config`` is the section with the best parameters
+    found, for a study that wants to go on with them."""
+
+    def __init__(self, section: str, derivation: ExposureDerivation, config: SectionConfig):
+        super().__init__(derivation.describe(section))
+        self.derivation = derivation
+        self.config = config
+
+
+def _exposure_bound(plan: SectionPlan, cap: float) -> str | None:
+    """Why no exposure control can hold every item at ``cap``, if counting shows it: the
+    exposure rates add up to the mean test length, so a test of at least m items (or m
+    items of a topic) needs m ≤ cap × the items available."""
+    config = plan.config
+    if config.min_items > cap * plan.size:
+        return (
+            f"every test has at least {config.min_items} items from a pool of {plan.size}, "
+            f"so the mean exposure is at least {config.min_items / plan.size:.3f}"
+        )
+    counts = np.bincount(plan.topic_of, minlength=plan.n_topics)
+    for t, name in enumerate(plan.topic_names):
+        if plan.topic_min[t] > cap * counts[t]:
+            return (
+                f"topic {name} needs {plan.topic_min[t]} items per test from {counts[t]}, "
+                f"a mean exposure of {plan.topic_min[t] / counts[t]:.3f}"
+            )
+    return None
+
+
 def derive_sympson_hetter(
     plan: SectionPlan,
-    examinees: int = 1000,
-    iterations: int = 25,
+    examinees: int = 2000,
+    iterations: int = 60,
     seed: int = 0,
-    tolerance: float = 0.05,
+    tolerance: float = 0.0,
+    margin_z: float = 4.0,
+    check_z: float = 2.0,
     progress: bool | None = False,
-) -> np.ndarray:
-    """Exposure parameters K_i by the iterative simulation of Sympson & Hetter (1985):
-    simulate N(0, 1) simulees with the current K, estimate P(S_i), the rate at which
-    item i faces the lottery, and set K_i = r_max / P(S_i) where P(S_i) > r_max (else 1),
-    until no item is given more often than r_max + ``tolerance``.
+) -> ExposureDerivation:
+    """Exposure parameters K_i by the iterative simulation of Sympson & Hetter (1985),
+    as Hetter & Sympson (1997) and Stocking & Lewis (1998) describe it: simulate
+    applicants from the section's prior N(μ, σ²) with the current K, estimate P(S_i), the
+    rate at which item i faces its lottery, and set K_i = r / P(S_i) where P(S_i) > r
+    (else 1); repeat. Rounds far from the cap (maximum above cap + 0.1) use a quarter of
+    the simulees.
+
+    The cap is r_max + ``tolerance`` (the tolerance is a setting, 0 by default). Every
+    rate is an estimate from n = ``examinees`` simulees, with standard error s =
+    √(r_max(1 − r_max)/n), and so is any later check: with dozens of items at the cap the
+    largest observed rate lies 2–3 s above their true rate. So the adjustment aims
+    ``margin_z`` s below the cap (r = cap − z s), and the derivation stops once two
+    successive rounds with the same K_i, each on new simulees (abilities, answers and the
+    engine's random draws, none of which set the K_i), have every item at most at the cap
+    and, pooled, at most ``check_z`` s below it — so that a new sample of n applicants
+    also stays under the cap. Aiming at the cap itself leaves about half the capped items
+    above it on any new sample. (On the iterative adjustment and its slow, fluctuating
+    convergence see van der Linden 2003; van der Linden & Veldkamp 2007 for a variant
+    that targets r_max directly.) When no round gets there, or when counting shows that
+    no exposure control can (``_exposure_bound``), the result says so and by how much,
+    with the best K_i found (``converged`` False).
     """
     rng = np.random.default_rng(seed)
-    r_max = plan.config.exposure.r_max
+    config = plan.config
+    r_max = config.exposure.r_max
+    cap = r_max + tolerance
+    se = np.sqrt(r_max * (1 - r_max) / examinees)
+    target = max(cap - margin_z * se, 0.5 * cap)
     current = plan.with_exposure_parameters(np.ones(plan.size))
-    sim_seed = rng.bytes(32)
-    steps = range(iterations)
+    bound = _exposure_bound(plan, cap)
+    if bound is not None:
+        return ExposureDerivation(current.sh_k, r_max, tolerance, 1.0, 0, 0, False, bound)
+    steps = range(1, iterations + 1)
     if progress is not False:
         steps = tqdm(
             steps,
-            desc=f"exposure parameters {plan.config.name}",
+            desc=f"exposure parameters {config.name}",
             unit="round",
             disable=None if progress is None else False,
             leave=False,
         )
-    best, best_max = current.sh_k, np.inf
-    for _ in steps:
-        theta = rng.standard_normal(examinees)
-        result = simulate(current, theta, sim_seed, int(rng.integers(2**63)))
-        worst = result.exposure_rates.max(initial=0.0)
-        if worst < best_max:
-            best, best_max = current.sh_k, worst
-        if worst <= r_max + tolerance:
-            return current.sh_k
-        p_selected = result.faced_counts / examinees
-        k = np.where(p_selected > r_max, r_max / np.maximum(p_selected, 1e-12), 1.0)
+    best: ExposureDerivation | None = None
+    worst, passed = 1.0, None
+    for round_ in steps:
+        # Far from the cap a quarter of the simulees is precise enough to move the K_i.
+        n = examinees if worst <= cap + 0.1 else max(examinees // 4, 1)
+        theta = config.prior_mean + config.prior_sd * rng.standard_normal(n)
+        result = simulate(current, theta, rng.bytes(32), int(rng.integers(2**63)))
+        rates = result.exposure_rates
+        worst = float(rates.max(initial=0.0))
+        outcome = ExposureDerivation(
+            current.sh_k, r_max, tolerance, worst, int((rates > cap).sum()), round_, False
+        )
+        if n == examinees and worst <= cap:
+            if passed is None:
+                passed = result.exposure_counts  # once more with the same K_i, new simulees
+                continue
+            pooled = (passed + result.exposure_counts) / (2 * n)
+            if pooled.max() <= cap - check_z * se:
+                return dataclasses.replace(
+                    outcome, max_exposure=float(pooled.max()), converged=True
+                )
+        passed = None
+        if n == examinees and (best is None or worst < best.max_exposure):
+            best = outcome
+        p_faced = result.faced_counts / n
+        k = np.where(p_faced > target, target / np.maximum(p_faced, 1e-12), 1.0)
         current = current.with_exposure_parameters(np.minimum(k, 1.0))
-    log.warning(
-        "section %s: exposure parameters did not reach r_max %.2f + %.2f in %d rounds; "
-        "using the best round (maximum exposure %.3f)",
-        plan.config.name,
-        r_max,
-        tolerance,
-        iterations,
-        best_max,
-    )
-    return best
+    best = best or outcome
+    log.warning("%s", best.describe(config.name))
+    return dataclasses.replace(best, rounds=iterations)
 
 
 def with_exposure_parameters(
-    config: SectionConfig, bank: BankTable, seed: int = 0, progress: bool | None = False
+    config: SectionConfig,
+    bank: BankTable,
+    seed: int = 0,
+    progress: bool | None = False,
+    *,
+    tolerance: float,
 ) -> SectionConfig:
     """``config`` with derived Sympson–Hetter parameters (unchanged for other methods or
     when already derived). The parameters become part of the exam definition, so the
-    committed definition alone replays every attempt."""
+    committed definition alone replays every attempt. ``tolerance`` is how far above
+    r_max an item's exposure may go (the ``exposure_tolerance`` setting). Raises
+    ExposureCapError when the cap cannot be held (Sympson & Hetter 1985)."""
     exposure = config.exposure
     if config.kind != "adaptive" or exposure.method != "sympson-hetter" or exposure.derived:
         return config
     plan = compile_section(config, bank)
-    k = derive_sympson_hetter(plan, seed=seed, progress=progress)
+    derivation = derive_sympson_hetter(plan, seed=seed, tolerance=tolerance, progress=progress)
+    k = derivation.k
     params = tuple((plan.ids[i], round(float(k[i]), 6)) for i in np.flatnonzero(k < 1.0))
-    return dataclasses.replace(
+    derived = dataclasses.replace(
         config, exposure=dataclasses.replace(exposure, parameters=params, derived=True)
     )
+    if not derivation.converged:
+        raise ExposureCapError(config.name, derivation, derived)
+    return derived

@@ -24,7 +24,7 @@ from exam.cat import engine, randomness
 from exam.cat.blueprint import ExamConfig
 from exam.cat.feasibility import check_exam
 from exam.cat.outcome import section_result
-from exam.cat.simulation import with_exposure_parameters
+from exam.cat.simulation import ExposureCapError, with_exposure_parameters
 from exam.errors import DomainError, Kind
 from itembank import repository
 from itembank.content import ItemContent
@@ -64,10 +64,13 @@ class Events(list):
 # -- opening -----------------------------------------------------------------------------
 
 
-def open_exam(session: Session, exam: Exam, now: datetime) -> log.Recorded:
+def open_exam(
+    session: Session, exam: Exam, now: datetime, *, exposure_tolerance: float = 0.0
+) -> log.Recorded:
     """Freeze the bank, check the blueprint, derive exposure parameters and commit to all
     of it in the log; returns the commitment's recorded entry. Raises DeliveryError listing
-    every problem (infeasible blueprint, class C items without a decision)."""
+    every problem (infeasible blueprint, class C items without a decision, an exposure cap
+    r_max + ``exposure_tolerance`` that Sympson-Hetter cannot hold)."""
     if exam.status != "draft":
         raise DeliveryError(f"exam {exam.code} is {exam.status}, not draft")
     config = ExamConfig.from_dict(exam.definition)
@@ -94,7 +97,16 @@ def open_exam(session: Session, exam: Exam, now: datetime) -> log.Recorded:
             if section.pilot_rate > 0
             else section
         )
-        sections.append(with_exposure_parameters(with_pilots, bank, seed=exam.id))
+        try:
+            sections.append(
+                with_exposure_parameters(
+                    with_pilots, bank, seed=exam.id, tolerance=exposure_tolerance
+                )
+            )
+        except ExposureCapError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise DeliveryError("; ".join(problems), Kind.INVALID)
     config = dataclasses.replace(config, sections=tuple(sections))
     versions = dict(
         session.execute(

@@ -133,7 +133,9 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
                     },
                 )
         if exam.status == "draft":
-            delivery.open_exam(session, exam, datetime.now(UTC))
+            delivery.open_exam(
+                session, exam, datetime.now(UTC), exposure_tolerance=settings.exposure_tolerance
+            )
             checkpoints.sign(session, settings.log_signer(), settings.log_origin, "exam_open")
     engine.dispose()
     return DemoInfo(

@@ -317,9 +317,10 @@ class CommitteeExams(Controller):
         await db_session.commit()  # ends the read transaction before the simulation
 
         lang = lang_of(request)
+        tolerance = request.app.state.settings.exposure_tolerance
 
         def run():
-            result = precheck(config, bank)
+            result = precheck(config, bank, exposure_tolerance=tolerance)
             plots = {
                 s.name: base64.b64encode(simulation_svg(s.result, s.name, lang)).decode()
                 for s in result.sections
@@ -336,12 +337,13 @@ class CommitteeExams(Controller):
         """Commit the exam to the log and open it; every problem is listed if it cannot."""
         now = request.app.state.clock()
         feed = request.app.state.log_feed
+        tolerance = request.app.state.settings.exposure_tolerance
 
         def run(session: Session) -> None:
             exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
-            delivery.open_exam(session, exam, now)
+            delivery.open_exam(session, exam, now, exposure_tolerance=tolerance)
             checkpoints.sign(session, feed.signer, feed.origin, "exam_open")
 
         try:

@@ -204,3 +204,27 @@ def test_cli_import_refuses_unfit_text_and_imports_nothing(
     assert expected in result.output and "nothing was imported" in result.output
     with session_maker() as session:
         assert count(session, Item) == 0
+
+
+def test_cli_bank_params_names_the_files_ability_scale(
+    settings, tmp_path, monkeypatch, session_maker
+):
+    """Items take the parameters; the Rasch scale they are on is named, with the prior
+    the adaptive sections on them should commit."""
+    monkeypatch.setenv("SELEKSI_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("SELEKSI_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    do_import(session_maker, located(sample_items()))
+    path = tmp_path / "params.csv"
+    path.write_text("item_id,model,a,b,c,ability_mean,ability_sd\nTIU-001,rasch,1,0.4,,0,1.8\n")
+    result = CliRunner().invoke(main, ["bank", "params", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "ability scale N(0, 1.8²)" in result.output and "prior_sd 1.8" in result.output
+    with session_maker() as session:
+        version = session.scalar(
+            select(ItemVersion)
+            .where(ItemVersion.item_id == "TIU-001")
+            .order_by(ItemVersion.version.desc())
+        )
+        assert (version.model, version.b) == ("rasch", 0.4)

@@ -277,3 +277,22 @@ def test_the_registry_compiles_an_open_exam_once(session_maker, opened):
         draft = delivery.new_exam(session, dataclasses.replace(demo_config(), code="DRAF"))
         with pytest.raises(ValueError, match="not open"):
             registry.get(draft)
+
+
+def test_opening_refuses_an_exposure_cap_that_cannot_be_held(session_maker):
+    """15 adaptive items per applicant from the demo bank's 44 operational TIU items: the
+    exposure rates add up to 15, so no cap of 0.2 can hold; opening says so, by how much,
+    and leaves the exam a draft."""
+    demo = Path(itembank.__file__).parent / "demo_bank.json"
+    tiu = SectionConfig("TIU", "TIU", min_items=15, max_items=15)  # default Sympson-Hetter
+    with session_maker() as session, session.begin():
+        repository.import_items(session, read_bank_file(demo))
+        exam = delivery.new_exam(session, ExamConfig("SH", "Uji", (tiu,), 3600))
+        with pytest.raises(delivery.DeliveryError) as caught:
+            delivery.open_exam(session, exam, T0)
+        assert caught.value.kind == Kind.INVALID
+        assert "section TIU: Sympson-Hetter cannot hold item exposure at r_max 0.2" in str(
+            caught.value
+        )
+        assert "at least 15 items from a pool of 44" in str(caught.value)  # operational
+        assert exam.status == "draft"

@@ -222,15 +222,20 @@ def test_sympson_hetter_needs_derived_parameters(bank, blueprint):
         engine.start(compile_section(config, bank), SEED, "P")
 
 
-def test_default_exposure_control_limits_exposure():
-    bank = synthetic_bank(300, seed=2, domain="TIU", topics=1)
-    config = SectionConfig("TIU", "TIU", max_items=15)  # default: Sympson–Hetter
-    derived = with_exposure_parameters(config, bank, seed=1)
+def test_default_exposure_control_holds_r_max_on_fresh_simulees():
+    """The derived parameters hold every item at r_max = 0.2 for 2,000 simulees who took
+    no part in deriving them: other abilities, answers and engine draws."""
+    bank = synthetic_bank(200, seed=2, domain="TIU", topics=1)
+    config = SectionConfig("TIU", "TIU", max_items=10)  # default: Sympson–Hetter, r_max 0.2
+    derived = with_exposure_parameters(config, bank, seed=1, tolerance=0.0)
     assert derived.exposure.derived and derived.exposure.parameters
     plan = compile_section(derived, bank)
-    result = simulate(plan, np.random.default_rng(9).standard_normal(1500), SEED)
-    assert result.exposure_rates.max() <= 0.3
-    assert len(set(result.items[:, 0].tolist())) > 5  # not everyone starts alike
+    fresh = simulate(plan, np.random.default_rng(9).standard_normal(2000), SEED, answer_seed=77)
+    assert fresh.exposure_rates.max() <= 0.2
+    # Without the parameters the same simulees see items far more often.
+    free = simulate(plan.with_exposure_parameters(np.ones(plan.size)), fresh.true_theta, SEED, 77)
+    assert free.exposure_rates.max() > 0.5
+    assert len(set(fresh.items[:, 0].tolist())) > 5  # not everyone starts alike
 
 
 def test_fixed_form_follows_the_blueprint(bank):
