@@ -46,6 +46,7 @@ from exam.web import (
     committee_dif,
     committee_exams,
     errors,
+    item_assets,
     results_pages,
 )
 from exam.web.heartbeat import Heartbeat
@@ -106,6 +107,7 @@ def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
 
 def _template_globals(engine: JinjaTemplateEngine) -> None:
     i18n.install(engine.engine)
+    engine.engine.filters["item_html"] = item_assets.item_html
 
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -199,6 +201,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             appeals.ApplicantAppeals,
             appeals.CommitteeAppeals,
             applicant.ApplicantPages,
+            item_assets.item_asset,
             create_static_files_router(path="/static", directories=[paths.STATIC]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
