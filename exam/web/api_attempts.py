@@ -23,8 +23,8 @@ from exam.adapters.security import CurrentUser, applicant_only
 from exam.usecases import delivery
 from exam.usecases.receipts import receipt
 from exam.usecases.score_check import SCORE_MISMATCH, checked_rows
-from exam.web.item_assets import item_html
 from exam.web.deps import STEP_MAX, PathId, answer_from, enrolled, exam_runtime
+from exam.web.item_assets import item_html
 
 
 @dataclass

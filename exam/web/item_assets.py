@@ -30,7 +30,7 @@ def item_html(text: str, rich: bool = False) -> Markup:
     """An item's stem or option as a page shows it: markup sanitised again, with its
     pictures' URLs; plain text escaped."""
     if rich:
-        return Markup(markup.render(text, asset_url))  # noqa: S704 (sanitised just above)
+        return Markup(markup.render(text, asset_url))
     return escape(text)
 
 
