@@ -82,7 +82,10 @@ def sniff(data: bytes) -> str | None:
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     head = data[:1024].lstrip().lower()
-    if head.startswith((b"<?xml", b"<svg", b"<!--")) and b"<svg" in data[:4096].lower():
+    if (
+        head.startswith((b"<?xml", b"<svg", b"<!--", b"<!doctype"))
+        and b"<svg" in data[:4096].lower()
+    ):
         return "image/svg+xml"
     return None
 
