@@ -12,6 +12,7 @@ import re
 from litestar import Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from markupsafe import Markup, escape
 
 from exam.adapters.security import role_guard
@@ -46,7 +47,7 @@ def item_html(text: str, rich: bool = False) -> Markup:
         ),
     ],
 )
-async def item_asset(sha256: str, db_session: DbSession) -> Response[bytes]:
+async def item_asset(sha256: FromPath[str], db_session: DbSession) -> Response[bytes]:
     """One picture, by the SHA-256 of its bytes."""
     row = await db_session.get(ItemAsset, sha256) if _SHA256.fullmatch(sha256) else None
     if row is None:
