@@ -53,6 +53,7 @@ from exam.web import (
     committee_dif,
     committee_exams,
     errors,
+    item_assets,
     results_pages,
 )
 from exam.web.heartbeat import Heartbeat
@@ -125,6 +126,7 @@ def login_policy(settings: Settings) -> login_access.Policy:
 
 def _template_globals(engine: JinjaTemplateEngine) -> None:
     i18n.install(engine.engine)
+    engine.engine.filters["item_html"] = item_assets.item_html
 
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -221,6 +223,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             appeals.ApplicantAppeals,
             appeals.CommitteeAppeals,
             applicant.ApplicantPages,
+            item_assets.item_asset,
             create_static_files_router(path="/static", directories=[paths.STATIC]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],

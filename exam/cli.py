@@ -58,7 +58,7 @@ def db_upgrade() -> None:
 
 @main.group()
 def bank() -> None:
-    """The item bank: import and export (.csv, .json, .zip for IMS QTI 2.1/3.0)."""
+    """The item bank: import and export (.csv, .json, .zip: QTI 2.1/3.0, .csv.zip, .json.zip)."""
 
 
 @bank.command("import")
@@ -70,7 +70,7 @@ def bank_import(path: str) -> None:
     with database.session_factory(engine)() as session, session.begin():
         try:
             located = read_bank_file(path, repository.known_item_ids(session))
-            report = repository.import_items(session, located)
+            report = repository.import_items(session, located, located.assets)
         except BankInputError as exc:
             raise BadInput(
                 f"{exc}\nnothing was imported ({len(exc.problems)} problem(s))"
@@ -132,7 +132,8 @@ def bank_export(
     migrate.upgrade(engine)
     with database.session_factory(engine)() as session:
         items = repository.current_items(session, domains or None, statuses or None)
-    write_bank(items, path, qti_version)
+        assets = repository.assets_of(session, items)
+    write_bank(items, path, qti_version, assets)
     click.echo(f"{path}: {len(items)} items")
 
 

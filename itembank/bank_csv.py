@@ -2,7 +2,9 @@
 
 Columns (header required, order free): ``id, domain, topic, tags, status, stem,
 option_a … option_e, correct, points_a … points_e, model, a, b, c, steps, enemies``.
-``tags``, ``steps`` and ``enemies`` separate their values with ``;``. A keyed item fills
+``tags``, ``steps`` and ``enemies`` separate their values with ``;``. ``markup`` (``1`` or
+empty) marks a stem and options written as markup (itembank.markup); inside a zip, such a
+file's images refer to pictures by their path in the zip. A keyed item fills
 ``correct``; a TKP-style item fills ``points_*`` instead. Options may stop before E.
 Problems name the file, the line (of the row's start) and the column.
 """
@@ -35,7 +37,9 @@ COLUMNS = (
     "c",
     "steps",
     "enemies",
+    "markup",
 )
+_FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 REQUIRED = ("id", "domain", "topic", "stem", "option_a", "option_b")
 Located = tuple[ItemContent, str, str | None]
 
@@ -81,6 +85,9 @@ def _row_item(row: dict[str, str], line: str, source: str, problems: list[Proble
     a = _float(row.get("a", ""), line, "a", source, problems)
     b = _float(row.get("b", ""), line, "b", source, problems)
     c = _float(row.get("c", ""), line, "c", source, problems)
+    markup = _FLAGS.get(row.get("markup", "").lower())
+    if markup is None:
+        problems.append(Problem(source, line, "markup", "use 1 (markup) or leave it empty"))
     if len(problems) > before:
         return None
     return ItemContent(
@@ -99,6 +106,7 @@ def _row_item(row: dict[str, str], line: str, source: str, problems: list[Proble
         tags=_split(row.get("tags", "")),
         status=row.get("status") or "draft",
         enemies=_split(row.get("enemies", "")),
+        markup=bool(markup),
     )
 
 
@@ -155,7 +163,11 @@ def _fmt(value: float | None) -> str:
 
 
 def write(items: list[ItemContent], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    path.write_text(dumps(items), encoding="utf-8", newline="")
+
+
+def dumps(items: list[ItemContent]) -> str:
+    with io.StringIO(newline="") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(COLUMNS)
         for item in items:
@@ -178,5 +190,7 @@ def write(items: list[ItemContent], path: Path) -> None:
                     _fmt(item.c),
                     ";".join(repr(float(s)) for s in item.steps),
                     ";".join(sorted(item.enemies)),
+                    "1" if item.markup else "",
                 ]
             )
+        return fh.getvalue()

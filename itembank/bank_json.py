@@ -1,5 +1,7 @@
 """The JSON bank format (``seleksi-bank/1``): one object per item, as ``ItemContent``
-writes it. Problems name the file and the JSON path of the item (``items[3]``)."""
+writes it (``"markup": true`` for a stem and options written as markup; its ``assets``
+list is derived from the markup and not read). Problems name the file and the JSON path
+of the item (``items[3]``)."""
 
 from __future__ import annotations
 
@@ -61,6 +63,8 @@ def item_from_dict(
         problems.append(Problem(source, where, "params.steps", "steps must be a list"))
         steps = []
     clean_steps = [_number(s, where, "params.steps", source, problems) for s in steps]
+    if not isinstance(obj.get("markup", False), bool):
+        problems.append(Problem(source, where, "markup", "markup must be true or false"))
     for fld in ("tags", "enemies"):
         if not isinstance(obj.get(fld, []), list):
             problems.append(Problem(source, where, fld, f"{fld} must be a list"))
@@ -82,6 +86,7 @@ def item_from_dict(
         tags=tuple(str(t) for t in obj.get("tags") or ()),
         status=str(obj.get("status") or "draft"),
         enemies=tuple(str(e) for e in obj.get("enemies") or ()),
+        markup=obj.get("markup") is True,
     )
 
 
@@ -123,5 +128,9 @@ def read(data: bytes, source: str) -> tuple[list[Located], list[Problem]]:
 
 
 def write(items: list[ItemContent], path: Path) -> None:
+    path.write_text(dumps(items), encoding="utf-8")
+
+
+def dumps(items: list[ItemContent]) -> str:
     doc = {"format": FORMAT, "items": [i.canonical() for i in items]}
-    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

@@ -13,6 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 
+from itembank import markup as rich
 from scoring import limits
 from scoring.params import DICHOTOMOUS_MODELS, MODELS, ItemSpec, ParamsError
 
@@ -67,6 +68,8 @@ class ItemContent:
     tags: tuple[str, ...] = ()
     status: str = "draft"
     enemies: tuple[str, ...] = field(default=(), compare=False)
+    #: Stem and options are sanitised markup (itembank.markup), not plain text.
+    markup: bool = False
 
     @property
     def polytomous(self) -> bool:
@@ -103,6 +106,15 @@ class ItemContent:
             return [float(p) for p in sorted({p for _, p in self.points})]
         return [0.0, float(points_correct)]
 
+    def asset_refs(self) -> list[str]:
+        """SHA-256 of every picture the item shows (stem first, then options A to E)."""
+        if not self.markup:
+            return []
+        out: list[str] = []
+        for text in (self.stem, *(o.text for o in self.options)):
+            out += [h for h in rich.asset_refs(text) if h not in out]
+        return out
+
     def content_hash(self) -> str:
         """SHA-256 over the canonical JSON of everything but the enemy list and status."""
         body = self.canonical()
@@ -122,6 +134,10 @@ class ItemContent:
             "stem": self.stem,
             "options": [{"key": o.key, "text": o.text} for o in self.options],
         }
+        if self.markup:
+            # Plain-text items keep the form (and hashes) they had before markup existed.
+            out["markup"] = True
+            out["assets"] = self.asset_refs()
         if self.polytomous:
             out["points"] = dict(self.points)
         else:
@@ -159,7 +175,15 @@ def normalised(item: ItemContent) -> ItemContent:
     """The item with its text in the one form every file format keeps: stem lines with
     single spaces and no blank lines, options and tags on one line. Applied on reading, so
     a round trip through any format (QTI flattens white space) gives the same content
-    hash."""
+    hash. Markup is sanitised and its white space collapsed."""
+    if item.markup:
+        return replace(
+            item,
+            stem=rich.clean(item.stem),
+            options=tuple(Option(o.key, rich.clean(o.text)) for o in item.options),
+            tags=tuple(_one_line(t) for t in item.tags),
+            topic=_one_line(item.topic),
+        )
     stem = "\n".join(line for line in (_one_line(x) for x in item.stem.splitlines()) if line)
     return replace(
         item,
@@ -204,6 +228,13 @@ def check_item(item: ItemContent, source: str, where: str | None) -> list[Proble
     for o in item.options:
         if not o.text.strip():
             bad(f"option {o.key}", "empty option text")
+    if item.markup:
+        for fld, text in (
+            ("stem", item.stem),
+            *((f"option {o.key}", o.text) for o in item.options),
+        ):
+            for message in rich.image_problems(text):
+                bad(fld, message)
     if item.polytomous:
         if item.correct:
             bad("correct", "an item with per-option points has no single correct option")

@@ -17,10 +17,12 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -84,6 +86,8 @@ class ItemVersion(Base):
     c: Mapped[float | None] = mapped_column(Float, nullable=True)
     steps: Mapped[list] = mapped_column(JSON, default=list)
     administered: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Stem and options are sanitised markup (itembank.markup), not plain text.
+    markup: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
     item: Mapped[Item] = relationship(back_populates="versions")
@@ -105,6 +109,7 @@ class ItemVersion(Base):
             tags=tuple(self.tags or ()),
             status=status,
             enemies=enemies,
+            markup=self.markup,
         )
 
     @classmethod
@@ -124,7 +129,21 @@ class ItemVersion(Base):
             b=item.b,
             c=item.c,
             steps=list(item.steps),
+            markup=item.markup,
         )
+
+
+class ItemAsset(Base):
+    """A picture items show, named by the SHA-256 of its (sanitised) bytes: immutable,
+    stored once however many items or versions show it."""
+
+    __tablename__ = "item_assets"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
 
 class ItemEnemy(Base):

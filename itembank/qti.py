@@ -3,8 +3,10 @@
 A package is a zip with ``imsmanifest.xml`` listing item resources
 (``imsqti_item_xmlv2p1`` or ``imsqti_item_xmlv3p0``). Seleksi reads choice interactions
 with one response: a ``correctResponse`` makes a keyed item, a ``mapping`` with per-option
-points a TKP-style item. Anything else — other interaction types, several responses,
-images or formulas in the text — is reported with its file and XML path, never dropped.
+points a TKP-style item. An item body with pictures (``img``, or an ``object`` of a picture
+type), tables or MathML is read as markup (itembank.qti_content); the pictures are files
+of the package. Anything else — other interaction types, several responses, audio, video,
+other objects — is reported with its file and XML path, never dropped.
 
 QTI has no element for IRT parameters or the exam domain, so Seleksi keeps them in the
 manifest's resource ``<metadata>`` under its own namespace (allowed by IMS Content
@@ -18,13 +20,17 @@ import io
 import math
 import re
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET  # writing only; parsing goes through defusedxml
 
 from defusedxml import ElementTree as SafeET
 
+from itembank import qti_content as qc
+from itembank.assets import Asset
 from itembank.content import OPTION_KEYS, BankInputError, ItemContent, Option, Problem
+from itembank.markup import ASSET_REF
 from scoring import limits
 
 META_NS = "urn:seleksi:qti-metadata:1"
@@ -100,15 +106,7 @@ DIALECTS = {
     ),
 }
 _BY_TYPE = {d.resource_type: d for d in DIALECTS.values()}
-_UNSUPPORTED_CONTENT = {
-    "img",
-    "object",
-    "math",
-    "audio",
-    "video",
-    "iframe",
-    "qti-media-interaction",
-}
+_UNSUPPORTED_CONTENT = {"audio", "video", "iframe", "qti-media-interaction"}
 
 
 def _local(tag: str) -> str:
@@ -243,15 +241,16 @@ def _read_item(
                 )
             )
     for e in body.iter():
-        if _local(e.tag) in _UNSUPPORTED_CONTENT:
-            problems.append(
-                Problem(
-                    source,
-                    _path(e, parents, href),
-                    None,
-                    f"unsupported content {_local(e.tag)}: items are plain text",
-                )
-            )
+        name = _local(e.tag)
+        message = (
+            f"unsupported content {name}: items hold text, tables, MathML and pictures"
+            if name in _UNSUPPORTED_CONTENT
+            else qc.object_problem(e)
+            if name == "object"
+            else None
+        )
+        if message:
+            problems.append(Problem(source, _path(e, parents, href), None, message))
     choices = [e for e in interactions if e.tag == d.q("choice")]
     if len(problems) > before:
         return None
@@ -280,12 +279,19 @@ def _read_item(
     idents = [s.get("identifier", "") for s in simple]
     keys = list(OPTION_KEYS[: len(simple)])
     to_key = dict(zip(idents, keys, strict=True))
-    options = tuple(Option(k, _text(s)) for k, s in zip(keys, simple, strict=True))
     prompt = choice.find(d.q("prompt"))
-    stem_parts = _stem_paragraphs(body, choice)
-    if prompt is not None:
-        stem_parts.append(_text(prompt))
-    stem = "\n".join(p for p in stem_parts if p)
+    rich = qc.is_rich(body)
+    if rich:
+        options = tuple(Option(k, qc.inner_html(s)) for k, s in zip(keys, simple, strict=True))
+        stem = qc.unwrap(" ".join(qc.stem_html(body, choice).split()))
+        if prompt is not None:
+            stem += f"<p>{qc.inner_html(prompt)}</p>"
+    else:
+        options = tuple(Option(k, _text(s)) for k, s in zip(keys, simple, strict=True))
+        stem_parts = _stem_paragraphs(body, choice)
+        if prompt is not None:
+            stem_parts.append(_text(prompt))
+        stem = "\n".join(p for p in stem_parts if p)
     resp_id = choice.get(d.names["resp_id"], "RESPONSE")
     decl = next((e for e in root.findall(d.q("decl")) if e.get("identifier") == resp_id), None)
     correct, points = None, []
@@ -375,6 +381,7 @@ def _read_item(
         tags=tuple(t for t in meta.get("tags", "").split(";") if t),
         status=meta.get("status", "draft"),
         enemies=tuple(e for e in meta.get("enemies", "").split(";") if e),
+        markup=rich,
     )
 
 
@@ -441,7 +448,7 @@ def read(data: bytes, source: str) -> tuple[list[Located], list[Problem]]:
 # -- writing ----------------------------------------------------------------------------
 
 
-def _item_xml(item: ItemContent, d: Dialect) -> bytes:
+def _item_xml(item: ItemContent, d: Dialect, src: Callable[[str], str]) -> bytes:
     n = d.names
     ET.register_namespace("", d.item_ns)
     root = ET.Element(
@@ -471,13 +478,21 @@ def _item_xml(item: ItemContent, d: Dialect) -> bytes:
         {"identifier": "SCORE", "cardinality": "single", n["base_type"]: "float"},
     )
     body = ET.SubElement(root, d.q("body"))
-    for para in item.stem.split("\n"):
-        ET.SubElement(body, f"{{{d.item_ns}}}p").text = para
+    if item.markup:
+        # one div, so that the stem's inline content sits in a block, as QTI requires
+        qc.append_html(ET.SubElement(body, f"{{{d.item_ns}}}div"), item.stem, d.item_ns, src)
+    else:
+        for para in item.stem.split("\n"):
+            ET.SubElement(body, f"{{{d.item_ns}}}p").text = para
     choice = ET.SubElement(
         body, d.q("choice"), {n["resp_id"]: "RESPONSE", "shuffle": "false", n["max_choices"]: "1"}
     )
     for opt in item.options:
-        ET.SubElement(choice, d.q("simple"), {"identifier": opt.key}).text = opt.text
+        simple = ET.SubElement(choice, d.q("simple"), {"identifier": opt.key})
+        if item.markup:
+            qc.append_html(simple, opt.text, d.item_ns, src)
+        else:
+            simple.text = opt.text
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
@@ -500,8 +515,25 @@ def _meta_attrs(item: ItemContent) -> dict[str, str]:
     }
 
 
-def write(items: list[ItemContent], path: Path, version: str = "3.0") -> None:
-    """Write a content package with one item resource per item."""
+def asset_path(asset: Asset) -> str:
+    """Where a package keeps a picture."""
+    return f"assets/{asset.sha256}.{asset.extension}"
+
+
+def write(
+    items: list[ItemContent],
+    path: Path,
+    version: str = "3.0",
+    assets: Mapping[str, Asset] | None = None,
+) -> None:
+    """Write a content package with one item resource per item, and the pictures the
+    items show (``assets``, by SHA-256) as files of the package."""
+    assets = assets or {}
+
+    def src(value: str) -> str:
+        m = ASSET_REF.fullmatch(value)
+        return "../" + asset_path(assets[m.group(1)]) if m else value
+
     d = DIALECTS[version]
     ET.register_namespace("", d.cp_ns)
     ET.register_namespace("sk", META_NS)
@@ -519,7 +551,11 @@ def write(items: list[ItemContent], path: Path, version: str = "3.0") -> None:
             meta = ET.SubElement(res, f"{{{d.cp_ns}}}metadata")
             ET.SubElement(meta, f"{{{META_NS}}}item", _meta_attrs(item))
             ET.SubElement(res, f"{{{d.cp_ns}}}file", {"href": href})
-            archive.writestr(href, _item_xml(item, d))
+            for digest in item.asset_refs():
+                ET.SubElement(res, f"{{{d.cp_ns}}}file", {"href": asset_path(assets[digest])})
+            archive.writestr(href, _item_xml(item, d, src))
+        for digest in sorted({h for item in items for h in item.asset_refs()}):
+            archive.writestr(asset_path(assets[digest]), assets[digest].data)
         ET.register_namespace("", d.cp_ns)
         archive.writestr(
             "imsmanifest.xml", ET.tostring(manifest, encoding="utf-8", xml_declaration=True)

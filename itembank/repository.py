@@ -6,15 +6,16 @@ a new version (the old one stays, for replay and audit), a new one is created.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from itembank.assets import Asset
 from itembank.content import BankInputError, ItemContent, Problem, check_item
-from itembank.models import DifFinding, Item, ItemEnemy, ItemVersion, utcnow
+from itembank.models import DifFinding, Item, ItemAsset, ItemEnemy, ItemVersion, utcnow
 from itembank.table import BankTable
 from scoring.params import ItemParams
 
@@ -41,10 +42,14 @@ def known_item_ids(session: Session) -> set[str]:
     return set(session.scalars(select(Item.id)))
 
 
-def import_items(session: Session, located: Sequence[Located]) -> ImportReport:
-    """Apply validated items in the caller's transaction; raises BankInputError (and the
-    caller rolls back) if an item conflicts with the bank, e.g. a changed domain."""
+def import_items(
+    session: Session, located: Sequence[Located], assets: Mapping[str, Asset] | None = None
+) -> ImportReport:
+    """Apply validated items and the pictures they show (``assets``, by SHA-256) in the
+    caller's transaction; raises BankInputError (and the caller rolls back) if an item
+    conflicts with the bank, e.g. a changed domain, or shows a picture the bank lacks."""
     report = ImportReport()
+    assets = assets or {}
     ids = [item.item_id for item, _, _ in located]
     existing = {
         i.id: i
@@ -70,8 +75,21 @@ def import_items(session: Session, located: Sequence[Located]) -> ImportReport:
         for enemy in item.enemies
         if enemy not in known
     ]
+    wanted = {h for item, _, _ in located for h in item.asset_refs()}
+    stored = set(session.scalars(select(ItemAsset.sha256).where(ItemAsset.sha256.in_(wanted))))
+    problems += [
+        Problem(source, where, None, f"picture asset:{h} is neither in the file nor in the bank")
+        for item, source, where in located
+        for h in item.asset_refs()
+        if h not in stored and h not in assets
+    ]
     if problems:
         raise BankInputError(problems)
+    for digest in sorted(wanted - stored):
+        a = assets[digest]
+        session.add(
+            ItemAsset(sha256=digest, media_type=a.media_type, size=len(a.data), data=a.data)
+        )
     for item, _, _ in located:
         row = existing.get(item.item_id)
         digest = item.content_hash()
@@ -103,6 +121,13 @@ def import_items(session: Session, located: Sequence[Located]) -> ImportReport:
                 report.enemy_pairs_added += 1
     session.flush()
     return report
+
+
+def assets_of(session: Session, items: Iterable[ItemContent]) -> dict[str, Asset]:
+    """The stored pictures the items show, by SHA-256."""
+    wanted = {h for item in items for h in item.asset_refs()}
+    rows = session.scalars(select(ItemAsset).where(ItemAsset.sha256.in_(wanted)))
+    return {r.sha256: Asset(r.sha256, r.media_type, r.data) for r in rows}
 
 
 def enemies_by_item(session: Session) -> dict[str, set[str]]:

@@ -39,6 +39,9 @@ FIELD_CHARS = 131_072
 STEM_CHARS = 20_000
 OPTION_CHARS = 5_000
 LABEL_CHARS = 200
+#: One picture of an item (PNG, JPEG or SVG) and its size in pixels (width × height).
+ASSET_BYTES = 2 * MiB
+IMAGE_PIXELS = 16_000_000
 #: Data rows of one CSV file, and fields of one row.
 ROWS = 500_000
 COLUMNS = 10_000

@@ -146,6 +146,51 @@ def prepare_closed_exam(settings: Settings, code: str = "HASIL", checkpoint: boo
     engine.dispose()
 
 
+RICH_EXAM, RICH_APPLICANT = "GAMBAR", "gambar01"
+
+
+def prepare_rich_exam(settings: Settings) -> None:
+    """The demo's rich TIU items in the bank (figures in SVG, tables, MathML), and an open
+    exam ``GAMBAR`` of one figural and one numerical item for the applicant ``gambar01``,
+    drawn from copies of them in a domain of their own (``GBR``), so that only they can
+    be drawn."""
+    from dataclasses import replace
+
+    from itembank import repository
+    from itembank.demo_rich import rich_items
+
+    engine = database.sync_engine(settings)
+    with database.session_factory(engine)() as session, session.begin():
+        items, pictures = rich_items()
+        items += [replace(i, item_id=i.item_id.replace("TIU", "GBR"), domain="GBR") for i in items]
+        repository.import_items(session, [(i, "demo", i.item_id) for i in items], pictures)
+        user = User(
+            username=RICH_APPLICANT,
+            password_hash=password_hasher(settings).hash(PASSWORD),
+            role="applicant",
+        )
+        session.add(user)
+        session.flush()
+        config = ExamConfig(
+            RICH_EXAM,
+            "Ujian gambar",
+            (
+                SectionConfig(
+                    "TIU",
+                    "GBR",
+                    kind="fixed",
+                    max_items=2,
+                    content=(ContentRule("figural", 1, 1), ContentRule("numerik", 1, 1)),
+                ),
+            ),
+            600,
+        )
+        exam = delivery.new_exam(session, config)
+        delivery.enroll(session, exam, user.id, f"{RICH_EXAM}-0", "Peserta Gambar")
+        delivery.open_exam(session, exam, delivery_now())
+    engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -233,10 +278,11 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """A server on a free port with exams UJI (10 min) and KILAT (12 s) open, and HASIL
-    taken by three applicants and closed."""
+    """A server on a free port with exams UJI (10 min) and KILAT (12 s) open, HASIL
+    taken by three applicants and closed, and GAMBAR (figures, tables, MathML) open."""
     settings = prepare_data(tmp_path_factory.mktemp("browser-data"))
     prepare_closed_exam(settings)
+    prepare_rich_exam(settings)
     live = LiveServer(settings)
     url = live.start(timeout=10)
     yield url

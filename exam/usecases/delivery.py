@@ -227,6 +227,8 @@ class ItemView:
     item_id: str
     stem: str
     options: tuple[tuple[str, str], ...]
+    #: Stem and options are sanitised markup (itembank.markup), not plain text.
+    markup: bool = False
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,9 @@ class AttemptView:
 
 
 def item_view(item: ItemContent) -> ItemView:
-    return ItemView(item.item_id, item.stem, tuple((o.key, o.text) for o in item.options))
+    return ItemView(
+        item.item_id, item.stem, tuple((o.key, o.text) for o in item.options), item.markup
+    )
 
 
 def remaining_ms(attempt: Attempt, now: datetime) -> int:

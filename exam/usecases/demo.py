@@ -20,6 +20,7 @@ from exam.adapters.settings import Settings
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
 from exam.usecases import delivery
 from itembank import repository
+from itembank.demo_rich import rich_items
 from itembank.transfer import read_bank_file
 from proctoring import checkpoints
 
@@ -91,6 +92,8 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
         if not repository.known_item_ids(session):
             demo = Path(itembank.__file__).parent / "demo_bank.json"
             repository.import_items(session, read_bank_file(demo))
+            figural, pictures = rich_items()
+            repository.import_items(session, [(i, "demo", i.item_id) for i in figural], pictures)
         existing = set(session.scalars(select(User.username)))
         for name, role in [
             ("committee", "committee"),

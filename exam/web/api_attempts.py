@@ -24,6 +24,7 @@ from exam.usecases import delivery
 from exam.usecases.receipts import receipt
 from exam.usecases.score_check import SCORE_MISMATCH, checked_rows
 from exam.web.deps import STEP_MAX, PathId, answer_from, enrolled, exam_runtime
+from exam.web.item_assets import item_html
 
 
 @dataclass
@@ -43,8 +44,10 @@ class OptionOut:
 @dataclass
 class ItemOut:
     item_id: str
+    #: HTML when ``markup`` (sanitised; pictures at /assets/<sha256>), else plain text.
     stem: str
     options: list[OptionOut]
+    markup: bool = False
 
 
 @dataclass
@@ -156,7 +159,11 @@ def _receipt_json(r) -> dict:
 
 
 def _item_out(item: delivery.ItemView) -> ItemOut:
-    return ItemOut(item.item_id, item.stem, [OptionOut(k, text) for k, text in item.options])
+    def text(value: str) -> str:
+        return str(item_html(value, True)) if item.markup else value
+
+    options = [OptionOut(k, text(v)) for k, v in item.options]
+    return ItemOut(item.item_id, text(item.stem), options, item.markup)
 
 
 def _attempt_out(v: delivery.AttemptView) -> AttemptOut:

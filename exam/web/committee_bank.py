@@ -209,7 +209,7 @@ class CommitteeBank(Controller):
 
         def run(session) -> repository.ImportReport:
             located = read_bank(raw, filename, repository.known_item_ids(session))
-            report = repository.import_items(session, located)
+            report = repository.import_items(session, located, located.assets)
             committee.log_bank_import(session, report, user.id, now)
             return report
 

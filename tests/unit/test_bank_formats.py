@@ -257,9 +257,15 @@ def test_qti_per_option_points_make_a_tkp_item():
             "maxChoices: only single-answer items are supported",
         ),
         (
-            '<p><img src="a.png"/></p>' + CHOICE,
-            "Q1.xml:/assessmentItem/itemBody/p/img: unsupported content img",
+            '<p><object data="o.html" type="text/html"/></p>' + CHOICE,
+            "Q1.xml:/assessmentItem/itemBody/p/object: object of type text/html: only PNG, "
+            "JPEG and SVG pictures are supported",
         ),
+        (
+            '<p><audio src="a.mp3"/></p>' + CHOICE,
+            "Q1.xml:/assessmentItem/itemBody/p/audio: unsupported content audio",
+        ),
+        ('<p><img src="a.png" alt="gambar"/></p>' + CHOICE, "picture a.png is not in the package"),
         ("<p>tanpa pilihan</p>", "expected one choiceInteraction, found 0"),
     ],
 )
