@@ -30,6 +30,7 @@ from exam.cat.simulation import with_exposure_parameters
 from exam.cli_log import BadInput
 from exam.cli_log import log as log_commands
 from exam.cli_results import results as results_commands
+from exam.cli_rooms import proctor as proctor_commands
 from exam.usecases.data import exam_data
 from itembank import repository
 from itembank.calibration import CalibrationError, fixed_parameter_calibration
@@ -61,6 +62,7 @@ def main() -> None:
 
 main.add_command(log_commands)
 main.add_command(results_commands)
+main.add_command(proctor_commands)
 
 
 def _analysis_data(responses: str | None, exam_code: str | None):
