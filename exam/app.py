@@ -42,11 +42,11 @@ from exam.web import (
     appeals,
     applicant,
     auth,
-    proctor,
     committee_bank,
     committee_dif,
     committee_exams,
     errors,
+    proctor,
     results_pages,
 )
 from exam.web.contacts import ContactBook

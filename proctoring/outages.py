@@ -166,10 +166,9 @@ def apply(e: dict, attempts: dict, add: Callable[[str], None]) -> None:
     to objects with ``deadline``, ``finished`` and ``answer_times``."""
     where = f"entry {e['_index']} ({e['type']})"
     if e["type"] == "room_resumed":
-        if int(e["credit_ms"]) != int(e["to"]) - int(e["from"]):
-            add(
-                f"{where}: credit {e['credit_ms']} ms for a pause of {int(e['to']) - int(e['from'])} ms"
-            )
+        pause_ms = int(e["to"]) - int(e["from"])
+        if int(e["credit_ms"]) != pause_ms:
+            add(f"{where}: credit {e['credit_ms']} ms for a pause of {pause_ms} ms")
         moved = [(p, int(e["credit_ms"])) for p in e["pseudonyms"]]
     else:
         for problem in check_entry(e):

@@ -136,8 +136,8 @@ def _credit_site(session, exam_id, code, site, gaps, rules, now) -> list[int]:
     groups = [(room, rooms[room]) for room in sorted(rooms)] + [(None, gaps)]
     credited: set[int] = set()
     entries, indexed = [], []
-    for room, members in groups:
-        members = [g for g in members if g.row.id not in credited]
+    for room, group in groups:
+        members = [g for g in group if g.row.id not in credited]
         if not members:
             continue
         start = min(g.row.started_at for g in members)
