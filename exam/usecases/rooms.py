@@ -97,6 +97,9 @@ def credit_outages(
                 Enrollment.site == site,
                 Attempt.status == "active",
                 Attempt.last_contact_at < silent_before,
+                # silent since about the time the others were: maybe the same outage
+                Attempt.last_contact_at < latest,
+                Attempt.last_contact_at >= earliest - timedelta(milliseconds=rules.gap_ms),
             )
             .limit(1)
         )
