@@ -28,6 +28,9 @@ from exam.usecases.delivery import DeliveryError, event, ms
 from proctoring import log, outages
 from proctoring.outages import OutageRules, Silence
 
+#: How many settle times the detection waits for pages still silent (see credit_outages).
+STRAGGLERS = 5
+
 # -- contact -------------------------------------------------------------------------------
 
 
@@ -103,9 +106,11 @@ def credit_outages(
             )
             .limit(1)
         )
-        horizon = timedelta(milliseconds=rules.max_credit_ms) + settle
-        if now - latest < settle or (still_silent is not None and now - earliest < horizon):
-            continue  # the rest of the site may still come back
+        # Wait for the rest of the site to come back: a settle time after the last return,
+        # and up to STRAGGLERS of them while some page silent since then is still away.
+        waiting = STRAGGLERS * settle if still_silent is not None else settle
+        if now - latest < waiting:
+            continue
         code = session.scalar(select(Exam.code).where(Exam.id == exam_id))
         indices += _credit_site(session, exam_id, code, site, gaps, rules, now)
         for g in gaps:
@@ -143,8 +148,11 @@ def _credit_site(session, exam_id, code, site, gaps, rules, now) -> list[int]:
         members = [g for g in group if g.row.id not in credited]
         if not members:
             continue
-        start = min(g.row.started_at for g in members)
-        active = _active(session, exam_id, site, room, start)
+        # Running when the last of them went silent (and at least the silent ones).
+        at = max(g.row.started_at for g in members)
+        active = max(
+            _active(session, exam_id, site, room, at), len({g.attempt.id for g in members})
+        )
         silences = [Silence(g.pseudonym, ms(g.row.started_at), ms(g.row.ended_at)) for g in members]
         for outage in outages.detect(silences, active, rules):
             by_pseudonym = {c.pseudonym: c for c in outage.credits}

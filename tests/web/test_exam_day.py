@@ -160,7 +160,7 @@ def test_a_rooms_outage_is_credited_to_each_and_recomputed_by_the_verifier(app, 
     report = verify.Report()
     verify._check_events(verify._parse(texts, report), report)
     assert report.problems == []
-    tampered = texts[:index] + [texts[index].replace('"credit_ms":120000', '"credit_ms":900000', 1)]
+    tampered = [*texts[:index], texts[index].replace('"credit_ms":120000', '"credit_ms":900000', 1)]
     report = verify.Report()
     verify._check_events(verify._parse(tampered, report), report)
     assert any("credited 900000 ms, the rule gives 120000 ms" in p for p in report.problems)
