@@ -30,7 +30,9 @@
 
   // Enable submit once an option is chosen; keys A–E / 1–5 choose, Enter submits.
   document.addEventListener("change", function (e) {
-    if (e.target.name === "choice") form().querySelector("button[type=submit]").disabled = false;
+    if (e.target.name === "choice" && !root.dataset.paused) {
+      form().querySelector("button[type=submit]").disabled = false;
+    }
   });
   document.addEventListener("keydown", function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
@@ -46,7 +48,8 @@
       radios[index].focus();
       radios[index].dispatchEvent(new Event("change", { bubbles: true }));
       e.preventDefault();
-    } else if (e.key === "Enter" && f.querySelector("input[name=choice]:checked")) {
+    } else if (e.key === "Enter" && f.querySelector("input[name=choice]:checked") &&
+               !root.dataset.paused) {
       e.preventDefault();
       // A form swapped in a moment ago may not be wired by htmx yet: process it first
       // (harmless if it already is), so a fast Enter is never lost.
@@ -127,7 +130,7 @@
       return;
     }
     radio.checked = true;
-    f.querySelector("button[type=submit]").disabled = false;
+    f.querySelector("button[type=submit]").disabled = Boolean(root.dataset.paused);
     const note = document.getElementById("save-note");
     if (note) note.textContent = root.dataset.restored;
   }
@@ -162,6 +165,7 @@
       setOnline(true);
       deadline = performance.now() + b.remaining_ms;
       document.getElementById("paused").hidden = !b.paused;
+      if (b.paused) root.dataset.paused = "1"; else delete root.dataset.paused;
       const f = form();
       const submit = f && f.querySelector("button[type=submit]");
       if (submit && b.paused) submit.disabled = true;

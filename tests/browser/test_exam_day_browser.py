@@ -55,7 +55,7 @@ def site(tmp_path_factory):
         assert session.scalar(select(Exam.status).where(Exam.code == "RUANG")) == "open"
     engine.dispose()
     live = ExamDayServer(settings)
-    url = live.start(timeout=15)
+    url = live.start(timeout=30)
     yield url
     live.stop()
 
