@@ -54,8 +54,10 @@ from exam.web import (
     committee_exams,
     errors,
     item_assets,
+    proctor,
     results_pages,
 )
+from exam.web.contacts import ContactBook
 from exam.web.heartbeat import Heartbeat
 from exam.web.openapi_docs import document_refusals, security_per_operation
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig, SessionStore
@@ -101,6 +103,10 @@ def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
     it follows whatever the status); the JSON API answers 401. The login page says why
     when new credentials ended the session."""
     page = not request.url.path.startswith("/api/")
+    if page and request.headers.get("hx-request") and request.url.path.startswith("/exam/"):
+        # The item page stays, says the session ended and keeps the chosen answer
+        # (static/exam.js); a redirect would lose both.
+        return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
     if page and request.headers.get("hx-request"):
         return Response(
             {"status_code": 401, "detail": exc.detail},
@@ -108,7 +114,9 @@ def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
             headers={"HX-Redirect": "/login"},
         )
     if page and "text/html" in request.headers.get("accept", ""):
-        return Redirect("/login", status_code=303)
+        # From an exam page the login page says why it is shown (the session ended).
+        exam = request.url.path.startswith("/exam/")
+        return Redirect("/login?from=exam" if exam else "/login", status_code=303)
     return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
 
 
@@ -183,6 +191,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
     threaded = ThreadedDb(settings)
     hasher = password_hasher(settings)
     heartbeat = Heartbeat(threaded)
+    clock = clock or (lambda: datetime.now(UTC))
+    contacts = ContactBook(threaded, settings, clock)
     feed = LogFeed(
         engine,
         settings.log_signer(),
@@ -193,10 +203,10 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         witnesses=settings.witness_list(),
         min_witnesses=settings.min_witnesses,
     )
-    startup = [upgrade_database, heartbeat.start, feed.start, tune_gc]
-    shutdown = [heartbeat.stop, feed.stop, threaded.dispose]
+    startup = [upgrade_database, heartbeat.start, feed.start, contacts.start, tune_gc]
+    shutdown = [heartbeat.stop, contacts.stop, feed.stop, threaded.dispose]
     if not settings.downtime_credit:
-        startup, shutdown = [upgrade_database, feed.start, tune_gc], shutdown[1:]
+        startup, shutdown = [upgrade_database, feed.start, tune_gc], shutdown[2:]
     if settings.read_only:
         # A replica: the primary's servers migrate, beat and sign; this one only reads.
         startup, shutdown = [feed.start, tune_gc], [feed.stop, threaded.dispose]
@@ -224,6 +234,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
             appeals.CommitteeAppeals,
             applicant.ApplicantPages,
             item_assets.item_asset,
+            proctor.ProctorPages,
             create_static_files_router(path="/static", directories=[paths.STATIC]),
         ],
         plugins=[SQLAlchemyPlugin(config=db), HTMXPlugin()],
@@ -263,7 +274,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
                 "passwords": PasswordChecker(hasher),
                 "login_policy": login_policy(settings),
                 "language": settings.language,
-                "clock": clock or (lambda: datetime.now(UTC)),
+                "clock": clock,
+                "contacts": contacts,
                 "log_feed": feed,
                 "db": threaded,
                 "runtimes": RuntimeRegistry(),

@@ -21,6 +21,7 @@ from exam.cli_irt import calibrate, dif, score, simulate
 from exam.cli_log import BadInput
 from exam.cli_log import log as log_commands
 from exam.cli_results import results as results_commands
+from exam.cli_rooms import proctor as proctor_commands
 from exam.cli_witness import witness as witness_commands
 from itembank import repository
 from itembank.content import STATUSES, BankInputError
@@ -37,7 +38,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
-for group in (log_commands, results_commands, account, network, witness_commands):
+for group in (log_commands, results_commands, account, network, witness_commands, proctor_commands):
     main.add_command(group)
 for _command in (calibrate, dif, score, simulate):
     main.add_command(_command)

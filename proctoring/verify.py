@@ -43,7 +43,7 @@ from exam.cat.plan import compile_section
 from exam.cat.randomness import seed_commitment
 from exam.cat.replay import replay_section, rescore_section
 from itembank.table import BankTable
-from proctoring import merkle
+from proctoring import merkle, outages
 from proctoring.canonical import decimal
 from proctoring.cosign import WitnessKey, quorum_problems
 from proctoring.note import Checkpoint, NoteError, Verifier, open_checkpoint
@@ -237,6 +237,7 @@ class _Attempt:
     served: dict[int, str] = field(default_factory=dict)
     answered: set[int] = field(default_factory=set)
     finished: bool = False
+    answer_times: list[int] = field(default_factory=list)
 
 
 def _check_events(entries: list[dict], report: Report) -> None:
@@ -289,6 +290,8 @@ def _check_event(e: dict, attempts: dict, started: set, report: Report) -> None:
             running = not other.finished and other.deadline is not None
             if exam == e["exam"] and running and other.deadline > int(e["from"]):
                 other.deadline += int(e["credit_ms"])
+    elif kind in ("site_outage", "room_resumed"):  # recomputed from the entry's evidence
+        outages.apply(e, attempts, report.add)
     elif kind == "item_served":
         if a.finished:
             report.add(f"{where}: an item served after the attempt finished")
@@ -308,6 +311,7 @@ def _check_event(e: dict, attempts: dict, started: set, report: Report) -> None:
         if a.deadline is not None and int(e["t"]) > a.deadline:
             report.add(f"{where}: answered {e['t'] - a.deadline} ms after the deadline")
         a.answered.add(step)
+        a.answer_times.append(int(e["t"]))
         a.next_step = max(a.next_step, step + 1)
     elif kind == "attempt_finished":
         a.finished = True

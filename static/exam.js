@@ -9,7 +9,7 @@
   const timer = document.getElementById("timer");
   const announce = document.getElementById("timer-announce");
   const conn = document.getElementById("conn");
-  const deadline = performance.now() + Number(root.dataset.remainingMs);
+  let deadline = performance.now() + Number(root.dataset.remainingMs);
   let warned5 = false, warned1 = false;
 
   function tick() {
@@ -30,7 +30,9 @@
 
   // Enable submit once an option is chosen; keys A–E / 1–5 choose, Enter submits.
   document.addEventListener("change", function (e) {
-    if (e.target.name === "choice") form().querySelector("button[type=submit]").disabled = false;
+    if (e.target.name === "choice" && !root.dataset.paused) {
+      form().querySelector("button[type=submit]").disabled = false;
+    }
   });
   document.addEventListener("keydown", function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
@@ -46,7 +48,8 @@
       radios[index].focus();
       radios[index].dispatchEvent(new Event("change", { bubbles: true }));
       e.preventDefault();
-    } else if (e.key === "Enter" && f.querySelector("input[name=choice]:checked")) {
+    } else if (e.key === "Enter" && f.querySelector("input[name=choice]:checked") &&
+               !root.dataset.paused) {
       e.preventDefault();
       // A form swapped in a moment ago may not be wired by htmx yet: process it first
       // (harmless if it already is), so a fast Enter is never lost.
@@ -102,6 +105,78 @@
   document.addEventListener("fullscreenchange", function () {
     if (!document.fullscreenElement) report("fullscreen_exit");
   });
+
+  // A session that ends mid-exam (another login, expiry, a logout elsewhere) is never
+  // silent: the page says so and keeps the chosen answer in this tab's sessionStorage;
+  // after logging in again the same item comes back with that choice selected.
+  const stored = "seleksi.choice." + attempt;
+  let ended = false;
+  document.addEventListener("change", function (e) {
+    const f = form();
+    if (e.target.name !== "choice" || !f) return;
+    try {
+      sessionStorage.setItem(stored, JSON.stringify({
+        step: f.elements.step.value, item: f.elements.item_id.value, choice: e.target.value }));
+    } catch (err) { /* storage full or off: the choice stays on the page */ }
+  });
+  function restore() {
+    const f = form();
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(stored) || "null"); } catch (err) { saved = null; }
+    if (!f || !saved) return;
+    const radio = f.querySelector("input[name=choice][value='" + CSS.escape(saved.choice) + "']");
+    if (saved.step !== f.elements.step.value || saved.item !== f.elements.item_id.value || !radio) {
+      sessionStorage.removeItem(stored);  // answered meanwhile, or another item
+      return;
+    }
+    radio.checked = true;
+    f.querySelector("button[type=submit]").disabled = Boolean(root.dataset.paused);
+    const note = document.getElementById("save-note");
+    if (note) note.textContent = root.dataset.restored;
+  }
+  restore();
+  document.body.addEventListener("htmx:afterSwap", restore);
+  function sessionEnded() {
+    if (ended) return;
+    ended = true;
+    const box = document.getElementById("session-ended");
+    box.hidden = false;
+    conn.textContent = "✕ " + root.dataset.ended;
+    conn.classList.add("down");
+    box.querySelector("a").focus();
+  }
+  document.body.addEventListener("htmx:responseError", function (e) {
+    const status = e.detail.xhr.status;
+    if (status === 401 || status === 403) sessionEnded();
+  });
+
+  // The heartbeat: the server knows the page is connected (site outages are credited
+  // from it), and the page learns the server's remaining time and a proctor's pause.
+  function heartbeat() {
+    if (ended) return;
+    fetch("/api/v1/attempts/" + attempt + "/heartbeat", {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "x-csrftoken": decodeURIComponent(csrf), "accept": "application/json" }
+    }).then(function (r) {
+      if (r.status === 401 || r.status === 403) { sessionEnded(); return null; }
+      return r.ok ? r.json() : null;
+    }).then(function (b) {
+      if (!b) return;
+      setOnline(true);
+      deadline = performance.now() + b.remaining_ms;
+      document.getElementById("paused").hidden = !b.paused;
+      if (b.paused) root.dataset.paused = "1"; else delete root.dataset.paused;
+      const f = form();
+      const submit = f && f.querySelector("button[type=submit]");
+      if (submit && b.paused) submit.disabled = true;
+      else if (submit && f.querySelector("input[name=choice]:checked")) submit.disabled = false;
+    }).catch(function () { setOnline(false); });
+  }
+  setInterval(heartbeat, Number(root.dataset.heartbeatMs));
+  heartbeat();
+  // A page the browser kept (Back or Forward) is asked for again: the server shows the
+  // item to answer now.
+  window.addEventListener("pageshow", function (e) { if (e.persisted) window.location.reload(); });
 
   // Finishing early asks first.
   const early = document.querySelector("form.finish-early");

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from itembank.models import Base, utcnow
 
-ROLES = ("applicant", "observer", "committee")
+ROLES = ("applicant", "observer", "committee", "proctor")
 
 
 class User(Base):
@@ -112,6 +112,10 @@ class Enrollment(Base):
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
     extra_time_s: Mapped[int] = mapped_column(Integer, default=0)
     pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    #: The test site and the room where the applicant sits (empty when not given): site
+    #: outages are detected per room and per site, and proctors see their rooms.
+    site: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    room: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class Attempt(Base):
@@ -136,6 +140,10 @@ class Attempt(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     results: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: The exam page's last heartbeat or answer that reached the server (``exam.usecases.rooms``).
+    last_contact_at: Mapped[datetime | None] = mapped_column(
+        DateTimeUTC(timezone=True), nullable=True
+    )
 
 
 class Response(Base):
@@ -285,3 +293,44 @@ class LoginNetwork(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     allowance: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class ContactGap(Base):
+    """A time an exam page was out of contact: from its last heartbeat before the silence
+    to the first after it. ``decided`` once the outage detection has looked at it;
+    ``log_index`` is the ``site_outage`` entry that credited it, if one did."""
+
+    __tablename__ = "contact_gaps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    decided: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ProctorRoom(Base):
+    """A room (or, with an empty ``room``, a whole site) a proctor account watches."""
+
+    __tablename__ = "proctor_rooms"
+    __table_args__ = (UniqueConstraint("user_id", "site", "room"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    site: Mapped[str] = mapped_column(String(64))
+    room: Mapped[str] = mapped_column(String(64), default="")
+
+
+class RoomPause(Base):
+    """A proctor's pause of a room's exam; the time until the resume is credited."""
+
+    __tablename__ = "room_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    site: Mapped[str] = mapped_column(String(64))
+    room: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    by: Mapped[int] = mapped_column(Integer)

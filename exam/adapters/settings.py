@@ -99,6 +99,38 @@ class Settings(BaseSettings):
         description="Freeze the heap built at startup and collect garbage less often "
         "(`seleksi serve` turns it on)",
     )
+    heartbeat_s: float = Field(
+        10.0, gt=0, le=300, description="How often an exam page tells the server it is connected"
+    )
+    contact_flush_s: float = Field(
+        2.0,
+        gt=0,
+        description="How often each process writes the exam pages' contacts and looks for "
+        "site outages",
+    )
+    outage_gap_s: float = Field(30.0, gt=0, description="A page silent this long has lost contact")
+    outage_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="The share of a room's (or site's) active applicants that must lose "
+        "contact together for the time to be credited automatically",
+    )
+    outage_min_applicants: int = Field(
+        3,
+        ge=2,
+        description="At least this many must lose contact together (one alone is never "
+        "credited automatically)",
+    )
+    outage_max_credit_s: int = Field(
+        1800, ge=0, description="The most time one outage credits to one applicant"
+    )
+    outage_settle_s: float = Field(
+        60.0,
+        ge=0,
+        description="How long after a page comes back the detection waits for the rest of "
+        "its room before it decides",
+    )
     language: str = Field("id", description="Default language: id or en")
     timezone: str = Field(
         "Asia/Jakarta", description="Time zone of the exam windows the committee enters (IANA)"
@@ -147,6 +179,17 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"not an address or network (CIDR): {entry!r}") from None
         return value
+
+    def outage_rules(self):
+        """The site-outage thresholds (``proctoring.outages``)."""
+        from proctoring.outages import OutageRules  # noqa: PLC0415
+
+        return OutageRules(
+            share_permille=round(self.outage_share * 1000),
+            min_applicants=self.outage_min_applicants,
+            gap_ms=round(self.outage_gap_s * 1000),
+            max_credit_ms=self.outage_max_credit_s * 1000,
+        )
 
     def resolved_secret(self) -> str:
         """The configured secret, or one generated at first use and kept in the data

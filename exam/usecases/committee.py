@@ -174,6 +174,8 @@ def enroll_applicants(
             track=row.track,
             attributes=row.attributes,
             extra_time_s=row.extra_time_s,
+            site=row.site,
+            room=row.room,
             pseudonym=pseudonym(bytes.fromhex(exam.pseudonym_key_hex), reg),
         )
         session.add(enrollment)

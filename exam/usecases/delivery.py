@@ -181,6 +181,8 @@ def enroll(
     attributes: dict | None = None,
     extra_time_s: int = 0,
     now: datetime | None = None,
+    site: str = "",
+    room: str = "",
 ) -> Enrollment:
     """Enroll one applicant and log it as the committee's enrollment does: the pseudonym
     with its formation and track, which the ranking checks its rows against."""
@@ -193,6 +195,8 @@ def enroll(
         track=track,
         attributes=attributes or {},
         extra_time_s=extra_time_s,
+        site=site,
+        room=room,
         pseudonym=pseudonym(bytes.fromhex(exam.pseudonym_key_hex), registration_number),
     )
     session.add(row)

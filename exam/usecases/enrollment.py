@@ -1,7 +1,9 @@
 """Enrollment files: the applicants of an exam, from a CSV the committee uploads.
 
-Columns: ``registration_number,name,formation`` (required), ``track`` and
-``extra_time_minutes`` (optional), and any further column is a group attribute used by
+Columns: ``registration_number,name,formation`` (required), ``track``,
+``extra_time_minutes``, ``site`` and ``room`` (optional: the test site and the room the
+applicant sits in, for the proctors' room view and site outages), and any further column
+is a group attribute used by
 the fairness analyses (gender, region, age band …). Every problem is reported with its line
 and column, and nothing is enrolled if there is one. The caps of ``scoring.limits`` apply:
 file size, rows, and each field's length (no NUL characters).
@@ -19,8 +21,10 @@ from itembank.content import Problem
 from scoring import limits
 
 REQUIRED = ("registration_number", "name", "formation")
-OPTIONAL = ("track", "extra_time_minutes")
+OPTIONAL = ("track", "extra_time_minutes", "site", "room")
 _REG = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: A site or room name: letters, digits, spaces and . _ - / (as printed on a door).
+_PLACE = re.compile(r"^[\w .\-/]{1,64}$")
 #: Letters and digits that are not easily confused when read off a printed sheet.
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -34,6 +38,8 @@ class EnrollmentRow:
     track: str = ""
     extra_time_s: int = 0
     attributes: dict = field(default_factory=dict)
+    site: str = ""
+    room: str = ""
 
 
 def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], list[Problem]]:
@@ -132,6 +138,7 @@ def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], 
                     f"{extra!r} is not a whole number of minutes (0–600)",
                 )
             )
+        problems += _place_problems(source, line, row)
         if len(problems) == before:
             rows.append(
                 EnrollmentRow(
@@ -142,11 +149,27 @@ def read_enrollment_csv(data: bytes, source: str) -> tuple[list[EnrollmentRow], 
                     row.get("track", ""),
                     int(extra or 0) * 60,
                     {a: row[a] for a in attributes if row[a]},
+                    row.get("site", ""),
+                    row.get("room", ""),
                 )
             )
     if not rows and not problems:
         problems.append(Problem(source, None, None, "no applicants after the header"))
     return rows, problems
+
+
+def _place_problems(source: str, line: int, row: dict) -> list[Problem]:
+    """The site and room cells: plain names, and no room without its site."""
+    problems = [
+        Problem(
+            source, str(line), col, f"{row[col]!r} must be 1–64 letters, digits, spaces or . _ - /"
+        )
+        for col in ("site", "room")
+        if row.get(col) and not _PLACE.match(row[col])
+    ]
+    if row.get("room") and not row.get("site"):
+        problems.append(Problem(source, str(line), "site", "a room is given without its site"))
+    return problems
 
 
 def new_password(length: int = 10) -> str:

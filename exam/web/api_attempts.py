@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Request, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
@@ -89,6 +90,14 @@ class EventIn(Struct):
 @dataclass
 class EventOut:
     log_index: int
+
+
+@dataclass
+class HeartbeatOut:
+    status: str
+    remaining_ms: int
+    #: A proctor has paused the applicant's room: the page waits, the time is credited.
+    paused: bool
 
 
 PROCTORING_EVENTS = (
@@ -173,10 +182,15 @@ def _attempt_out(v: delivery.AttemptView) -> AttemptOut:
     )
 
 
+#: An exam reply is about one moment of one attempt: never kept by a browser or a proxy.
+NO_STORE = CacheControlHeader(no_store=True)
+
+
 class AttemptApi(Controller):
     path = "/api/v1"
     guards = [applicant_only]  # noqa: RUF012 (Litestar's controller attribute)
     tags = ["applicant"]  # noqa: RUF012
+    cache_control = NO_STORE
 
     @post("/exams/{exam_code:str}/attempts", status_code=HTTP_200_OK, raises=[Conflict])
     async def start(self, request: Request, exam_code: FromPath[str]) -> StartReply:
@@ -260,6 +274,35 @@ class AttemptApi(Controller):
 
         index = await request.app.state.db.write(run)
         return EventOut(index)
+
+    @post("/attempts/{attempt_id:int}/heartbeat", status_code=HTTP_200_OK)
+    async def heartbeat(self, request: Request, attempt_id: PathId) -> HeartbeatOut:
+        """The exam page is connected: recorded for the site-outage detection (written in
+        batches, ``exam.web.contacts``); the reply is the server's remaining time (moved by
+        any credit) and whether the room is paused."""
+        user: CurrentUser = request.user
+        now = _now(request)
+        book = request.app.state.contacts
+
+        def read(session: Session):
+            return session.execute(
+                select(
+                    Attempt.status, Attempt.deadline_at, Exam.id, Enrollment.site, Enrollment.room
+                )
+                .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+                .join(Exam, Exam.id == Attempt.exam_id)
+                .where(Attempt.id == attempt_id, Enrollment.user_id == user.id)
+            ).one_or_none()
+
+        row = await request.app.state.db.run(read)
+        if row is None:
+            raise NotFoundException(f"no attempt {attempt_id}")
+        status, deadline, exam_id, site, room = row
+        book.places[attempt_id] = (user.id, exam_id, site, room)
+        if status == "active":
+            book.touch(attempt_id, now)
+        remaining = max(0, int((deadline - now).total_seconds() * 1000))
+        return HeartbeatOut(status, remaining, book.is_paused(attempt_id))
 
     @get("/attempts/{attempt_id:int}/result", raises=[Conflict])
     async def result(self, request: Request, attempt_id: PathId) -> dict:

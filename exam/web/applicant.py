@@ -21,6 +21,7 @@ from msgspec import Meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exam import i18n
 from exam.adapters.models import Attempt, Enrollment, Exam, Publication
 from exam.adapters.runtime import ExamRuntime
 from exam.adapters.security import CurrentUser, applicant_only
@@ -28,6 +29,7 @@ from exam.errors import Kind
 from exam.usecases import delivery
 from exam.usecases.receipts import receipt, verification_code
 from exam.usecases.score_check import checked_rows
+from exam.web.api_attempts import NO_STORE
 from exam.web.deps import STEP_MAX, DbSession, PathLogIndex, answer_from, enrolled, exam_runtime
 
 
@@ -55,6 +57,9 @@ class ApplicantPages(Controller):
     path = "/exam"
     guards = [applicant_only]  # noqa: RUF012 (Litestar's controller attribute)
     include_in_schema = False
+    # Back and Forward must never show an item that can still be answered: the browser
+    # asks the server again, which shows the current one.
+    cache_control = NO_STORE
 
     @get("/", name="exam-home")
     async def home(self, request: Request, db_session: DbSession) -> Response:
@@ -147,7 +152,13 @@ class ApplicantPages(Controller):
             return Redirect(f"/exam/{code}/finished", status_code=303)
         return Template(
             "exam/attempt.html",
-            context={"code": code, "v": v, "resumed": not fresh, "sections": _sections(rt)},
+            context={
+                "code": code,
+                "v": v,
+                "resumed": not fresh,
+                "sections": _sections(rt),
+                "heartbeat_s": request.app.state.settings.heartbeat_s,
+            },
         )
 
     @post("/{code:str}/answer", name="exam-answer")
@@ -162,11 +173,16 @@ class ApplicantPages(Controller):
         reply, error, v = done.reply, done.refusal, done.view
         if v.status != "active":
             return Response(b"", status_code=200, headers={"HX-Redirect": f"/exam/{code}/finished"})
+        message = error.reason if error else None
+        if error is not None and error.kind == Kind.CONFLICT and data.step != v.step:
+            # A stale page (Back, a second tab): explain in the applicant's language and
+            # show the item to answer now.
+            message = i18n.translate(i18n.lang_of(request), "exam.stale_answer")
         context = {
             "code": code,
             "v": v,
             "saved": reply is not None,
-            "error": error.reason if error else None,
+            "error": message,
             "log_index": reply.log_index if reply else None,
         }
         return Template(

@@ -23,7 +23,12 @@ from exam.web import client_change
 from exam.web.client_address import client_address
 from exam.web.sessions import drop_session, rotate_session
 
-HOME_BY_ROLE = {"committee": "/committee/exams", "observer": "/observer", "applicant": "/exam"}
+HOME_BY_ROLE = {
+    "committee": "/committee/exams",
+    "observer": "/observer",
+    "applicant": "/exam",
+    "proctor": "/proctor/",
+}
 
 logger = logging.getLogger("exam.auth")
 
@@ -132,7 +137,9 @@ def _retry_after(refused: Refusal) -> dict[str, str]:
 
 @get("/login", name="login", sync_to_thread=False, include_in_schema=False)
 def login_page(request: Request) -> Template:
-    return Template("login.html", context={"failed": False, "ended": _ended(request)})
+    context = {"failed": False, "ended": _ended(request)}
+    context["exam_ended"] = request.query_params.get("from") == "exam" and not context["ended"]
+    return Template("login.html", context=context)
 
 
 @post("/login", name="login-submit", status_code=HTTP_200_OK, include_in_schema=False)

@@ -98,6 +98,7 @@ async def answer_from(request: Request, step: int, item_id: str, choice: str, **
         raise NotFoundException(str(exc)) from None
     if change:
         client_change.remember(request)
+    request.app.state.contacts.touch(done.view.attempt_id, now)
     return done
 
 

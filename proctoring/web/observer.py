@@ -57,6 +57,10 @@ class Board:
     log_size: int
 
 
+#: Site outages credited and proctors' pauses: shown with the flags, with their evidence.
+ROOM_TYPES = ("site_outage", "room_paused", "room_resumed")
+
+
 def _entries_of(session: Session, code: str, kind: str) -> list[dict]:
     """Entries of one type for one exam, parsed (a scan with LIKE: pages, not the hot path)."""
     rows = session.scalars(
@@ -236,9 +240,11 @@ class ObserverPages(Controller):
                 [e for k in FLAG_TYPES for e in _entries_of(session, chosen, k)] if chosen else []
             )
             notes = _entries_of(session, chosen, "incident_note") if chosen else []
-            return codes, chosen, events, notes, log.size(session)
+            outages = [e for k in ROOM_TYPES for e in _entries_of(session, chosen, k)]
+            outages.sort(key=lambda e: e["t"])
+            return codes, chosen, events, (notes, outages), log.size(session)
 
-        codes, chosen, events, notes, size = await db_session.run_sync(run)
+        codes, chosen, events, (notes, outages), size = await db_session.run_sync(run)
         by_person: dict[str, list[dict]] = {}
         for e in events:
             by_person.setdefault(e["pseudonym"], []).append(e)
@@ -249,6 +255,7 @@ class ObserverPages(Controller):
                 "exam": chosen,
                 "flags": sorted(by_person.items(), key=lambda kv: -len(kv[1])),
                 "notes": notes,
+                "outages": outages,
                 "size": size,
             },
         )

@@ -51,3 +51,20 @@ def test_passwords_are_random_and_readable():
     words = {new_password() for _ in range(50)}
     assert len(words) == 50
     assert all(len(w) == 10 and not set(w) & set("01ilo") for w in words)
+
+
+def test_site_and_room_columns_are_optional_and_checked():
+    data = (
+        b"registration_number,name,formation,site,room\n"
+        b"R-1,Siti,Analis,SMKN 1 Jayapura,Lab 2\n"
+        b"R-2,Budi,Analis,,\n"
+        b"R-3,Ani,Analis,,Lab 3\n"
+        b"R-4,Dodi,Analis,Kantor;DROP,Lab 1\n"
+    )
+    rows, problems = read_enrollment_csv(data, "peserta.csv")
+    assert [str(p) for p in problems] == [
+        "peserta.csv:4: site: a room is given without its site",
+        "peserta.csv:5: site: 'Kantor;DROP' must be 1–64 letters, digits, spaces or . _ - /",
+    ]
+    assert [(r.site, r.room) for r in rows] == [("SMKN 1 Jayapura", "Lab 2"), ("", "")]
+    assert rows[0].attributes == {}  # site and room are no group attributes

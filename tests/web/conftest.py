@@ -18,7 +18,12 @@ from exam.app import create_app
 from itembank import repository
 from itembank.transfer import read_bank_file
 
-ACCOUNTS = {"komite": "committee", "pengamat": "observer", "peserta01": "applicant"}
+ACCOUNTS = {
+    "komite": "committee",
+    "pengamat": "observer",
+    "peserta01": "applicant",
+    "pengawas": "proctor",
+}
 PASSWORD = "rahasia-123"
 
 

@@ -7,18 +7,29 @@ import re
 import pytest
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
+from sqlalchemy import select
 
+from exam.adapters import database
+from exam.adapters.models import User
 from exam.app import PUBLIC_PATHS, create_app
+from exam.usecases import rooms
 from tests.web.conftest import csrf, login
 from tests.web.test_attempt_api import exam_ready  # noqa: F401 (the fixture)
 
-ROLES = {"anonymous": None, "applicant": "peserta01", "observer": "pengamat", "committee": "komite"}
+ROLES = {
+    "anonymous": None,
+    "applicant": "peserta01",
+    "observer": "pengamat",
+    "committee": "komite",
+    "proctor": "pengawas",
+}
 #: Which roles a path prefix is for (public paths are open to all).
 OWNERS = [
     (r"^/committee/", {"committee"}),
     (r"^/observer/exams/[^/]+/forensics$", {"committee"}),  # the screening's settings
     (r"^/observer", {"observer", "committee"}),
     (r"^/exam", {"applicant"}),
+    (r"^/proctor", {"proctor"}),
     (r"^/api/v1/attempts/", {"applicant"}),
     (r"^/api/v1/exams/[^/]+/attempts$", {"applicant"}),
 ]
@@ -56,6 +67,11 @@ def routes(app) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def apps(exam_ready):  # noqa: F811
+    engine = database.sync_engine(exam_ready)
+    with database.session_factory(engine)() as session, session.begin():
+        proctor = session.scalar(select(User).where(User.username == "pengawas"))
+        rooms.bind_proctor(session, proctor, [("S1", "R1")])
+    engine.dispose()
     with TestClient(app=create_app(exam_ready)) as owner:
         login(owner, "peserta01")
         owner.post("/api/v1/exams/UJI/attempts", headers={"x-csrftoken": csrf(owner)})
