@@ -66,7 +66,8 @@ def append(
     ``log_index`` set to the first entry's index (an answer's receipt) when its table
     has one, and every other column given (on PostgreSQL no Python-side default is
     applied); the openings of sealed entries go here too. ``updated_rows`` are changes
-    to rows the caller has already locked: (table, primary key, new values). On
+    to rows the caller has already locked: (table, primary key, new values); a changed
+    row of a table with ``log_index`` gets the first entry's index too. On
     PostgreSQL both go in the append's own statement, so the caller's transaction holds
     the head row for that one statement and the commit, and the change costs no round
     trip of its own; the append should be its last statement."""
@@ -92,9 +93,6 @@ def append(
         changes = tuple((table, tuple(values)) for table, _, values in updated_rows)
         start = conn.execute(_pg_append(shape, changes), params).scalar_one()
         return list(range(start, start + len(texts)))
-    for table, key, values in updated_rows:
-        [pk] = table.primary_key.columns
-        conn.execute(update(table).where(pk == key).values(values))
     # One statement both reserves the indices and locks the head row until the caller's
     # transaction ends, so appends are numbered without gaps and commit in order.
     end = conn.execute(_RESERVE, {"n": len(texts)}).scalar_one()
@@ -117,6 +115,10 @@ def append(
         ],
     )
     conn.execute(_INSERT_NODES, added)
+    for table, key, values in updated_rows:
+        [pk] = table.primary_key.columns
+        indexed = {"log_index": start} if _indexed(table) else {}
+        conn.execute(update(table).where(pk == key).values({**values, **indexed}))
     for table, row in indexed_rows:
         conn.execute(insert(table), {**row, "log_index": start} if _indexed(table) else row)
     return list(range(start, end))
@@ -169,10 +171,13 @@ def _pg_append(
 
     for k, (table, columns) in enumerate(changes):
         [pk] = table.primary_key.columns
-        sets = ", ".join(f"{quote(c)} = {cast(table, c, f'u{k}_{c}')}" for c in columns)
+        sets = [f"{quote(c)} = {cast(table, c, f'u{k}_{c}')}" for c in columns]
+        source = ""
+        if _indexed(table):
+            sets, source = [*sets, "log_index = head.start"], " FROM head"
         parts.append(
             f"""upd{k} AS (
-            UPDATE {quote(table.name)} SET {sets}
+            UPDATE {quote(table.name)} SET {", ".join(sets)}{source}
             WHERE {quote(pk.name)} = {cast(table, pk.name, f"u{k}__key")}
         )"""
         )
