@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import itembank
 from exam.adapters.models import Attempt, Enrollment, Exam, Response, User
