@@ -238,7 +238,7 @@ def server(tmp_path_factory):
     settings = prepare_data(tmp_path_factory.mktemp("browser-data"))
     prepare_closed_exam(settings)
     live = LiveServer(settings)
-    url = live.start(timeout=10)
+    url = live.start()  # its default: a loaded machine takes more than 10 s
     yield url
     live.stop()
 

@@ -30,7 +30,15 @@ from exam.errors import Kind
 from exam.usecases import delivery, navigation
 from exam.usecases.receipts import receipt, verification_code
 from exam.usecases.score_check import checked_rows
-from exam.web.deps import STEP_MAX, DbSession, PathLogIndex, answer_from, enrolled, exam_runtime
+from exam.web.deps import (
+    STEP_MAX,
+    DbSession,
+    PathLogIndex,
+    PathStep,
+    answer_from,
+    enrolled,
+    exam_runtime,
+)
 
 
 @dataclass
@@ -42,7 +50,6 @@ class AnswerForm:
 
 @dataclass
 class MarkForm:
-    step: Annotated[int, Meta(ge=0, le=STEP_MAX)]
     marked: bool = False
 
 
@@ -214,11 +221,12 @@ class ApplicantPages(Controller):
             status_code=200 if error is None or error.kind == Kind.CONFLICT else 422,
         )
 
-    @post("/{code:str}/mark", name="exam-mark", status_code=303)
+    @post("/{code:str}/mark/{step:int}", name="exam-mark", status_code=303)
     async def mark(
         self,
         request: Request,
         code: FromPath[str],
+        step: PathStep,
         data: Annotated[MarkForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Redirect:
         """Mark the item ragu-ragu (or take the mark off), then show it again."""
@@ -230,12 +238,12 @@ class ApplicantPages(Controller):
             attempt = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is not None:
                 rt = exam_runtime(request, exam)
-                navigation.mark(session, rt, attempt, enrollment, data.step, data.marked, now)
+                navigation.mark(session, rt, attempt, enrollment, step, data.marked, now)
 
         # The section may have ended meanwhile: the page then shows where the attempt is.
         with contextlib.suppress(delivery.DeliveryError):
             await request.app.state.db.write(run)
-        return Redirect(f"/exam/{code}/attempt?step={data.step}", status_code=303)
+        return Redirect(f"/exam/{code}/attempt?step={step}", status_code=303)
 
     @post("/{code:str}/finish-section", name="exam-finish-section", status_code=303)
     async def finish_section(self, request: Request, code: FromPath[str]) -> Redirect:
