@@ -55,13 +55,15 @@ class MarkForm:
 
 def _sections(rt: ExamRuntime) -> list[dict]:
     """What the pre-exam page announces per section: the items an applicant gets,
-    counting the unscored pilot items they are given too (``pilot_count``)."""
+    counting the unscored pilot items they are given too (``pilot_count``). An adaptive
+    section that stops early may stop before a pilot's place: its least stays its
+    ``min_items``."""
     return [
         {
             "name": s.name,
             "kind": s.kind,
             "count": s.max_items + pilot_count(s),
-            "min_items": s.min_items + pilot_count(s),
+            "min_items": s.min_items,
             "passing_grade": s.passing_grade,
         }
         for s in rt.config.sections

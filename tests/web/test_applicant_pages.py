@@ -19,6 +19,10 @@ def test_before_start_then_the_whole_exam_in_pages(api, clock, tmp_path):  # noq
     before = api.get("/exam/UJI")
     assert before.status_code == 200 and "Mulai ujian" in before.text and "30 menit" in before.text
     assert "<td>10</td>" in before.text and "built-in method" not in before.text
+    # TIU's 8 items and its 2 unscored pilot items: the page announces what is given.
+    assert "1–10 soal (adaptif)" in before.text
+    assert "dipilih menurut jawaban Anda sebelumnya" in before.text
+    assert "dapat berpindah ke soal mana pun" in before.text
     started = api.post(
         "/exam/UJI/start", headers={"x-csrftoken": csrf(api)}, follow_redirects=False
     )
