@@ -28,7 +28,7 @@ from exam.usecases import answering, delivery
 from proctoring import checkpoints
 
 PASSWORD = "demo"
-APPLICANTS = [f"peserta{i:02d}" for i in range(1, 7)]
+APPLICANTS = [f"peserta{i:02d}" for i in range(1, 8)]
 EXAMS = (("UJI", 600), ("KILAT", 12))
 
 

@@ -106,7 +106,7 @@ def test_english_switch(page, server):
 def test_moving_around_a_fixed_section(page, server):
     """Answer items out of order, change two answers, mark one ragu-ragu, then finish the
     section: it asks first and lists what is open; the stored answers are the last ones."""
-    log_in(page, server, "peserta05")
+    log_in(page, server, "peserta07")
     page.goto(f"{server}/exam/UJI")
     expect(page.get_by_text("dapat berpindah ke soal mana pun")).to_be_visible()
     page.get_by_role("button", name="Mulai ujian").click()
