@@ -54,10 +54,11 @@ class Recorded:
     """The log indices of recorded entries, known once their transaction has appended
     them, just before it commits."""
 
-    __slots__ = ("_indices",)
+    __slots__ = ("_indices", "_main")
 
-    def __init__(self) -> None:
+    def __init__(self, main: int = 0) -> None:
         self._indices: list[int] | None = None
+        self._main = main
 
     @property
     def indices(self) -> list[int]:
@@ -67,8 +68,9 @@ class Recorded:
 
     @property
     def index(self) -> int:
-        """The first entry's index (an answer's receipt)."""
-        return self.indices[0]
+        """The main entry's index: the first one's (an answer's receipt) unless the
+        recording named another."""
+        return self.indices[self._main]
 
     @property
     def last(self) -> int:
@@ -85,14 +87,16 @@ def record(
     indexed_rows: Sequence[tuple[Table, dict[str, Any]]] = (),
     updated_rows: Sequence[tuple[Table, Any, dict[str, Any]]] = (),
     then: Callable[[list[int]], None] | None = None,
+    main: int = 0,
 ) -> Recorded:
     """Record entries (and the rows that go with them, as for ``append``) to be appended
     just before the session's transaction commits. ``then(indices)`` runs once they are
-    appended, still inside the transaction: it may set a row's log index."""
+    appended, still inside the transaction: it may set a row's log index. ``main`` is
+    the position of the entry whose index the returned ``Recorded.index`` gives."""
     entries = list(entries)
     if not all("type" in e and "exam" in e and "t" in e for e in entries):
         raise ValueError("a log entry needs the fields type, exam and t")
-    recorded = Recorded()
+    recorded = Recorded(main)
     batch = (entries, list(indexed_rows), list(updated_rows), then, recorded)
     session.info.setdefault(_RECORDED, []).append(batch)
     return recorded
@@ -151,7 +155,8 @@ def append(
     ``log_index`` set to the first entry's index (an answer's receipt) when its table
     has one, and every other column given (on PostgreSQL no Python-side default is
     applied); the openings of sealed entries go here too. ``updated_rows`` are changes
-    to rows the caller has already locked: (table, primary key, new values). On
+    to rows the caller has already locked: (table, primary key, new values); a changed
+    row of a table with ``log_index`` gets the first entry's index too. On
     PostgreSQL both go in the append's own statement, so the caller's transaction holds
     the head row for that one statement and the commit, and the change costs no round
     trip of its own; the append should be its last statement."""
@@ -175,9 +180,6 @@ def append(
         changes = tuple((table, tuple(values)) for table, _, values in updated_rows)
         start = conn.execute(_pg_append(shape, changes), params).scalar_one()
         return list(range(start, start + len(texts)))
-    for table, key, values in updated_rows:
-        [pk] = table.primary_key.columns
-        conn.execute(update(table).where(pk == key).values(values))
     # One statement both reserves the indices and locks the head row until the caller's
     # transaction ends, so appends are numbered without gaps and commit in order.
     end = conn.execute(_RESERVE, {"n": len(texts)}).scalar_one()
@@ -200,6 +202,10 @@ def append(
         ],
     )
     conn.execute(_INSERT_NODES, added)
+    for table, key, values in updated_rows:
+        [pk] = table.primary_key.columns
+        indexed = {"log_index": start} if _indexed(table) else {}
+        conn.execute(update(table).where(pk == key).values({**values, **indexed}))
     for table, row in indexed_rows:
         conn.execute(insert(table), {**row, "log_index": start} if _indexed(table) else row)
     return list(range(start, end))
@@ -252,10 +258,13 @@ def _pg_append(
 
     for k, (table, columns) in enumerate(changes):
         [pk] = table.primary_key.columns
-        sets = ", ".join(f"{quote(c)} = {cast(table, c, f'u{k}_{c}')}" for c in columns)
+        sets = [f"{quote(c)} = {cast(table, c, f'u{k}_{c}')}" for c in columns]
+        source = ""
+        if _indexed(table):
+            sets, source = [*sets, "log_index = head.start"], " FROM head"
         parts.append(
             f"""upd{k} AS (
-            UPDATE {quote(table.name)} SET {sets}
+            UPDATE {quote(table.name)} SET {", ".join(sets)}{source}
             WHERE {quote(pk.name)} = {cast(table, pk.name, f"u{k}__key")}
         )"""
         )

@@ -41,10 +41,9 @@ from dataclasses import dataclass, field
 from exam.cat.blueprint import ExamConfig
 from exam.cat.plan import compile_section
 from exam.cat.randomness import seed_commitment
-from exam.cat.replay import replay_section, rescore_section
 from itembank.table import BankTable
 from proctoring import merkle, outages
-from proctoring.canonical import decimal
+from proctoring.attempt_replay import replay_attempt
 from proctoring.cosign import WitnessKey, quorum_problems
 from proctoring.note import Checkpoint, NoteError, Verifier, open_checkpoint
 from proctoring.seal import OPENED, Opening, open_entries
@@ -238,6 +237,12 @@ class _Attempt:
     answered: set[int] = field(default_factory=set)
     finished: bool = False
     answer_times: list[int] = field(default_factory=list)
+    #: The last step served and when: a fixed section serves its steps in one append.
+    last_served: int | None = None
+    last_t: int | None = None
+    #: A section ended since the last serve: the next may follow the last served step.
+    section_ended: bool = False
+    ended: set[str] = field(default_factory=set)
 
 
 def _check_events(entries: list[dict], report: Report) -> None:
@@ -293,17 +298,24 @@ def _check_event(e: dict, attempts: dict, started: set, report: Report) -> None:
     elif kind in ("site_outage", "room_resumed"):  # recomputed from the entry's evidence
         outages.apply(e, attempts, report.add)
     elif kind == "item_served":
+        step = e.get("step")
         if a.finished:
             report.add(f"{where}: an item served after the attempt finished")
-        if e.get("step") != a.next_step:
-            report.add(f"{where}: step {e.get('step')} served, step {a.next_step} expected")
-        a.served[e.get("step")] = e.get("item")
+        follows = a.last_served is not None and step == a.last_served + 1
+        if step != a.next_step and not (follows and (e["t"] == a.last_t or a.section_ended)):
+            report.add(f"{where}: step {step} served, step {a.next_step} expected")
+        a.served[step] = e.get("item")
+        a.last_served, a.last_t, a.section_ended = step, e["t"], False
     elif kind == "answer":
         step = int(e["step"])
         if a.finished:
             report.add(f"{where}: an answer after the attempt finished")
-        if step in a.answered:
+        if e.get("section") in a.ended:
+            report.add(f"{where}: an answer after section {e.get('section')} ended")
+        if step in a.answered and e.get("changed") is not True:
             report.add(f"{where}: a second answer to step {step}")
+        elif step not in a.answered and "changed" in e:
+            report.add(f"{where}: a changed answer to step {step}, which had none")
         elif step not in a.served or a.served[step] != e.get("item"):
             report.add(
                 f"{where}: item {e.get('item')} answered at step {step} was not served there"
@@ -313,6 +325,13 @@ def _check_event(e: dict, attempts: dict, started: set, report: Report) -> None:
         a.answered.add(step)
         a.answer_times.append(int(e["t"]))
         a.next_step = max(a.next_step, step + 1)
+    elif kind == "item_marked":
+        step = int(e["step"])
+        if a.finished or e.get("section") in a.ended or step not in a.served:
+            report.add(f"{where}: step {step} marked, which is not an item of a running section")
+    elif kind == "section_finished":
+        a.section_ended = True
+        a.ended.add(e.get("section"))
     elif kind == "attempt_finished":
         a.finished = True
 
@@ -435,88 +454,10 @@ def _replay_chunk(chunk: list, exam: tuple | None = None) -> tuple[list[str], in
     report = Report()
     for pseudonym, mine in chunk:
         try:
-            _replay_attempt(code, config, plans, seed, pseudonym, mine, report)
+            replay_attempt(code, config, plans, seed, pseudonym, mine, report)
         except (KeyError, TypeError, ValueError) as exc:
             report.add(f"exam {code}, {pseudonym}: malformed entries ({exc!r})")
     return report.problems, len(chunk)
-
-
-def _replay_attempt(code, config, plans, seed, pseudonym, events, report) -> None:
-    where = f"exam {code}, {pseudonym}"
-    answers: dict[str, list[tuple[str, int, bool]]] = defaultdict(list)
-    choices: dict[str, list[str]] = defaultdict(list)
-    for e in events:
-        if e["type"] != "answer":
-            continue
-        category = e["category"]
-        if not isinstance(category, int) or isinstance(category, bool):
-            report.add(f"{where}: the answer at step {e['step']} has no scored category")
-            return
-        answers[e["section"]].append((e["item"], category, bool(e.get("pilot"))))
-        choices[e["section"]].append(e.get("choice"))
-    _check_rescoring(where, config, plans, seed, pseudonym, events, answers, choices, report)
-    finished = {e["section"]: e for e in events if e["type"] == "section_finished"}
-    total = 0
-    for section in config.sections:
-        given = answers.get(section.name, [])
-        try:
-            replayed = replay_section(
-                plans[section.name],
-                seed,
-                pseudonym,
-                [c for _, c, pilot in given if not pilot],
-                (),
-                [c for _, c, pilot in given if pilot],
-            )
-        except (ValueError, IndexError) as exc:
-            report.add(f"{where}, {section.name}: the engine cannot replay the answers ({exc})")
-            return
-        result = replayed.result
-        logged_items = [item for item, _, pilot in given if not pilot]
-        if list(result.items) != logged_items:
-            report.add(
-                f"{where}, {section.name}: the replay serves {list(result.items)}, "
-                f"the log shows {logged_items}"
-            )
-            continue
-        pilots = [item for item, _, pilot in given if pilot]  # the answered ones
-        if pilots != list(result.pilot_items[: len(pilots)]):
-            report.add(f"{where}, {section.name}: the pilot items differ from the replay")
-        logged = finished.get(section.name)
-        if logged is None:
-            continue
-        points = result.points if result.n_items else 0
-        got = (points, decimal(result.theta), decimal(result.se))
-        want = (logged.get("points"), logged.get("theta"), logged.get("se"))
-        if got != want:
-            report.add(f"{where}, {section.name}: replay gives points, θ, SE {got}, the log {want}")
-        total += points
-    done = next((e for e in events if e["type"] == "attempt_finished"), None)
-    if done is not None and done.get("total") != total:
-        report.add(f"{where}: total {done.get('total')} logged, {total} replayed")
-
-
-def _check_rescoring(where, config, plans, seed, pseudonym, events, answers, choices, report):
-    """Re-scored sections (after an item was re-keyed): the served items scored with the
-    corrected categories give the points, θ and SE the last ``attempt_rescored`` states."""
-    rescored = {e["section"]: e for e in events if e["type"] == "attempt_rescored"}
-    if not rescored:
-        return
-    rekey = {e["item"]: e["scoring"] for e in events if e["type"] == "item_rekeyed"}
-    for name, logged in rescored.items():
-        given = answers.get(name, [])
-        picked = choices.get(name, [])
-        items, cats = [], []
-        for (item, category, pilot), choice in zip(given, picked, strict=True):
-            if pilot:
-                continue
-            items.append(item)
-            cats.append(rekey[item][choice] if item in rekey else category)
-        result = rescore_section(plans[name], seed, pseudonym, items, cats)
-        got = (result.points, decimal(result.theta), decimal(result.se))
-        want = (logged.get("points"), logged.get("theta"), logged.get("se"))
-        if got != want:
-            report.add(f"{where}, {name}: re-scoring gives points, θ, SE {got}, the log {want}")
 
 
 # -- published results ------------------------------------------------------------------------

@@ -133,6 +133,11 @@ class Attempt(Base):
     section_index: Mapped[int] = mapped_column(Integer, default=0)
     section_started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     step: Mapped[int] = mapped_column(Integer, default=0)
+    #: The first step of the current section (a fixed section serves its whole form from
+    #: here at once, see ``exam.cat.fixed``).
+    section_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The steps of the current fixed section the applicant marked "ragu-ragu".
+    marked: Mapped[list | None] = mapped_column(JSON, nullable=True)
     state: Mapped[bytes] = mapped_column(LargeBinary)
     served_item: Mapped[str | None] = mapped_column(String(64), nullable=True)
     served_pilot: Mapped[bool] = mapped_column(Boolean, default=False)

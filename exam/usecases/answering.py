@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from exam.adapters.models import Attempt, Enrollment, Exam, Response
 from exam.adapters.runtime import ExamRuntime
-from exam.cat import engine
+from exam.cat import engine, fixed
 from exam.errors import Kind
 from exam.usecases import delivery
 from exam.usecases.delivery import DeliveryError, Events, _finish, _serve_next, ms
@@ -90,6 +90,7 @@ STORED_ANSWER_COLUMNS = (
     _RESPONSES.c.choice,
     _RESPONSES.c.log_index,
     _RESPONSES.c.next_step,
+    _RESPONSES.c.id,
 )
 _PREVIOUS = select(*STORED_ANSWER_COLUMNS).where(
     _RESPONSES.c.attempt_id == bindparam("attempt"), _RESPONSES.c.step == bindparam("step")
@@ -104,6 +105,7 @@ class StoredAnswer:
     choice: str
     log_index: int
     next_step: int | None
+    id: int | None = None
 
 
 #: ``submit_answer`` reads the stored answer itself.
@@ -145,29 +147,40 @@ def submit_answer(
     choice: str,
     now: datetime,
     stored: StoredAnswer | object | None = UNREAD,
+    keep_open: bool = False,
 ) -> AnswerReply:
     """Store one answer, idempotently: the same answer to the same step returns the same
-    reply; a different answer to an answered step, a wrong step or item, or an answer after
-    the deadline is refused (409) with the reason. ``stored`` is the answer already stored
-    at ``step`` (or None), when the caller read it with the attempt's row."""
+    reply; a different answer to an answered step of an adaptive section (or of a section
+    that has ended), a wrong step or item, or an answer after the deadline is refused (409)
+    with the reason. ``stored`` is the answer already stored at ``step`` (or None), when
+    the caller read it with the attempt's row.
+
+    In a running fixed section any of its items may be answered, and answered again (the
+    last answer counts). Once every item has an answer the section ends, unless
+    ``keep_open``: a client that lets the applicant review keeps it open until the
+    applicant finishes it (``exam.usecases.navigation``) or its time is up."""
     previous = stored
+    plan = rt.plans[attempt.section_index]
+    in_form = attempt.status == "active" and plan.config.kind == "fixed"
+    in_form = in_form and step >= attempt.section_step
     # A caller's read that found none may be older than the lock it waited for: a step
-    # behind the attempt was answered meanwhile (the same answer, sent twice at once).
-    if previous is UNREAD or (previous is None and step < attempt.step):
+    # behind the attempt (or any of a fixed section's) was answered meanwhile (the same
+    # answer, sent twice at once).
+    if previous is UNREAD or (previous is None and (step < attempt.step or in_form)):
         previous = (
             session.connection().execute(_PREVIOUS, {"attempt": attempt.id, "step": step}).first()
         )
     if previous is not None:
         if previous.item_id == item_id and previous.choice == choice:
             return AnswerReply(True, previous.log_index, previous.next_step)
-        raise DeliveryError(f"step {step} is already answered with another choice")
+        if not in_form:
+            raise DeliveryError(f"step {step} is already answered with another choice")
     if attempt.status != "active":
         raise DeliveryError("the attempt has finished")
     if now >= attempt.deadline_at:
         _finish(session, rt, attempt, enrollment, now, "deadline")
         _write_attempt(session, attempt)
         raise DeliveryError("the time is up: the deadline has passed")
-    plan = rt.plans[attempt.section_index]
     limit = plan.config.time_limit_s
     if limit is not None and (now - attempt.section_started_at).total_seconds() >= limit:
         # The section closed before this answer: it goes on to the next section.
@@ -176,6 +189,10 @@ def submit_answer(
         log.record(session, events, indexed_rows=events.rows)
         _write_attempt(session, attempt)
         raise DeliveryError(f"the time for section {plan.config.name} is up")
+    if in_form:
+        return _answer_in_form(
+            session, rt, attempt, enrollment, (step, item_id, choice), now, previous, keep_open
+        )
     if step != attempt.step:
         raise DeliveryError(f"step {step} is not the current step ({attempt.step})")
     if item_id != attempt.served_item:
@@ -232,6 +249,90 @@ def submit_answer(
         events,
         indexed_rows=[(_RESPONSES, {**response, "next_step": next_step}), *events.rows],
         updated_rows=_attempt_update(session, attempt),
+    )
+    return AnswerReply(True, recorded, next_step)
+
+
+def _answer_in_form(
+    session: Session,
+    rt: ExamRuntime,
+    attempt: Attempt,
+    enrollment: Enrollment,
+    given: tuple[int, str, str],
+    now: datetime,
+    previous,
+    keep_open: bool,
+) -> AnswerReply:
+    """An answer, or a changed answer, to an item of the running fixed section: the
+    section's state is rebuilt from its last answers (``exam.cat.fixed``), the response
+    row holds the last answer, and a change is logged like a first answer, marked
+    ``changed``. The response time is measured from the applicant's previous action."""
+    step, item_id, choice = given
+    plan = rt.plans[attempt.section_index]
+    state = engine.loads(attempt.state)
+    slots = fixed.layout(plan, state)
+    position = step - attempt.section_step
+    if position >= len(slots):
+        raise DeliveryError(f"step {step} is not an item of section {plan.config.name}")
+    slot = slots[position]
+    if item_id != slot.item_id:
+        raise DeliveryError(f"item {item_id} is not the item served at step {step}")
+    content = rt.content(item_id)
+    if choice not in {o.key for o in content.options}:
+        raise DeliveryError(f"{choice!r} is not an option of item {item_id}", Kind.INVALID)
+    category = content.category_of(choice)
+    answers = {**fixed.answers_of(plan, state), position: category}
+    state = fixed.with_answers(plan, state, answers)
+    events = Events()
+    changed = {"changed": True} if previous is not None else {}
+    events.sealed(
+        "answer",
+        rt.code,
+        now,
+        {
+            "item": item_id,
+            "choice": choice,
+            "category": category,
+            "pilot": slot.pilot,
+            "response_ms": max(0, ms(now) - ms(attempt.served_at or now)),
+        },
+        pseudonym=enrollment.pseudonym,
+        section=plan.config.name,
+        step=step,
+        **changed,
+    )
+    attempt.served_at = now
+    unanswered = [p for p in range(len(slots)) if p not in answers]
+    if unanswered or keep_open:
+        # Forward clients go on to the next unanswered item, a reviewing one to the next.
+        after = [p for p in unanswered if p > position] or unanswered
+        target = min(position + 1, len(slots) - 1) if keep_open else after[0]
+        attempt.state = engine.dumps(state)
+        attempt.step = attempt.section_step + target
+        attempt.served_item, attempt.served_pilot = slots[target].item_id, slots[target].pilot
+    else:
+        _serve_next(rt, attempt, enrollment, state, now, events, ended=engine.STOP_FORM_COMPLETE)
+    next_step = attempt.step if attempt.status == "active" else None
+    values = {"choice": choice, "category": category, "answered_at": now, "next_step": next_step}
+    if previous is None:
+        response = {
+            "attempt_id": attempt.id,
+            "step": step,
+            "section": plan.config.name,
+            "item_id": item_id,
+            "item_version": rt.versions[item_id],
+            "pilot": slot.pilot,
+            "served_at": attempt.section_started_at,
+            **values,
+        }
+        inserted, updated = [(_RESPONSES, response)], []
+    else:
+        inserted, updated = [], [(_RESPONSES, previous.id, values)]
+    recorded = log.record(
+        session,
+        events,
+        indexed_rows=[*inserted, *events.rows],
+        updated_rows=[*updated, *_attempt_update(session, attempt)],
     )
     return AnswerReply(True, recorded, next_step)
 
@@ -317,11 +418,13 @@ def answer(
     attempt_id: int | None = None,
     exam_code: str | None = None,
     before: Callable[[Session, str, str, int], None] | None = None,
+    keep_open: bool = False,
 ) -> Answered:
     """Store one answer of user ``user_id`` to their attempt (by ``attempt_id``, or their
     attempt at exam ``exam_code``). ``runtime_of`` finds the compiled exam; ``before`` is
     called with (session, exam code, pseudonym, current step) before the answer, to log
-    what the request tells (a client change). Raises AttemptNotFoundError."""
+    what the request tells (a client change); ``keep_open`` as ``submit_answer``.
+    Raises AttemptNotFoundError."""
     by_code = attempt_id is None
     params = {"user_id": user_id, "step": step}
     params.update({"code": exam_code} if by_code else {"attempt_id": attempt_id})
@@ -341,7 +444,7 @@ def answer(
         before(session, key.code, applicant.pseudonym, attempt.step)
     try:
         reply = submit_answer(
-            session, rt, attempt, applicant, step, item_id, choice, now, stored=stored
+            session, rt, attempt, applicant, step, item_id, choice, now, stored, keep_open
         )
     except delivery.DeliveryError as refusal:
         return Answered(None, refusal, delivery.view(rt, attempt, now), None)

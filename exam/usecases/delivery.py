@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from exam.adapters.models import Attempt, Enrollment, Exam
 from exam.adapters.runtime import ExamRuntime, pseudonym, runtime, snapshot_hash
-from exam.cat import engine, randomness
+from exam.cat import engine, fixed, randomness
 from exam.cat.blueprint import ExamConfig
 from exam.cat.feasibility import check_exam
 from exam.cat.outcome import section_result
@@ -247,6 +247,15 @@ class AttemptView:
     deadline: datetime
     item: ItemView | None
     resumed: bool = False
+    #: The item's number within its section ("Soal 3 dari 40"), and in a fixed section
+    #: how many items it has (None in an adaptive one: its length depends on the answers).
+    number: int = 0
+    count: int | None = None
+
+    @property
+    def navigable(self) -> bool:
+        """A fixed section: its items can be visited and answered again in any order."""
+        return self.count is not None
 
     @property
     def remaining_seconds(self) -> int:
@@ -263,18 +272,35 @@ def remaining_ms(attempt: Attempt, now: datetime) -> int:
     return max(0, (attempt.deadline_at - now) // timedelta(milliseconds=1))
 
 
-def view(rt: ExamRuntime, attempt: Attempt, now: datetime, resumed: bool = False) -> AttemptView:
+def view(
+    rt: ExamRuntime, attempt: Attempt, now: datetime, resumed: bool = False, step: int | None = None
+) -> AttemptView:
+    """The attempt as the applicant sees it: the current item, or in a fixed section the
+    item at ``step`` when it is one of the section's."""
     active = attempt.status == "active" and attempt.served_item is not None
-    section = rt.config.sections[attempt.section_index].name if active else None
+    if not active:
+        return AttemptView(
+            attempt.id, attempt.status, None, attempt.step, remaining_ms(attempt, now),
+            attempt.deadline_at, None, resumed,
+        )  # fmt: skip
+    plan = rt.plans[attempt.section_index]
+    shown, item_id, count = attempt.step, attempt.served_item, None
+    if plan.config.kind == "fixed":
+        slots = fixed.layout(plan, engine.loads(attempt.state))
+        count = len(slots)
+        if step is not None and 0 <= step - attempt.section_step < count:
+            shown, item_id = step, slots[step - attempt.section_step].item_id
     return AttemptView(
         attempt.id,
         attempt.status,
-        section,
-        attempt.step,
+        plan.config.name,
+        shown,
         remaining_ms(attempt, now),
         attempt.deadline_at,
-        item_view(rt.content(attempt.served_item)) if active else None,
+        item_view(rt.content(item_id)),
         resumed,
+        number=shown - attempt.section_step + 1,
+        count=count,
     )
 
 
@@ -356,44 +382,80 @@ def _serve_next(
     state: engine.EngineState,
     now: datetime,
     events: Events,
+    ended: str | None = None,
 ) -> Events:
     """Decide what comes next: an item of this section, the next section, or the end.
-    Updates the attempt and adds the events to log to ``events``.
+    Updates the attempt and adds the events to log to ``events``. ``ended`` ends the
+    current (fixed) section for that reason first.
 
     Which item is served is sealed: in an adaptive section the next item's difficulty
     tells whether the last answer was right, and the item's content hash could be tried
-    against each possible key."""
+    against each possible key. A fixed section serves its whole form at once
+    (``exam.cat.fixed``): it ends when the applicant finishes it or its time is up."""
     while True:
         plan = rt.plans[attempt.section_index]
         elapsed = (now - attempt.section_started_at).total_seconds()
-        decision = engine.decide(plan, state, rt.seed, enrollment.pseudonym, elapsed)
-        if decision.item_id is not None:
-            attempt.state = engine.dumps(state)
-            attempt.served_item, attempt.served_pilot = decision.item_id, decision.pilot
-            attempt.served_at = now
-            events.sealed(
-                "item_served",
-                rt.code,
-                now,
-                {
-                    "item": decision.item_id,
-                    "item_sha256": rt.content_sha256(decision.item_id),
-                    "pilot": decision.pilot,
-                },
-                pseudonym=enrollment.pseudonym,
-                section=plan.config.name,
-                step=attempt.step,
-            )
-            return events
-        events.append(
-            _section_finished(rt, attempt, enrollment, plan, state, decision.stop_reason, now)
-        )
+        if plan.config.kind == "fixed":
+            limit = plan.config.time_limit_s
+            reason = ended or (engine.STOP_TIME if limit is not None and elapsed >= limit else None)
+            ended = None
+            if reason is None:
+                _serve_form(rt, attempt, enrollment, plan, state, now, events)
+                return events
+            # The next section's steps follow every step this one served.
+            attempt.step = max(attempt.step, attempt.section_step + len(fixed.layout(plan, state)))
+        else:
+            decision = engine.decide(plan, state, rt.seed, enrollment.pseudonym, elapsed)
+            reason = decision.stop_reason
+            if decision.item_id is not None:
+                attempt.state = engine.dumps(state)
+                attempt.served_item, attempt.served_pilot = decision.item_id, decision.pilot
+                attempt.served_at = now
+                _served(
+                    rt,
+                    enrollment,
+                    plan,
+                    decision.item_id,
+                    decision.pilot,
+                    attempt.step,
+                    now,
+                    events,
+                )
+                return events
+        attempt.state = engine.dumps(state)
+        events.append(_section_finished(rt, attempt, enrollment, plan, state, reason, now))
         if attempt.section_index + 1 >= len(rt.plans):
             events += _finish_events(rt, attempt, enrollment, now, "completed")
             return events
         attempt.section_index += 1
         attempt.section_started_at = now
+        attempt.section_step = attempt.step
+        if attempt.marked:
+            attempt.marked = None
         state = engine.start(rt.plans[attempt.section_index], rt.seed, enrollment.pseudonym)
+
+
+def _served(rt, enrollment, plan, item_id: str, pilot: bool, step: int, now, events) -> None:
+    events.sealed(
+        "item_served",
+        rt.code,
+        now,
+        {"item": item_id, "item_sha256": rt.content_sha256(item_id), "pilot": pilot},
+        pseudonym=enrollment.pseudonym,
+        section=plan.config.name,
+        step=step,
+    )
+
+
+def _serve_form(rt, attempt, enrollment, plan, state, now, events) -> None:
+    """Serve every item of a fixed section at once, at consecutive steps."""
+    slots = fixed.layout(plan, state)
+    attempt.section_step = attempt.step
+    for k, slot in enumerate(slots):
+        _served(rt, enrollment, plan, slot.item_id, slot.pilot, attempt.step + k, now, events)
+    attempt.state = engine.dumps(state)
+    attempt.served_item, attempt.served_pilot = slots[0].item_id, slots[0].pilot
+    attempt.served_at = now
 
 
 def _section_finished(

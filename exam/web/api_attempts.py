@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, post, put
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session, defer
 
 from exam.adapters.models import Attempt, Enrollment, Exam
 from exam.adapters.security import CurrentUser, applicant_only
-from exam.usecases import delivery
+from exam.usecases import delivery, navigation
 from exam.usecases.receipts import receipt
 from exam.usecases.score_check import SCORE_MISMATCH, checked_rows
-from exam.web.deps import STEP_MAX, PathId, answer_from, enrolled, exam_runtime
+from exam.web.deps import STEP_MAX, PathId, PathStep, answer_from, enrolled, exam_runtime
 from exam.web.item_assets import item_html
+from proctoring import log
 
 
 @dataclass
@@ -60,6 +61,10 @@ class AttemptOut:
     remaining_seconds: int
     deadline: str
     item: ItemOut | None
+    #: The item's number in its section, and how many items a fixed section has (null
+    #: in an adaptive section).
+    number: int = 0
+    count: int | None = None
 
 
 class AnswerIn(Struct):
@@ -98,6 +103,52 @@ class HeartbeatOut:
     remaining_ms: int
     #: A proctor has paused the applicant's room: the page waits, the time is credited.
     paused: bool
+
+
+class ItemAnswerIn(Struct):
+    """An answer, or a changed answer, to one item of the running fixed section."""
+
+    item_id: str
+    choice: str
+
+
+class MarkIn(Struct):
+    """Mark an item ragu-ragu (``true``) or take the mark off (``false``)."""
+
+    marked: bool
+
+
+@dataclass
+class CellOut:
+    number: int
+    step: int
+    status: str
+    answered: bool
+    marked: bool
+    choice: str | None
+
+
+@dataclass
+class SectionProgressOut:
+    name: str
+    answered: int
+    count: int | None
+    current: bool
+    done: bool
+
+
+@dataclass
+class GridOut:
+    section: str
+    navigable: bool
+    items: list[CellOut]
+    sections: list[SectionProgressOut]
+
+
+@dataclass
+class SectionFinishedOut:
+    log_index: int
+    attempt: AttemptOut
 
 
 PROCTORING_EVENTS = (
@@ -178,12 +229,28 @@ def _item_out(item: delivery.ItemView) -> ItemOut:
 def _attempt_out(v: delivery.AttemptView) -> AttemptOut:
     item = v.item and _item_out(v.item)
     return AttemptOut(
-        v.attempt_id, v.status, v.section, v.step, v.remaining_seconds, v.deadline.isoformat(), item
+        v.attempt_id,
+        v.status,
+        v.section,
+        v.step,
+        v.remaining_seconds,
+        v.deadline.isoformat(),
+        item,
+        v.number,
+        v.count,
     )
 
 
 #: An exam reply is about one moment of one attempt: never kept by a browser or a proxy.
 NO_STORE = CacheControlHeader(no_store=True)
+
+
+def _grid_out(g: navigation.Grid) -> GridOut:
+    cells = [CellOut(c.number, c.step, c.status, c.answered, c.marked, c.choice) for c in g.cells]
+    sections = [
+        SectionProgressOut(p.name, p.answered, p.count, p.current, p.done) for p in g.progress
+    ]
+    return GridOut(g.section, g.navigable, cells, sections)
 
 
 class AttemptApi(Controller):
@@ -266,14 +333,13 @@ class AttemptApi(Controller):
             raise Unprocessable(detail=f"type must be one of {', '.join(PROCTORING_EVENTS)}")
         now = _now(request)
 
-        def run(session: Session) -> int:
+        def run(session: Session) -> log.Recorded:
             attempt, enrollment, exam = _owned(session, user, attempt_id)
             return delivery.log_proctoring_event(
                 session, exam.code, enrollment.pseudonym, attempt.step, data.type, data.at, now
             )
 
-        index = await request.app.state.db.write(run)
-        return EventOut(index)
+        return EventOut((await request.app.state.db.write(run)).index)
 
     @post("/attempts/{attempt_id:int}/heartbeat", status_code=HTTP_200_OK)
     async def heartbeat(self, request: Request, attempt_id: PathId) -> HeartbeatOut:
@@ -339,3 +405,88 @@ class AttemptApi(Controller):
         feed = request.app.state.log_feed
         out = await request.app.state.db.write(run)
         return out
+
+    # -- fixed sections: the grid, any item, ragu-ragu marks, finishing the section -----
+
+    @get("/attempts/{attempt_id:int}/grid", raises=[Conflict])
+    async def grid(self, request: Request, attempt_id: PathId) -> GridOut:
+        """The current section's numbered items (answered, unanswered or ragu-ragu, with
+        the applicant's last choice) and every section's progress. An adaptive section
+        runs forward only: ``navigable`` is false and ``items`` is empty."""
+        user: CurrentUser = request.user
+
+        def run(session: Session) -> navigation.Grid:
+            attempt, _enrollment, exam = _owned(session, user, attempt_id)
+            return navigation.grid(session, exam_runtime(request, exam), attempt)
+
+        return _grid_out(await request.app.state.db.run(run))
+
+    @get("/attempts/{attempt_id:int}/items/{step:int}")
+    async def item(self, request: Request, attempt_id: PathId, step: PathStep) -> AttemptOut:
+        """The attempt showing the item at ``step`` of the running fixed section (in an
+        adaptive section, or for a step the section does not have: the current item)."""
+        user: CurrentUser = request.user
+        now = _now(request)
+
+        def run(session: Session) -> delivery.AttemptView:
+            attempt, _enrollment, exam = _owned(session, user, attempt_id)
+            return delivery.view(exam_runtime(request, exam), attempt, now, step=step)
+
+        return _attempt_out(await request.app.state.db.run(run))
+
+    @put("/attempts/{attempt_id:int}/items/{step:int}", raises=[Conflict, Unprocessable])
+    async def answer_item(
+        self, request: Request, attempt_id: PathId, step: PathStep, data: JSONBody[ItemAnswerIn]
+    ) -> AnswerOut:
+        """Answer, or change the answer to, any item of the running fixed section (the
+        last answer counts). The section stays open until it is finished or its time is
+        up; ``next_step`` is the next item in order. The same answer again gets the same
+        reply; in an adaptive section this is the forward-only answer of ``/answers``."""
+        done = await answer_from(
+            request, step, data.item_id, data.choice, attempt_id=attempt_id, keep_open=True
+        )
+        if done.refusal is not None:
+            raise done.refusal
+        reply, following = done.reply, done.following and _item_out(done.following)
+        return AnswerOut(reply.accepted, reply.log_index, reply.next_step, following)
+
+    @put("/attempts/{attempt_id:int}/items/{step:int}/mark", raises=[Conflict, Unprocessable])
+    async def mark(
+        self, request: Request, attempt_id: PathId, step: PathStep, data: JSONBody[MarkIn]
+    ) -> EventOut:
+        """Mark the item at ``step`` ragu-ragu (or take the mark off); the mark is a
+        sealed log entry. 409 in an adaptive section."""
+        user: CurrentUser = request.user
+        now = _now(request)
+
+        def run(session: Session) -> log.Recorded:
+            attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
+            rt = exam_runtime(request, exam)
+            return navigation.mark(session, rt, attempt, enrollment, step, data.marked, now)
+
+        return EventOut((await request.app.state.db.write(run)).index)
+
+    @post(
+        "/attempts/{attempt_id:int}/sections/current/finish",
+        status_code=HTTP_200_OK,
+        raises=[Conflict],
+    )
+    async def finish_section(self, request: Request, attempt_id: PathId) -> SectionFinishedOut:
+        """End the running fixed section now, scored with its last answers; the attempt
+        goes on to the next section (or finishes). 409 in an adaptive section."""
+        user: CurrentUser = request.user
+        now = _now(request)
+
+        def run(session: Session):
+            attempt, enrollment, exam = _owned(session, user, attempt_id, lock=True)
+            rt = exam_runtime(request, exam)
+            try:
+                index = navigation.finish_section(session, rt, attempt, enrollment, now)
+            except delivery.DeliveryError as refusal:
+                return refusal, None
+            return index, delivery.view(rt, attempt, now)
+
+        index, v = await request.app.state.db.write(run)
+        if v is None:
+            raise index  # committed first: a deadline that passed finished the attempt
+        return SectionFinishedOut(index.index, _attempt_out(v))

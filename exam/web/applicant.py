@@ -8,13 +8,14 @@ a failed save, and reports proctoring events.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, Parameter
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from msgspec import Meta
@@ -25,12 +26,21 @@ from exam import i18n
 from exam.adapters.models import Attempt, Enrollment, Exam, Publication
 from exam.adapters.runtime import ExamRuntime
 from exam.adapters.security import CurrentUser, applicant_only
+from exam.cat.pilots import pilot_count
 from exam.errors import Kind
-from exam.usecases import delivery
+from exam.usecases import delivery, navigation
 from exam.usecases.receipts import receipt, verification_code
 from exam.usecases.score_check import checked_rows
 from exam.web.api_attempts import NO_STORE
-from exam.web.deps import STEP_MAX, DbSession, PathLogIndex, answer_from, enrolled, exam_runtime
+from exam.web.deps import (
+    STEP_MAX,
+    DbSession,
+    PathLogIndex,
+    PathStep,
+    answer_from,
+    enrolled,
+    exam_runtime,
+)
 
 
 @dataclass
@@ -40,17 +50,45 @@ class AnswerForm:
     choice: str = ""
 
 
+@dataclass
+class MarkForm:
+    marked: bool = False
+
+
 def _sections(rt: ExamRuntime) -> list[dict]:
+    """What the pre-exam page announces per section: the items an applicant gets,
+    counting the unscored pilot items they are given too (``pilot_count``). An adaptive
+    section that stops early may stop before a pilot's place: its least stays its
+    ``min_items``."""
     return [
         {
             "name": s.name,
             "kind": s.kind,
-            "count": s.max_items,
+            "count": s.max_items + pilot_count(s),
             "min_items": s.min_items,
             "passing_grade": s.passing_grade,
         }
         for s in rt.config.sections
     ]
+
+
+def _chosen(v: delivery.AttemptView, grid: navigation.Grid | None) -> dict:
+    """The applicant's own last choice and mark at the item shown (fixed sections)."""
+    cell = next((c for c in grid.cells if c.step == v.step), None) if grid else None
+    return {"chosen": cell and cell.choice, "marked": bool(cell and cell.marked)}
+
+
+async def _grid(request: Request, code: str) -> navigation.Grid | None:
+    user: CurrentUser = request.user
+
+    def run(session: Session):
+        exam, enrollment = enrolled(session, user, code)
+        attempt = delivery.find_attempt(session, enrollment)
+        if attempt is None or attempt.status != "active":
+            return None
+        return navigation.grid(session, exam_runtime(request, exam), attempt)
+
+    return await request.app.state.db.run(run)
 
 
 class ApplicantPages(Controller):
@@ -126,9 +164,11 @@ class ApplicantPages(Controller):
         self,
         request: Request,
         code: FromPath[str],
+        step: Annotated[int | None, Parameter(ge=0, le=STEP_MAX)] = None,
     ) -> Response:
         """The item screen. Opening it again (reload, crash, new device) resumes: the same
-        item, the server's remaining time, and a note."""
+        item, the server's remaining time, and a note. In a fixed section ``step`` shows
+        that item of the section (the grid's links)."""
         user: CurrentUser = request.user
         now = request.app.state.clock()
         fresh = request.session.get("fresh_start") == code
@@ -137,29 +177,31 @@ class ApplicantPages(Controller):
             exam, enrollment = enrolled(session, user, code, lock=True)
             attempt = delivery.find_attempt(session, enrollment, lock=True)
             if attempt is None or exam.snapshot_sha256 is None:
-                return None, None
+                return None, None, None
             rt = exam_runtime(request, exam)
-            if fresh:  # the first view after "start": nothing to resume
-                return delivery.view(rt, attempt, now), rt
-            return delivery.start_attempt(session, rt, exam, enrollment, now), rt
+            if fresh or (step is not None and attempt.status == "active"):
+                # The first view after "start", or a move within the section: no resumption.
+                v = delivery.view(rt, attempt, now, step=step)
+            else:
+                v = delivery.start_attempt(session, rt, exam, enrollment, now)
+            grid = navigation.grid(session, rt, attempt) if v.status == "active" else None
+            return v, rt, grid
 
-        v, rt = await request.app.state.db.write(run)
+        v, _rt, grid = await request.app.state.db.write(run)
         if fresh:
             request.set_session({k: x for k, x in request.session.items() if k != "fresh_start"})
         if v is None:
             return Redirect(f"/exam/{code}", status_code=303)
         if v.status != "active":
             return Redirect(f"/exam/{code}/finished", status_code=303)
-        return Template(
-            "exam/attempt.html",
-            context={
-                "code": code,
-                "v": v,
-                "resumed": not fresh,
-                "sections": _sections(rt),
-                "heartbeat_s": request.app.state.settings.heartbeat_s,
-            },
-        )
+        context = {
+            "code": code,
+            "v": v,
+            "resumed": not fresh and step is None,
+            "grid": grid,
+            "heartbeat_s": request.app.state.settings.heartbeat_s,
+        }
+        return Template("exam/attempt.html", context={**context, **_chosen(v, grid)})
 
     @post("/{code:str}/answer", name="exam-answer")
     async def answer(
@@ -169,10 +211,13 @@ class ApplicantPages(Controller):
         data: Annotated[AnswerForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response:
         """Store the answer, then send the next item (or send the browser to the result)."""
-        done = await answer_from(request, data.step, data.item_id, data.choice, exam_code=code)
+        done = await answer_from(
+            request, data.step, data.item_id, data.choice, exam_code=code, keep_open=True
+        )
         reply, error, v = done.reply, done.refusal, done.view
         if v.status != "active":
             return Response(b"", status_code=200, headers={"HX-Redirect": f"/exam/{code}/finished"})
+        grid = await _grid(request, code) if v.navigable else None
         message = error.reason if error else None
         if error is not None and error.kind == Kind.CONFLICT and data.step != v.step:
             # A stale page (Back, a second tab): explain in the applicant's language and
@@ -184,12 +229,57 @@ class ApplicantPages(Controller):
             "saved": reply is not None,
             "error": message,
             "log_index": reply.log_index if reply else None,
+            "grid": grid,
+            "oob": True,
+            **_chosen(v, grid),
         }
         return Template(
             "exam/_item.html",
             context=context,
             status_code=200 if error is None or error.kind == Kind.CONFLICT else 422,
         )
+
+    @post("/{code:str}/mark/{step:int}", name="exam-mark", status_code=303)
+    async def mark(
+        self,
+        request: Request,
+        code: FromPath[str],
+        step: PathStep,
+        data: Annotated[MarkForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Redirect:
+        """Mark the item ragu-ragu (or take the mark off), then show it again."""
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+
+        def run(session: Session) -> None:
+            exam, enrollment = enrolled(session, user, code)
+            attempt = delivery.find_attempt(session, enrollment, lock=True)
+            if attempt is not None:
+                rt = exam_runtime(request, exam)
+                navigation.mark(session, rt, attempt, enrollment, step, data.marked, now)
+
+        # The section may have ended meanwhile: the page then shows where the attempt is.
+        with contextlib.suppress(delivery.DeliveryError):
+            await request.app.state.db.write(run)
+        return Redirect(f"/exam/{code}/attempt?step={step}", status_code=303)
+
+    @post("/{code:str}/finish-section", name="exam-finish-section", status_code=303)
+    async def finish_section(self, request: Request, code: FromPath[str]) -> Redirect:
+        """End the running fixed section (the page asked first, listing what is open)."""
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+
+        def run(session: Session) -> None:
+            exam, enrollment = enrolled(session, user, code)
+            attempt = delivery.find_attempt(session, enrollment, lock=True)
+            if attempt is not None:
+                rt = exam_runtime(request, exam)
+                navigation.finish_section(session, rt, attempt, enrollment, now)
+
+        # Already over (or adaptive): the page shows where the attempt is.
+        with contextlib.suppress(delivery.DeliveryError):
+            await request.app.state.db.write(run)
+        return Redirect(f"/exam/{code}/attempt?step=0", status_code=303)
 
     @post("/{code:str}/finish", name="exam-finish", status_code=303)
     async def finish(self, request: Request, code: FromPath[str]) -> Redirect:

@@ -41,6 +41,8 @@ def bounded(kind: type[ParameterKwarg], low: int, high: int, **kw) -> ParameterK
 
 #: A row id or a version number in the path (they count from 1).
 PathId: TypeAlias = Annotated[int, bounded(PathParameter, 1, INT32_MAX)]
+#: A step of an attempt in the path.
+PathStep: TypeAlias = Annotated[int, bounded(PathParameter, 0, STEP_MAX)]
 #: An index of the audit log in the path.
 PathLogIndex: TypeAlias = Annotated[int, bounded(PathParameter, 0, INT64_MAX)]
 #: A version number in the query, if any.

@@ -24,9 +24,20 @@ def answer_current(page, key: str = "b") -> None:
     assert sent.value.status == 200, sent.value.text()
     page.wait_for_function(
         "s => !document.querySelector('input[name=step]') || "
-        "document.querySelector('input[name=step]').value !== s",
+        "document.querySelector('input[name=step]').value !== s || "
+        "document.querySelector('.saved')",
         arg=step,
     )
+
+
+def finish_a_complete_section(page) -> bool:
+    """Finish the fixed section shown when every item has an answer (nothing to ask)."""
+    done = page.locator("form.finish-section[data-unanswered='']")
+    if not done.count():
+        return False
+    done.get_by_role("button").click()
+    page.wait_for_load_state()
+    return True
 
 
 def test_login_full_exam_and_score(page, server):
@@ -44,6 +55,8 @@ def test_login_full_exam_and_score(page, server):
         )
         if page.url.endswith("/finished"):
             break
+        if finish_a_complete_section(page):
+            continue
         answer_current(page, "c" if answered % 2 else "2")
         answered += 1
         if answered > 1 and page.locator(".saved").count():
@@ -88,3 +101,63 @@ def test_english_switch(page, server):
     expect(page.get_by_role("button", name="Start the exam")).to_be_visible()
     page.get_by_role("link", name="Bahasa Indonesia").click()
     expect(page.get_by_role("button", name="Mulai ujian")).to_be_visible()
+
+
+def test_moving_around_a_fixed_section(page, server):
+    """Answer items out of order, change two answers, mark one ragu-ragu, then finish the
+    section: it asks first and lists what is open; the stored answers are the last ones."""
+    log_in(page, server, "peserta07")
+    page.goto(f"{server}/exam/UJI")
+    expect(page.get_by_text("dapat berpindah ke soal mana pun")).to_be_visible()
+    page.get_by_role("button", name="Mulai ujian").click()
+    ready(page)
+    expect(page.get_by_role("heading", level=1, name="TWK · Soal 1 dari 5")).to_be_visible()
+    grid = page.get_by_role("navigation", name="Navigasi soal")
+    expect(grid.get_by_role("link", name="Soal 3: belum dijawab")).to_be_visible()
+    answer_current(page, "a")
+    expect(page.get_by_role("heading", level=1, name="TWK · Soal 2 dari 5")).to_be_visible()
+    grid.get_by_role("link", name="Soal 4: belum dijawab").click()
+    ready(page)
+    answer_current(page, "b")
+    # Back to item 1 by the grid, then item 4 by the keyboard (P from item 5): both change.
+    grid.get_by_role("link", name="Soal 1: sudah dijawab").click()
+    ready(page)
+    assert page.locator("input[name=choice]:checked").get_attribute("value") == "A"
+    answer_current(page, "c")
+    grid.get_by_role("link", name="Soal 5: belum dijawab").click()
+    ready(page)
+    page.keyboard.press("p")
+    page.wait_for_url(re.compile(r"step=3$"))
+    ready(page)
+    assert page.locator("input[name=choice]:checked").get_attribute("value") == "B"
+    answer_current(page, "d")
+    grid.get_by_role("link", name="Soal 4: sudah dijawab").click()
+    ready(page)
+    page.keyboard.press("r")
+    expect(grid.get_by_role("link", name="Soal 4: ragu-ragu")).to_be_visible()
+    expect(page.get_by_role("button", name="Ragu-ragu")).to_have_attribute("aria-pressed", "true")
+    # Display: larger text and high contrast.
+    page.get_by_role("button", name="Perbesar huruf").click()
+    page.get_by_role("button", name="Kontras tinggi").click()
+    assert page.evaluate("document.documentElement.className") == "font-l high-contrast"
+    asked = []
+
+    def answer_dialog(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer_dialog)
+    page.get_by_role("button", name="Selesaikan bagian TWK").click()
+    page.wait_for_load_state()
+    ready(page)
+    assert "belum dijawab: 2, 3, 5" in asked[0] and "ragu-ragu: 4" in asked[0]
+    expect(page.get_by_role("heading", level=1, name="TIU · Soal 1")).to_be_visible()
+    assert page.locator("nav.examnav .grid").count() == 0
+    while not page.url.endswith("/finished"):
+        answer_current(page, "a")
+        page.wait_for_function(
+            "() => location.pathname.endsWith('/finished') || "
+            "(window.htmx && document.querySelector('input[name=step]'))"
+        )
+    # Two TWK answers (the last of each item, not every change) and four TIU answers.
+    assert "Jawaban tercatat: 6" in page.content()

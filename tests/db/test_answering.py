@@ -39,13 +39,19 @@ def test_both_doors_store_the_same_answer(session_maker, opened):  # noqa: F811
         )
         assert again.reply == by_id.reply
         assert session.query(Response).count() == 1
-    # Another answer to the answered step is refused, not raised.
+    # Another answer to the answered step of a fixed section changes it.
     with session_maker() as session, session.begin():
         other = answering.answer(
             session, runtime_of, user_id, 0, view.item.item_id, "B", now, exam_code="UJI"
         )
-    assert other.reply is None and "already answered" in other.refusal.reason
-    assert other.view.step == 1
+        assert session.query(Response).one().choice == "B"
+    assert other.reply.log_index > by_id.reply.log_index and other.view.step == 1
+    # A step the section does not have is refused, not raised.
+    with session_maker() as session, session.begin():
+        wrong = answering.answer(
+            session, runtime_of, user_id, 99, view.item.item_id, "B", now, exam_code="UJI"
+        )
+    assert wrong.reply is None and "not an item of section" in wrong.refusal.reason
 
 
 def test_only_the_users_own_attempt(session_maker, opened):  # noqa: F811

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import itembank
 from exam.adapters.models import Attempt, Enrollment, Exam, Response, User
@@ -175,9 +175,14 @@ def test_resume_idempotent_answers_and_conflicts(session_maker, opened):
             assert reply == answering.submit_answer(
                 session, rt, attempt, enr, 0, first.item.item_id, "B", now, stored=seen
             )
-        with pytest.raises(delivery.DeliveryError, match="already answered"):
-            answering.submit_answer(session, rt, attempt, enr, 0, first.item.item_id, "C", now)
-        with pytest.raises(delivery.DeliveryError, match="not the current step"):
+        # TWK is a fixed section: a different answer changes the stored one, and is logged.
+        changed = answering.submit_answer(
+            session, rt, attempt, enr, 0, first.item.item_id, "C", now
+        )
+        assert changed.log_index > reply.log_index and changed.next_step == 1
+        with pytest.raises(delivery.DeliveryError, match="not an item of section TWK"):
+            answering.submit_answer(session, rt, attempt, enr, 99, first.item.item_id, "C", now)
+        with pytest.raises(delivery.DeliveryError, match="not the item served"):
             answering.submit_answer(session, rt, attempt, enr, 5, first.item.item_id, "C", now)
         with pytest.raises(delivery.DeliveryError, match="not the item served"):
             answering.submit_answer(session, rt, attempt, enr, 1, first.item.item_id, "C", now)
@@ -185,7 +190,8 @@ def test_resume_idempotent_answers_and_conflicts(session_maker, opened):
             answering.submit_answer(session, rt, attempt, enr, 1, attempt.served_item, "Z", now)
         assert err.value.kind == Kind.INVALID
     with session_maker() as session:
-        assert session.scalar(select(func.count()).select_from(Response)) == 1
+        [row] = session.scalars(select(Response)).all()
+        assert (row.choice, row.log_index) == ("C", changed.log_index)
 
 
 def test_an_answer_after_the_deadline_is_refused_and_finishes_the_attempt(session_maker, opened):

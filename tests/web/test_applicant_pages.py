@@ -19,6 +19,10 @@ def test_before_start_then_the_whole_exam_in_pages(api, clock, tmp_path):  # noq
     before = api.get("/exam/UJI")
     assert before.status_code == 200 and "Mulai ujian" in before.text and "30 menit" in before.text
     assert "<td>10</td>" in before.text and "built-in method" not in before.text
+    # TIU's 8 items and its 2 unscored pilot items: the page announces what is given.
+    assert "1–10 soal (adaptif)" in before.text
+    assert "dipilih menurut jawaban Anda sebelumnya" in before.text
+    assert "dapat berpindah ke soal mana pun" in before.text
     started = api.post(
         "/exam/UJI/start", headers={"x-csrftoken": csrf(api)}, follow_redirects=False
     )
@@ -44,6 +48,14 @@ def test_before_start_then_the_whole_exam_in_pages(api, clock, tmp_path):  # noq
             break
         assert "Tersimpan" in res.text and "<html" not in res.text
         html = res.text
+        if 'class="finish-section"' in html and 'data-unanswered=""' in html:
+            # Every item of the fixed section answered: the applicant finishes it.
+            done = api.post("/exam/UJI/finish-section", headers={"x-csrftoken": csrf(api)})
+            assert done.status_code == 200 and "<html" in done.text
+            html = done.text
+            finished = done.url.path.endswith("/finished")
+            if finished:
+                break
     assert answered == 26
     result = api.get("/exam/UJI/finished")
     assert result.status_code == 200

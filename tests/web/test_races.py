@@ -1,5 +1,6 @@
 """Concurrent requests for the same attempt against a real server (SQLite, several requests
-in flight at once): the same answer gets the same reply, a different one 409, a double
+in flight at once): the same answer gets the same reply, a different one a change in a
+fixed section and 409 in an adaptive one, a double
 start one attempt, and concurrent events each their own log index."""
 
 import asyncio
@@ -33,6 +34,23 @@ async def scenario(url: str) -> None:
     assert [r.status_code for r in same] == [200] * 4
     assert len({r.text for r in same}) == 1
     view = (await c.get(f"/api/v1/attempts/{attempt}")).json()
+    step, item = view["step"], view["item"]["item_id"]
+    mixed = await asyncio.gather(
+        *[
+            c.post(
+                f"/api/v1/attempts/{attempt}/answers",
+                json={"step": step, "item_id": item, "choice": choice},
+            )
+            for choice in "ABCD"
+        ]
+    )
+    # TWK is a fixed section: each different answer is a change, taken one at a time.
+    assert [r.status_code for r in mixed] == [200] * 4, [r.text for r in mixed]
+    assert len({r.json()["log_index"] for r in mixed}) == 4
+    finished = await c.post(f"/api/v1/attempts/{attempt}/sections/current/finish")
+    assert finished.status_code == 200, finished.text
+    # TIU is adaptive: one of four different answers to its step is taken, three get 409.
+    view = finished.json()["attempt"]
     step, item = view["step"], view["item"]["item_id"]
     mixed = await asyncio.gather(
         *[
