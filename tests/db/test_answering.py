@@ -44,6 +44,7 @@ def test_both_doors_store_the_same_answer(session_maker, opened):  # noqa: F811
         other = answering.answer(
             session, runtime_of, user_id, 0, view.item.item_id, "B", now, exam_code="UJI"
         )
+    with session_maker() as session:
         assert session.query(Response).one().choice == "B"
     assert other.reply.log_index > by_id.reply.log_index and other.view.step == 1
     # A step the section does not have is refused, not raised.

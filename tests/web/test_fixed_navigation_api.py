@@ -59,18 +59,29 @@ def test_moving_around_a_fixed_section_changing_and_marking(api, clock, exam_rea
         assert reply.status_code == 200, reply.text
         assert reply.json()["next_step"] == min(step + 1, 9)
         log_indices.append(reply.json()["log_index"])
-    # Every item is answered and the section is still open: two answers change.
-    # Two answers change, each to an option that scores differently from "A".
+    # Every item is answered and the section is still open: two answers change, both
+    # to a better option (or, where "A" is mostly best, both to a worse one), so the
+    # section's points with the first answers differ from those with the last.
     engine = database.sync_engine(exam_ready)
     with database.session_factory(engine)() as session:
         rt = runtime(session.scalar(select(Exam)))
+    plan = rt.plans[0]
 
-    def other_than_a(step: int) -> str:
+    def worth(step: int, key: str) -> int:
         content = rt.content(ids[step])
-        keys = [o.key for o in content.options]
-        return next(k for k in keys if content.category_of(k) != content.category_of("A"))
+        return int(plan.points[plan.ids.index(ids[step]), content.category_of(key)])
 
-    changes = {0: other_than_a(0), 5: other_than_a(5)}
+    def changed_to(step: int, better: bool) -> str | None:
+        keys = [o.key for o in rt.content(ids[step]).options]
+        pick = max(keys, key=lambda k: worth(step, k) * (1 if better else -1))
+        return pick if worth(step, pick) != worth(step, "A") else None
+
+    operational = [k for k in range(10) if ids[k] in plan.ids]
+    better = sum(changed_to(k, True) is not None for k in operational) >= 2
+    candidates = [(k, changed_to(k, better)) for k in operational]
+    changes = dict([(k, c) for k, c in candidates if c is not None][:2])
+    assert len(changes) == 2
+    kept = next(k for k in range(10) if k not in changes)
     for step, choice in changes.items():
         item = item_at(api, attempt, step)["item"]
         reply = put(
@@ -87,7 +98,7 @@ def test_moving_around_a_fixed_section_changing_and_marking(api, clock, exam_rea
     status = {c["number"]: c["status"] for c in grid["items"]}
     assert status[4] == "ragu-ragu" and list(status.values()).count("answered") == 9
     choices = {c["step"]: c["choice"] for c in grid["items"]}
-    assert (choices[0], choices[5], choices[1]) == (changes[0], changes[5], "A")
+    assert {k: choices[k] for k in changes} == changes and choices[kept] == "A"
     assert grid["sections"][0]["answered"] == 10
     # Finishing the section: on to TIU, which runs forward only.
     done = post(api, f"/api/v1/attempts/{attempt}/sections/current/finish")
@@ -106,7 +117,9 @@ def test_moving_around_a_fixed_section_changing_and_marking(api, clock, exam_rea
     other = post(api, f"/api/v1/attempts/{attempt}/answers", {**first, "choice": "B"})
     assert other.status_code == 409 and "already answered" in other.text
     # TWK has ended: its answers can no longer change.
-    late = put(api, f"/api/v1/attempts/{attempt}/items/0", {"item_id": ids[0], "choice": "D"})
+    stored = changes.get(0, "A")
+    other_key = next(o.key for o in rt.content(ids[0]).options if o.key != stored)
+    late = put(api, f"/api/v1/attempts/{attempt}/items/0", {"item_id": ids[0], "choice": other_key})
     assert late.status_code == 409
     # The rest forward through /answers, as a forward-only client does.
     while True:
@@ -131,7 +144,7 @@ def test_moving_around_a_fixed_section_changing_and_marking(api, clock, exam_rea
         )
         assert result["sections"]["TWK"]["points"] == expected
         assert result["sections"]["TWK"]["items"] == 10
-        firsts = {0: "A", 5: "A"}
+        firsts = dict.fromkeys(changes, "A")
         expected_first = sum(
             int(
                 plan.points[
