@@ -46,17 +46,19 @@ from exam.web import (
     committee_dif,
     committee_exams,
     errors,
+    public_home,
     results_pages,
 )
 from exam.web.heartbeat import Heartbeat
 from exam.web.openapi_docs import document_refusals, security_per_operation
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig, SessionStore
 from exam.web.threaded import ThreadedDb
-from proctoring.web import forensics_pages, log_api, observer, openings_api
+from proctoring.web import forensics_pages, log_api, observer, openings_api, public_pages
 from proctoring.web.log_feed import LogFeed
 
 #: Paths open without a login (regular expressions, anchored).
 PUBLIC_PATHS = [
+    "^/$",
     "^/login$",
     "^/static/",
     "^/schema",
@@ -68,6 +70,8 @@ PUBLIC_PATHS = [
     "^/api/v1/exams/[^/]+/openings$",
     "^/api/v1/exams/[^/]+/results$",
     "^/results/",
+    "^/results$",
+    "^/exams/",
 ]
 
 
@@ -180,6 +184,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
     app = Litestar(
         route_handlers=[
             *auth.ROUTES,
+            *public_home.ROUTES,
+            public_pages.PublicExamPages,
             auth.login_router(settings.login_attempts_per_minute),
             committee_bank.CommitteeBank,
             committee_dif.CommitteeDif,

@@ -8,9 +8,12 @@ a failed save, and reports proctoring events.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Annotated
 
+import segno
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session
 from exam.adapters.models import Attempt, Enrollment, Exam, Publication
 from exam.adapters.runtime import ExamRuntime
 from exam.adapters.security import CurrentUser, applicant_only
+from exam.documents import table_rows
 from exam.errors import Kind
 from exam.usecases import delivery
 from exam.usecases.receipts import receipt, verification_code
@@ -36,6 +40,14 @@ class AnswerForm:
     step: Annotated[int, Meta(ge=0, le=STEP_MAX)]
     item_id: str
     choice: str = ""
+
+
+def _standing(latest: Publication | None, pseudonym: str) -> dict | None:
+    """The applicant's row in the latest published results (rank, passed, proceeds)."""
+    if latest is None:
+        return None
+    row = next((r for r in table_rows(latest.table_csv) if r["person_id"] == pseudonym), None)
+    return None if row is None else {**row, "version": latest.version}
 
 
 def _sections(rt: ExamRuntime) -> list[dict]:
@@ -205,14 +217,17 @@ class ApplicantPages(Controller):
             if attempt is not None and attempt.status == "finished":
                 bundle = receipt(session, attempt, feed.signer, feed.origin)
                 mismatch = bool(checked_rows(session, exam, [enrollment.pseudonym]).mismatches)
-            published = session.scalar(
-                select(Publication.id).where(Publication.exam_id == exam.id).limit(1)
+            latest = session.scalar(
+                select(Publication)
+                .where(Publication.exam_id == exam.id)
+                .order_by(Publication.version.desc())
+                .limit(1)
             )
-            return exam, enrollment, attempt, rt, (bundle, published is not None, mismatch)
+            return exam, enrollment, attempt, rt, (bundle, latest, mismatch)
 
         feed = request.app.state.log_feed
         exam, enrollment, attempt, rt, extra = await request.app.state.db.write(run)
-        bundle, published, mismatch = extra
+        bundle, latest, mismatch = extra
         if attempt is None or attempt.status != "finished":
             return Redirect(f"/exam/{code}", status_code=303)
         rows = []
@@ -230,6 +245,7 @@ class ApplicantPages(Controller):
             )
         total = sum(r["points"] for r in rows)
         all_passed = all(r["passed"] is not False for r in rows)
+        check_url = f"{str(request.base_url).rstrip('/')}/exams/{code}/receipt/{enrollment.pseudonym}"
         return Template(
             "exam/finished.html",
             context={
@@ -240,10 +256,16 @@ class ApplicantPages(Controller):
                 "total": total,
                 "all_passed": all_passed,
                 "receipt": bundle,
-                "published": published,
+                "published": latest is not None,
+                "standing": _standing(latest, enrollment.pseudonym),
                 "mismatch": mismatch,
                 "code_short": verification_code(bundle),
                 "key": str(feed.signer.verifier),
+                "check_url": check_url,
+                "check_qr": segno.make(check_url, error="m").svg_data_uri(scale=4, border=2),
+                "proofs": json.dumps(
+                    [base64.b64encode(line.proof.encode()).decode() for line in bundle.lines]
+                ),
             },
         )
 

@@ -93,10 +93,13 @@ def outermost(app_config: AppConfig) -> AppConfig:
 
 
 def wants_page(request: Request) -> bool:
-    """A browser asking for a page (not the JSON API, not a script asking for JSON)."""
+    """Whether the reply is a page: anything outside the JSON API, unless the client asks
+    for JSON and not for HTML (a script). A browser, ``curl`` (``*/*``) and a visitor
+    who typed a wrong address all get a page in their language."""
     if request.url.path.startswith("/api/"):
         return False
-    return "text/html" in request.headers.get("accept", "")
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or "json" not in accept
 
 
 def error_page(request: Request, status: int, detail: str = "", headers=None) -> Response:
