@@ -245,7 +245,8 @@ class ApplicantPages(Controller):
             )
         total = sum(r["points"] for r in rows)
         all_passed = all(r["passed"] is not False for r in rows)
-        check_url = f"{str(request.base_url).rstrip('/')}/exams/{code}/receipt/{enrollment.pseudonym}"
+        base = str(request.base_url).rstrip("/")
+        check_url = f"{base}/exams/{code}/receipt/{enrollment.pseudonym}"
         return Template(
             "exam/finished.html",
             context={

@@ -36,9 +36,7 @@ class PublicExam:
 def public_exams(session: Session) -> list[PublicExam]:
     """Every exam that has been opened, newest first, with its counts."""
     enrolled = (
-        select(Enrollment.exam_id, func.count().label("n"))
-        .group_by(Enrollment.exam_id)
-        .subquery()
+        select(Enrollment.exam_id, func.count().label("n")).group_by(Enrollment.exam_id).subquery()
     )
     published = (
         select(Publication.exam_id, func.count().label("n"))
@@ -84,9 +82,7 @@ async def home(request: Request, db_session: DbSession) -> Response:
 async def results_index(db_session: DbSession) -> Template:
     """The exams whose results are published."""
     exams = await db_session.run_sync(public_exams)
-    return Template(
-        "results/index.html", context={"exams": [e for e in exams if e.published]}
-    )
+    return Template("results/index.html", context={"exams": [e for e in exams if e.published]})
 
 
 ROUTES = [home, results_index]

@@ -148,7 +148,9 @@ class PublicExamPages(Controller):
         )
 
     @get("/{code:str}/verify", name="public-verify")
-    async def verify(self, request: Request, db_session: DbSession, code: FromPath[str]) -> Template:
+    async def verify(
+        self, request: Request, db_session: DbSession, code: FromPath[str]
+    ) -> Template:
         """The verifier key, the latest checkpoint (checked in the browser) and how to
         check the whole log on one's own computer."""
 
@@ -187,7 +189,10 @@ class PublicExamPages(Controller):
                 return exam, rows, None
             proofs = [
                 format_proof(
-                    r.index, log.inclusion_proof(session, r.index, cp.size), cp.note, r.entry.encode()
+                    r.index,
+                    log.inclusion_proof(session, r.index, cp.size),
+                    cp.note,
+                    r.entry.encode(),
                 )
                 for r in rows
             ]
@@ -201,9 +206,7 @@ class PublicExamPages(Controller):
                 "exam": exam,
                 "pseudonym": pseudonym,
                 "answers": [(r.index, e) for r, e in zip(rows, entries, strict=True)],
-                "proofs": json.dumps(
-                    [base64.b64encode(p.encode()).decode() for p in proofs or []]
-                ),
+                "proofs": json.dumps([base64.b64encode(p.encode()).decode() for p in proofs or []]),
                 "waiting": proofs is None,
             },
         )

@@ -86,7 +86,9 @@ def public_client(settings, clock) -> TestClient:
     return TestClient(app=create_app(settings, clock=clock))
 
 
-def test_anonymous_home_lists_the_exams_and_logged_in_users_go_on(web, app_settings, running, clock):
+def test_anonymous_home_lists_the_exams_and_logged_in_users_go_on(
+    web, app_settings, running, clock
+):
     with public_client(app_settings, clock) as anon:
         home = anon.get("/", headers=HTML)
         assert home.status_code == 200 and 'lang="id"' in home.text
@@ -128,7 +130,8 @@ def test_the_trail_verify_and_receipt_pages(web, app_settings, running, clock):
         verify = anon.get("/exams/CPNS1/verify", headers=HTML)
         key = anon.get("/api/v1/log/key").text.strip()
         assert verify.status_code == 200 and key in verify.text
-        assert "seleksi log verify --url" in verify.text and "pip install seleksi" not in verify.text
+        assert "seleksi log verify --url" in verify.text
+        assert "pip install seleksi" not in verify.text
         receipt = anon.get(f"/exams/CPNS1/receipt/{done.pseudonym}", headers=HTML)
         assert receipt.status_code == 200 and "receipt.js" in receipt.text
         proofs = json.loads(unescape(re.search(r'data-proofs="([^"]*)"', receipt.text)[1]))
