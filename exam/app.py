@@ -55,6 +55,7 @@ from exam.web import (
     errors,
     item_assets,
     proctor,
+    public_home,
     results_pages,
 )
 from exam.web.contacts import ContactBook
@@ -62,11 +63,12 @@ from exam.web.heartbeat import Heartbeat
 from exam.web.openapi_docs import document_refusals, security_per_operation
 from exam.web.sessions import SESSION_COOKIE, SESSION_STORE, SessionConfig, SessionStore
 from exam.web.threaded import ThreadedDb
-from proctoring.web import forensics_pages, log_api, observer, openings_api
+from proctoring.web import forensics_pages, log_api, observer, openings_api, public_pages
 from proctoring.web.log_feed import LogFeed
 
 #: Paths open without a login (regular expressions, anchored).
 PUBLIC_PATHS = [
+    "^/$",
     "^/login$",
     "^/static/",
     "^/schema",
@@ -78,6 +80,8 @@ PUBLIC_PATHS = [
     "^/api/v1/exams/[^/]+/openings$",
     "^/api/v1/exams/[^/]+/results$",
     "^/results/",
+    "^/results$",
+    "^/exams/",
 ]
 
 
@@ -215,6 +219,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Litestar:
         route_handlers=[
             *auth.ROUTES,
             committee_access.CommitteeAccess,
+            *public_home.ROUTES,
+            public_pages.PublicExamPages,
             committee_bank.CommitteeBank,
             committee_dif.CommitteeDif,
             committee_exams.CommitteeExams,

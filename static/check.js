@@ -14,25 +14,19 @@
   function fail(msg) { el.className = "checkpoint bad"; el.textContent = "✗ " + msg; }
   async function run() {
     var text = new TextDecoder().decode(T.b64(el.dataset.proof));
-    var cut = text.indexOf("\n\n");
-    var head = text.slice(0, cut).split("\n"), note = text.slice(cut + 2);
-    var extra = T.b64(head[1].slice(6)), index = parseInt(head[2].slice(6), 10);
-    var hashes = head.slice(3).map(T.b64);
     var key = await (await fetch("/api/v1/log/key")).text();
-    var cp = await T.checkNote(note, key);
-    if (!cp) return fail(say("msgSignature"));
-    var leaf = await T.leafHash(extra);
-    if (!(await T.verifyInclusion(index, cp.size, leaf, hashes, cp.root))) {
-      return fail(say("msgNotInLog"));
-    }
-    var entry = JSON.parse(new TextDecoder().decode(extra));
+    var p = await T.checkProof(text, key);
+    if (p.failed === "signature") return fail(say("msgSignature"));
+    if (p.failed) return fail(say("msgNotInLog"));
+    var index = p.index, cp = p.checkpoint;
+    var entry = JSON.parse(new TextDecoder().decode(p.extra));
     var digest = Array.from(await T.sha256(T.enc.encode(entry.table)))
       .map(function (b) { return b.toString(16).padStart(2, "0"); }).join("");
     if (digest !== entry.table_sha256) return fail(say("msgTable"));
     var mine = entry.table.split("\n").some(function (line) { return line.split(",")[0] === el.dataset.pseudonym; });
     if (!mine) return fail(say("msgNotInTable"));
     el.className = "checkpoint good";
-    el.textContent = "✓ " + say("msgOk", { index: index, size: cp.size.toLocaleString() });
+    el.textContent = "✓ " + say("msgOk", { index: T.num(index), size: T.num(cp.size) });
   }
   run().catch(function (e) { fail(say("msgError", { error: e.message })); });
 })();

@@ -22,7 +22,7 @@
       if (!res.ok) { out.textContent = say(el, "msgNone"); return; }
       var cp = await checkNote(await res.text(), vkey);
       if (!cp) { el.className = "checkpoint bad"; out.textContent = "✗ " + say(el, "msgBadSignature"); return; }
-      var msg = say(el, "msgVerified", { size: cp.size.toLocaleString() });
+      var msg = say(el, "msgVerified", { size: T.num(cp.size) });
       var seen = JSON.parse(localStorage.getItem("seleksi-checkpoint") || "null");
       var consistent = true;
       if (seen && seen.origin === cp.origin && seen.size <= cp.size) {
@@ -32,7 +32,7 @@
           proof = (await p.json()).hashes.map(b64);
         }
         consistent = seen.size === 0 || await verifyConsistency(seen.size, cp.size, b64(seen.root), cp.root, proof);
-        msg += consistent ? " · " + say(el, "msgConsistent", { seen: seen.size.toLocaleString() }) : "";
+        msg += consistent ? " · " + say(el, "msgConsistent", { seen: T.num(seen.size) }) : "";
       } else if (seen && seen.size > cp.size) {
         consistent = false;
       }
@@ -44,7 +44,7 @@
       localStorage.setItem("seleksi-checkpoint", JSON.stringify({ origin: cp.origin, size: cp.size, root: toB64(cp.root) }));
       el.className = "checkpoint good";
       el.dataset.size = cp.size;
-      out.textContent = msg + " · " + new Date().toLocaleTimeString();
+      out.textContent = msg + " · " + T.time(Date.now());
     } catch (e) {
       el.className = "checkpoint bad";
       out.textContent = "✗ " + say(el, "msgError", { error: e.message });
@@ -89,6 +89,9 @@
     var count = document.querySelector("[data-trail-count]");
     var pauseButton = form.querySelector("[data-pause]");
     var paused = false, held = [], shown = 0;
+    // Each cell names its column, for the narrow layout that shows a row as a card.
+    var labels = Array.prototype.map.call(
+      body.closest("table").querySelectorAll("thead th"), function (th) { return th.textContent; });
     form.addEventListener("submit", function (ev) { ev.preventDefault(); });
     // The event names in the page's language, from the type filter's options.
     var eventNames = {};
@@ -112,9 +115,10 @@
     function row(index, e) {
       var tr = document.createElement("tr");
       tr.dataset.entry = JSON.stringify(e);
-      var cells = [index, new Date(e.t).toLocaleTimeString(), eventNames[e.type] || e.type, e.exam, e.pseudonym || "", details(e)];
+      var cells = [index, T.time(e.t), eventNames[e.type] || e.type, e.exam, e.pseudonym || "", details(e)];
       cells.forEach(function (c, i) {
         var td = document.createElement("td");
+        td.dataset.label = labels[i] || "";
         if (i === 0) {
           var a = document.createElement("a");
           a.href = "/api/v1/log/entries?start=" + index + "&end=" + (index + 1);

@@ -84,8 +84,41 @@
   }
   async function leafHash(bytes) { return sha256(concat([new Uint8Array([0]), bytes])); }
 
+  // A c2sp.org/tlog-proof@v1 text: its entry bytes ("extra"), index, hashes and note.
+  function parseProof(text) {
+    var cut = text.indexOf("\n\n");
+    var head = text.slice(0, cut).split("\n"), note = text.slice(cut + 2);
+    return {
+      extra: b64(head[1].slice(6)), index: parseInt(head[2].slice(6), 10),
+      hashes: head.slice(3).map(b64), note: note
+    };
+  }
+
+  // Checks a proof under the verifier key: "signature" when the note is not signed by
+  // it, "inclusion" when the entry is not in the signed tree, else the parsed proof
+  // with its checkpoint.
+  async function checkProof(text, vkey) {
+    var p = parseProof(text);
+    var cp = await checkNote(p.note, vkey);
+    if (!cp) return { failed: "signature" };
+    var ok = await verifyInclusion(p.index, cp.size, await leafHash(p.extra), p.hashes, cp.root);
+    if (!ok) return { failed: "inclusion", index: p.index };
+    p.checkpoint = cp;
+    return p;
+  }
+
+  // Numbers in the page's language (2.973 in Indonesian).
+  function num(n) { return n.toLocaleString(document.documentElement.lang || "id"); }
+  // A time in the exam's zone (the page's data-tz, WIB by default), with its name.
+  function time(ms) {
+    return new Date(ms).toLocaleTimeString(document.documentElement.lang || "id", {
+      timeZone: document.body.dataset.tz || "Asia/Jakarta", timeZoneName: "short", hourCycle: "h23"
+    });
+  }
+
   window.SeleksiTlog = {
     b64: b64, toB64: toB64, eq: eq, sha256: sha256, leafHash: leafHash, enc: enc,
-    checkNote: checkNote, verifyConsistency: verifyConsistency, verifyInclusion: verifyInclusion
+    checkNote: checkNote, verifyConsistency: verifyConsistency, verifyInclusion: verifyInclusion,
+    parseProof: parseProof, checkProof: checkProof, num: num, time: time
   };
 })();

@@ -8,10 +8,13 @@ a failed save, and reports proctoring events.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 from dataclasses import dataclass
 from typing import Annotated
 
+import segno
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
@@ -27,6 +30,7 @@ from exam.adapters.models import Attempt, Enrollment, Exam, Publication
 from exam.adapters.runtime import ExamRuntime
 from exam.adapters.security import CurrentUser, applicant_only
 from exam.cat.pilots import pilot_count
+from exam.documents import table_rows
 from exam.errors import Kind
 from exam.usecases import delivery, navigation
 from exam.usecases.receipts import receipt, verification_code
@@ -53,6 +57,14 @@ class AnswerForm:
 @dataclass
 class MarkForm:
     marked: bool = False
+
+
+def _standing(latest: Publication | None, pseudonym: str) -> dict | None:
+    """The applicant's row in the latest published results (rank, passed, proceeds)."""
+    if latest is None:
+        return None
+    row = next((r for r in table_rows(latest.table_csv) if r["person_id"] == pseudonym), None)
+    return None if row is None else {**row, "version": latest.version}
 
 
 def _sections(rt: ExamRuntime) -> list[dict]:
@@ -311,14 +323,17 @@ class ApplicantPages(Controller):
             if attempt is not None and attempt.status == "finished":
                 bundle = receipt(session, attempt, feed.signer, feed.origin)
                 mismatch = bool(checked_rows(session, exam, [enrollment.pseudonym]).mismatches)
-            published = session.scalar(
-                select(Publication.id).where(Publication.exam_id == exam.id).limit(1)
+            latest = session.scalar(
+                select(Publication)
+                .where(Publication.exam_id == exam.id)
+                .order_by(Publication.version.desc())
+                .limit(1)
             )
-            return exam, enrollment, attempt, rt, (bundle, published is not None, mismatch)
+            return exam, enrollment, attempt, rt, (bundle, latest, mismatch)
 
         feed = request.app.state.log_feed
         exam, enrollment, attempt, rt, extra = await request.app.state.db.write(run)
-        bundle, published, mismatch = extra
+        bundle, latest, mismatch = extra
         if attempt is None or attempt.status != "finished":
             return Redirect(f"/exam/{code}", status_code=303)
         rows = []
@@ -336,6 +351,8 @@ class ApplicantPages(Controller):
             )
         total = sum(r["points"] for r in rows)
         all_passed = all(r["passed"] is not False for r in rows)
+        base = str(request.base_url).rstrip("/")
+        check_url = f"{base}/exams/{code}/receipt/{enrollment.pseudonym}"
         return Template(
             "exam/finished.html",
             context={
@@ -346,10 +363,16 @@ class ApplicantPages(Controller):
                 "total": total,
                 "all_passed": all_passed,
                 "receipt": bundle,
-                "published": published,
+                "published": latest is not None,
+                "standing": _standing(latest, enrollment.pseudonym),
                 "mismatch": mismatch,
                 "code_short": verification_code(bundle),
                 "key": str(feed.signer.verifier),
+                "check_url": check_url,
+                "check_qr": segno.make(check_url, error="m").svg_data_uri(scale=4, border=2),
+                "proofs": json.dumps(
+                    [base64.b64encode(line.proof.encode()).decode() for line in bundle.lines]
+                ),
             },
         )
 

@@ -217,15 +217,9 @@ def set_language(request: Request, code: FromPath[str]) -> Redirect:
     )
 
 
-@get("/", name="home", sync_to_thread=False, include_in_schema=False)
-def home(request: Request) -> Redirect:
-    user = request.scope.get("user")
-    return Redirect(HOME_BY_ROLE.get(getattr(user, "role", ""), "/login"))
-
-
 @get("/healthz", name="health", sync_to_thread=False)
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-ROUTES = [login_page, login_submit, api_login, logout, api_logout, set_language, home, health]
+ROUTES = [login_page, login_submit, api_login, logout, api_logout, set_language, health]

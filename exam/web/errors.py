@@ -93,10 +93,16 @@ def outermost(app_config: AppConfig) -> AppConfig:
 
 
 def wants_page(request: Request) -> bool:
-    """A browser asking for a page (not the JSON API, not a script asking for JSON)."""
+    """Whether the reply is a page: anything outside the JSON API, unless the client asks
+    for JSON and not for HTML (a script, or htmx). A browser, ``curl`` (``*/*``) and a
+    visitor who typed a wrong address all get a page in their language."""
     if request.url.path.startswith("/api/"):
         return False
-    return "text/html" in request.headers.get("accept", "")
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept:
+        return True
+    # htmx's own requests read the JSON reply (the item page shows its reason in place).
+    return "json" not in accept and not request.headers.get("hx-request")
 
 
 def error_page(request: Request, status: int, detail: str = "", headers=None) -> Response:
@@ -139,9 +145,21 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     """Litestar's HTTP exceptions (404, 403, 405, 429, validation): JSON as Litestar writes
     it (with ``extra`` and headers such as Retry-After), or the page."""
     if wants_page(request):
-        detail = "" if exc.status_code >= 500 else exc.detail
+        detail = "" if exc.status_code >= 500 else exc.detail + _fields(exc)
         return error_page(request, exc.status_code, detail, exc.headers)
     return create_exception_response(request, exc)
+
+
+def _fields(exc: HTTPException) -> str:
+    """The fields a validation error names (``extra[].key`` in the JSON reply), for the
+    page: `` (step: Expected `int` <= 100000)``."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    named = [
+        f"{e['key']}: {e.get('message', '')}".rstrip(": ")
+        for e in extra
+        if isinstance(e, dict) and e.get("key")
+    ]
+    return f" ({'; '.join(named)})" if named else ""
 
 
 def signer_refused(request: Request, exc: SignerRefusedError) -> Response:

@@ -21,6 +21,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exam import i18n
 from exam.adapters.models import Enrollment, Exam, Publication
 from exam.adapters.security import CurrentUser, applicant_only, committee_only
 from exam.cat.blueprint import ExamConfig
@@ -34,25 +35,30 @@ from proctoring.note import format_proof
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def _exam(session: Session, code: str) -> Exam:
+def _missing(lang: str, key: str, **values) -> NotFoundException:
+    """A 404 in ``lang`` (English for the JSON API, the visitor's language for a page)."""
+    return NotFoundException(i18n.translate(lang, key).format(**values))
+
+
+def _exam(session: Session, code: str, lang: str = "en") -> Exam:
     exam = session.scalar(select(Exam).where(Exam.code == code))
     if exam is None:
-        raise NotFoundException(f"no exam {code}")
+        raise _missing(lang, "pub.no_exam", code=code)
     return exam
 
 
-def _published(session: Session, code: str, version: int | None = None):
-    exam = _exam(session, code)
+def _published(session: Session, code: str, version: int | None = None, lang: str = "en"):
+    exam = _exam(session, code, lang)
     versions = results.publications(session, exam)
     if not versions:
-        raise NotFoundException(f"the results of {code} are not published")
+        raise _missing(lang, "pub.not_published", code=code)
     chosen = (
         versions[-1]
         if version is None
         else next((p for p in versions if p.version == version), None)
     )
     if chosen is None:
-        raise NotFoundException(f"no version {version} of the results of {code}")
+        raise _missing(lang, "pub.no_version", code=code, version=version)
     return exam, versions, chosen
 
 
@@ -162,10 +168,16 @@ class PublicResults(Controller):
 
     @get("/{code:str}", name="results-public")
     async def page(
-        self, db_session: DbSession, code: FromPath[str], version: QueryVersion = None
+        self,
+        request: Request,
+        db_session: DbSession,
+        code: FromPath[str],
+        version: QueryVersion = None,
     ) -> Template:
+        lang = i18n.lang_of(request)
+
         def run(session: Session):
-            exam, versions, chosen = _published(session, code, version)
+            exam, versions, chosen = _published(session, code, version, lang)
             return exam, versions, chosen, _names(session, exam, chosen)
 
         exam, versions, chosen, names = await db_session.run_sync(run)
@@ -228,13 +240,14 @@ class PublicResults(Controller):
 
     @get("/{code:str}/check/{pseudonym:str}", name="results-check")
     async def check(
-        self, db_session: DbSession, code: FromPath[str], pseudonym: FromPath[str]
+        self, request: Request, db_session: DbSession, code: FromPath[str], pseudonym: FromPath[str]
     ) -> Template:
         """The certificate's QR target: the applicant's row in every published version,
         the publication's log entry and its inclusion proof against a signed checkpoint."""
+        lang = i18n.lang_of(request)
 
         def run(session: Session):
-            exam, versions, latest = _published(session, code)
+            exam, versions, latest = _published(session, code, lang=lang)
             entry = log.entries(session, latest.log_index, latest.log_index + 1)[0].entry
             cp = checkpoints.at_least(session, latest.log_index + 1)
             proof = format_proof(
@@ -254,7 +267,7 @@ class PublicResults(Controller):
             for p in versions
         ]
         if all(r is None for _, r in rows):
-            raise NotFoundException(f"{pseudonym} is not in the results of {code}")
+            raise _missing(lang, "pub.not_in_results", pseudonym=pseudonym, code=code)
         return Template(
             "results/check.html",
             context={

@@ -66,7 +66,7 @@ def test_login_full_exam_and_score(page, server):
     expect(page.get_by_role("heading", name="Hasil ujian")).to_be_visible()
     table = page.locator("table.data").first.inner_text()
     assert "TWK" in table and "TIU" in table and "Total" in table
-    assert "Jawaban tercatat: 9" in page.content()
+    assert "Semua 9 jawaban Anda tercatat" in page.content()
 
 
 def test_reload_mid_exam_resumes_the_same_item(page, server):
@@ -91,7 +91,7 @@ def test_timer_expiry_finishes_the_exam(page, server):
     ready(page)
     assert re.match(r"00:1[0-2]", page.locator("#timer").inner_text())
     page.wait_for_url(re.compile("/finished$"), timeout=25_000)
-    assert "Jawaban tercatat: 0" in page.content()
+    assert "Semua 0 jawaban Anda tercatat" in page.content()
 
 
 def test_english_switch(page, server):

@@ -61,7 +61,7 @@ def test_before_start_then_the_whole_exam_in_pages(api, clock, tmp_path):  # noq
     assert result.status_code == 200
     for section in ("TWK", "TIU", "TKP"):
         assert f"<td>{section}</td>" in result.text
-    assert "Tanda terima" in result.text and "Jawaban tercatat: 26" in result.text
+    assert "Tanda terima" in result.text and "Semua 26 jawaban Anda tercatat" in result.text
     check_a_receipt_offline(api, result.text, tmp_path)
     # The exam cannot be started again; the before page sends to the result.
     again = api.get("/exam/UJI", follow_redirects=False)
@@ -100,7 +100,7 @@ def test_the_timer_runs_out_on_the_server(api, clock):  # noqa: F811
         headers={"x-csrftoken": csrf(api), "HX-Request": "true"},
     )
     assert res.headers.get("HX-Redirect") == "/exam/UJI/finished"
-    assert "Jawaban tercatat: 0" in api.get("/exam/UJI/finished").text
+    assert "Semua 0 jawaban Anda tercatat" in api.get("/exam/UJI/finished").text
 
 
 def check_a_receipt_offline(client, result_html: str, tmp_path) -> None:
