@@ -45,10 +45,23 @@
       el.className = "checkpoint good";
       el.dataset.size = cp.size;
       out.textContent = msg + " · " + T.time(Date.now());
+      showWitnesses(el);
     } catch (e) {
       el.className = "checkpoint bad";
       out.textContent = "✗ " + say(el, "msgError", { error: e.message });
     }
+  }
+
+  // How many of the log's known witnesses cosigned the latest checkpoint (C2SP
+  // tlog-cosignature): independent parties that refuse a log which forks its history.
+  async function showWitnesses(el) {
+    var slot = el.querySelector("[data-cp-witnesses]");
+    if (!slot) return;
+    var w = await (await fetch("/api/v1/log/witnesses")).json();
+    slot.textContent = " · " + (w.known
+      ? say(el, "msgWitnesses", { signed: T.num(w.cosigned), known: T.num(w.known) })
+      : say(el, "msgNoWitnesses"));
+    slot.hidden = false;
   }
 
   document.querySelectorAll("[data-verify-checkpoint]").forEach(function (el) {

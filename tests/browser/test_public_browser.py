@@ -88,6 +88,10 @@ def settle(page) -> None:
     for status in ("#checkpoint-status", "#receipt-status", "#check-status"):
         if page.locator(status).count():
             expect(page.locator(status)).to_have_class(re.compile(r"\bgood\b"), timeout=15_000)
+    if page.locator("#checkpoint-status").count():
+        # The witnesses' count beside the checkpoint (this server knows none).
+        witnesses = page.locator("#checkpoint-status [data-cp-witnesses]")
+        expect(witnesses).to_contain_text("belum ada saksi terdaftar", timeout=15_000)
     if page.locator("[data-trail]").count():
         page.locator("[data-trail] tr").first.wait_for()
 

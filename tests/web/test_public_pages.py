@@ -183,6 +183,13 @@ def test_crawl_finds_no_item_key_name_or_registration_number(web, app_settings, 
     assert any(u.startswith("/exams/CPNS1/receipt/") for u in after) is False  # not linked
     assert_nothing_secret(after, forbidden)
     assert_nothing_secret({"entries": entries}, [*NAMES, *REGISTRATION_NUMBERS])
+    # Every public page shows the checkpoint with its witnesses' count.
+    pages = ["/", "/results", "/results/CPNS1", "/exams/CPNS1", "/exams/CPNS1/trail"]
+    for url in [*pages, "/exams/CPNS1/verify"]:
+        assert "data-cp-witnesses" in after[url] and "data-msg-witnesses" in after[url], url
+    with public_client(app_settings, clock) as anon:
+        counted = anon.get("/api/v1/log/witnesses").json()
+    assert counted["known"] == 0 and counted["cosigned"] == 0
 
 
 def test_results_pages_in_wib_with_indonesian_numbers(web, app_settings, running, clock):
