@@ -1,5 +1,5 @@
-"""The committee's use cases: create and edit an exam, enroll applicants, issue credentials,
-grant extra time, and the bank's changes.
+"""The committee's use cases: create and edit an exam, set its witness quorum, enroll
+applicants, issue credentials, grant extra time, and the bank's changes.
 
 Like ``exam.usecases.delivery``, each function takes a database session, the clock reading ``now``
 and plain values, and appends its audit-log event in the caller's transaction. Log entries
@@ -81,6 +81,22 @@ def _exam_event(kind: str, exam: Exam, by: int, now: datetime) -> dict:
         opens_at=ms(exam.opens_at) if exam.opens_at else None,
         closes_at=ms(exam.closes_at) if exam.closes_at else None,
     )
+
+
+def set_min_witnesses(
+    session: Session, exam: Exam, value: int | None, known: int, by: int, now: datetime
+) -> None:
+    """Set how many cosignatures of the ``known`` witnesses the exam's results need before
+    they are published (``None``: the server's SELEKSI_MIN_WITNESSES); logged. A later
+    publication (a new version) follows the new number; a published one stays as it is."""
+    if value is not None and not 0 <= value <= known:
+        raise DeliveryError(
+            f"min_witnesses: {value} is not between 0 and the {known} witnesses the server "
+            "knows (SELEKSI_WITNESSES)",
+            Kind.INVALID,
+        )
+    exam.min_witnesses = value
+    log.record(session, [event("witness_quorum_set", exam.code, now, by=by, min_witnesses=value)])
 
 
 # -- enrollment ----------------------------------------------------------------------------

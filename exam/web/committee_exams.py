@@ -1,5 +1,6 @@
-"""The committee's exam pages: the builder, the check before opening, opening, enrollment
-by CSV with printable login sheets, new credentials, and extra time.
+"""The committee's exam pages: the builder, the check before opening, opening, the
+witness quorum for publication, enrollment by CSV with printable login sheets, new
+credentials, and extra time.
 
 Every change goes through ``exam.usecases.committee`` or ``exam.usecases.delivery`` and is
 logged in the same transaction. Slow work (argon2 for new accounts, the simulation) runs
@@ -42,12 +43,21 @@ from scoring import limits
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 ENROLLMENT_PAGE = 200
-NOTICES = ("created", "saved", "opened", "closed", "extra_time", "retired")
+NOTICES = ("created", "saved", "opened", "closed", "extra_time", "retired", "witnesses")
 
 
 @dataclass
 class EnrollForm:
     file: UploadFile
+
+
+def _not_whole(field: str, raw: str, too_long: str, digits: int = 6) -> str | None:
+    """Why ``raw`` is not a whole number of at most ``digits`` digits, naming the field."""
+    if not (raw.isascii() and raw.isdigit()):
+        return f"{field}: {raw[:20]!r} is not a whole number"
+    if len(raw) > digits:  # before int(), which refuses more than 4,300 digits
+        return f"{field}: {too_long}"
+    return None
 
 
 def _tz(request: Request) -> ZoneInfo:
@@ -304,6 +314,8 @@ class CommitteeExams(Controller):
                 "tz": _tz(request),
                 "problems": [],
                 "error": None,
+                "known_witnesses": len(request.app.state.log_feed.witnesses),
+                "default_witnesses": request.app.state.log_feed.min_witnesses,
                 **context,
             },
         )
@@ -413,6 +425,42 @@ class CommitteeExams(Controller):
         await db_session.commit()
         return Redirect(f"/committee/exams/{code}?notice={notice}", status_code=303)
 
+    @post("/{code:str}/witnesses", name="exams-witnesses")
+    async def witnesses(
+        self, request: Request, db_session: DbSession, code: FromPath[str], data: FormData
+    ) -> Response:
+        """How many witness cosignatures the results need before they are published (empty:
+        the server's default); logged."""
+        raw = data.get("min_witnesses", "").strip()
+        known = len(request.app.state.log_feed.witnesses)
+        error = raw and _not_whole("min_witnesses", raw, f"at most {known} witnesses", 4)
+        if error:
+            return await self._detail(request, db_session, code, 422, error=error)
+        user: CurrentUser = request.user
+        now = request.app.state.clock()
+
+        def run(session: Session) -> None:
+            exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
+            if exam is None:
+                raise NotFoundException(f"no exam {code}")
+            value = int(raw) if raw else None
+            committee.set_min_witnesses(session, exam, value, known, user.id, now)
+
+        return await self._change(request, db_session, code, run, "witnesses#witnesses")
+
+    async def _change(
+        self, request: Request, db_session: DbSession, code: str, run, notice: str
+    ) -> Response:
+        """Run the write ``run(session)``; a refusal shows on the exam's page with its
+        reason, success goes back to it with ``notice``."""
+        try:
+            await written(db_session, run)
+        except delivery.DeliveryError as exc:
+            await db_session.rollback()
+            return await self._detail(request, db_session, code, status_of(exc), error=exc.reason)
+        await db_session.commit()
+        return Redirect(f"/committee/exams/{code}?notice={notice}", status_code=303)
+
     # -- enrollment ------------------------------------------------------------------------
 
     @post("/{code:str}/enroll", name="exams-enroll")
@@ -499,11 +547,7 @@ class CommitteeExams(Controller):
         raw = data.get("minutes", "").strip()
         user: CurrentUser = request.user
         now = request.app.state.clock()
-        error = None
-        if not (raw.isascii() and raw.isdigit()):
-            error = f"minutes: {raw[:20]!r} is not a whole number"
-        elif len(raw) > 6:  # before int(), which refuses more than 4,300 digits
-            error = "minutes: extra time must be 0–600 minutes"
+        error = _not_whole("minutes", raw, "extra time must be 0–600 minutes")
         if error:
             return await self._detail(request, db_session, code, 422, error=error)
 
@@ -518,10 +562,4 @@ class CommitteeExams(Controller):
                 raise delivery.DeliveryError(f"{reg} is not enrolled in {code}", Kind.INVALID)
             committee.set_extra_time(session, exam, enrollment, int(raw), user.id, now)
 
-        try:
-            await written(db_session, run)
-        except delivery.DeliveryError as exc:
-            await db_session.rollback()
-            return await self._detail(request, db_session, code, status_of(exc), error=exc.reason)
-        await db_session.commit()
-        return Redirect(f"/committee/exams/{code}?notice=extra_time&q={reg}", status_code=303)
+        return await self._change(request, db_session, code, run, f"extra_time&q={reg}")
