@@ -17,7 +17,7 @@ from exam.adapters.models import ROLES, User
 from exam.adapters.security import end_sessions, password_hasher
 from exam.adapters.settings import get_settings
 from exam.cli_access import account, network, server_options
-from exam.cli_irt import calibrate, dif, score, simulate
+from exam.cli_irt import calibrate, dif, prior_hint, score, simulate
 from exam.cli_log import BadInput
 from exam.cli_log import log as log_commands
 from exam.cli_results import results as results_commands
@@ -100,8 +100,7 @@ def bank_params(path: str) -> None:
         # The scale belongs to an exam's sections (their committed prior), not to items.
         click.echo(
             f"{path}: these parameters are on the ability scale N({scale.mean:g}, "
-            f"{scale.sd:g}²); adaptive sections on them should use prior_mean {scale.mean:g} "
-            f"and prior_sd {scale.sd:g}",
+            f"{scale.sd:g}²); {prior_hint(scale)}",
             err=True,
         )
 

@@ -95,6 +95,15 @@ def _out(path: str | None):
         raise BadInput(f"{path}: {exc.strerror or exc}") from None
 
 
+def prior_hint(scale: AbilityScale) -> str:
+    """What the committee enters in the exam builder for the sections on a calibration's
+    items: the section's prior is committed with the exam, not stored with the items."""
+    return (
+        f"in the exam builder, give each adaptive section on these items prior mean "
+        f"{scale.mean:.4g} and prior SD {scale.sd:.4g} (fields s<i>_prior_mean, s<i>_prior_sd)"
+    )
+
+
 @click.command()
 @click.argument("responses", type=click.Path(dir_okay=False))
 @click.option(
@@ -342,7 +351,7 @@ def calibrate(
     if scale is not None:
         click.echo(
             f"ability scale N({scale.mean:g}, {scale.sd:.3f}²): written as ability_mean, "
-            "ability_sd; seleksi score and simulate use it as the prior",
+            f"ability_sd; seleksi score and simulate use it as the prior; {prior_hint(scale)}",
             err=True,
         )
     if fit:

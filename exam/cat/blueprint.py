@@ -6,6 +6,7 @@ committed to the audit log by hash, and read back by an observer's replay.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -124,6 +125,8 @@ class SectionConfig:
             raise BlueprintError(f"{where}: time_limit_s must be > 0")
         if self.estimator not in ("eap", "map", "mle", "wle"):
             raise BlueprintError(f"{where}: estimator must be eap, map, mle or wle")
+        if not (math.isfinite(self.prior_mean) and math.isfinite(self.prior_sd)):
+            raise BlueprintError(f"{where}: prior_mean and prior_sd must be finite numbers")
         if not self.prior_sd > 0:
             raise BlueprintError(f"{where}: prior_sd must be > 0")
         topics = [rule.topic for rule in self.content]

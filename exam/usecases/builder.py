@@ -10,18 +10,21 @@ TWK/TIU-style answer; empty keeps the draft's, or the default a new exam gets),
 time, ``YYYY-MM-DDTHH:MM`` as an HTML ``datetime-local`` input sends it), and per section
 ``i`` (1-based, up to ``sections``): ``s{i}_name``, ``s{i}_domain``, ``s{i}_kind``,
 ``s{i}_min_items``, ``s{i}_max_items``, ``s{i}_se_target``, ``s{i}_passing_grade``,
-``s{i}_time_limit_minutes``, ``s{i}_exposure`` and ``s{i}_topics`` (one ``topic min max``
-per line). A section whose name is empty is left out. The selection rules:
-``vacancies`` (one ``formation name  count`` per line, the count last), ``quota_multiplier``,
-``tie_break`` (section names in order) and ``tracks`` (one ``track total_min SECTION:min …``
-per line, ``-`` for no minimum total); an optional weighted final score: ``final`` (one
-``stage SECTION+SECTION max percent`` per line, e.g. ``SKD TWK+TIU+TKP 550 40``) and
-``final_tie_break``.
+``s{i}_time_limit_minutes``, ``s{i}_exposure``, ``s{i}_topics`` (one ``topic min max``
+per line), and ``s{i}_prior_mean``, ``s{i}_prior_sd`` (the ability prior of the section's
+estimates, N(0, 1) when empty; after a Rasch calibration, its ``ability_mean`` and
+``ability_sd``, as ``seleksi bank params`` prints them). A section whose name is empty
+is left out. The selection rules: ``vacancies`` (one ``formation name  count`` per line,
+the count last), ``quota_multiplier``, ``tie_break`` (section names in order) and
+``tracks`` (one ``track total_min SECTION:min …`` per line, ``-`` for no minimum total);
+an optional weighted final score: ``final`` (one ``stage SECTION+SECTION max percent`` per
+line, e.g. ``SKD TWK+TIU+TKP 550 40``) and ``final_tie_break``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -95,6 +98,26 @@ def _float(form: dict, key: str, errors: dict, low: float, high: float) -> float
     return value
 
 
+def _prior(form: dict, p: str, section: str, errors: dict) -> tuple[float, float]:
+    """The section's ability prior N(mean, sd²): finite, |mean| ≤ 10, 0 < sd ≤ 10; empty
+    fields give N(0, 1). A Rasch calibration's ``ability_mean``/``ability_sd`` go here."""
+    out = []
+    for key, label, default, ok, rule in (
+        (p + "prior_mean", "prior mean", 0.0, lambda v: -10 <= v <= 10, "from -10 to 10"),
+        (p + "prior_sd", "prior SD", 1.0, lambda v: 0 < v <= 10, "greater than 0, at most 10"),
+    ):
+        raw = form.get(key, "").strip().replace(",", ".")
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and ok(value)):
+            errors[key] = f"section {section}: {label} {raw[:20]!r} is not a number {rule}"
+            value = default
+        out.append(value)
+    return out[0], out[1]
+
+
 def _time(form: dict, key: str, errors: dict, tz: tzinfo) -> datetime | None:
     raw = form.get(key, "").strip()
     if not raw:
@@ -146,6 +169,7 @@ def _section(
     if method not in EXPOSURE_METHODS:
         errors[p + "exposure"] = f"choose one of {', '.join(EXPOSURE_METHODS)}"
     topics = _topics(form.get(p + "topics", ""), p + "topics", errors)
+    prior_mean, prior_sd = _prior(form, p, name, errors)
     if errors != before or max_items is None:
         return None
     # Settings the form does not show (randomesque k, pilots, classification) are kept
@@ -163,6 +187,8 @@ def _section(
         content=topics,
         exposure=base.exposure if base.exposure.method == method else ExposureConfig(method=method),
         passing_grade=passing,
+        prior_mean=prior_mean,
+        prior_sd=prior_sd,
     )
     try:
         section.validate()
@@ -335,5 +361,7 @@ def exam_form_fields(
             p + "time_limit_minutes": str(s.time_limit_s // 60) if s.time_limit_s else "",
             p + "exposure": s.exposure.method,
             p + "topics": "\n".join(f"{r.topic} {r.min} {r.max}" for r in s.content),
+            p + "prior_mean": f"{s.prior_mean:g}",
+            p + "prior_sd": f"{s.prior_sd:g}",
         }
     return fields

@@ -220,7 +220,8 @@ def test_cli_bank_params_names_the_files_ability_scale(
     path.write_text("item_id,model,a,b,c,ability_mean,ability_sd\nTIU-001,rasch,1,0.4,,0,1.8\n")
     result = CliRunner().invoke(main, ["bank", "params", str(path)])
     assert result.exit_code == 0, result.output
-    assert "ability scale N(0, 1.8²)" in result.output and "prior_sd 1.8" in result.output
+    assert "ability scale N(0, 1.8²)" in result.output
+    assert "prior mean 0 and prior SD 1.8" in result.output
     with session_maker() as session:
         version = session.scalar(
             select(ItemVersion)

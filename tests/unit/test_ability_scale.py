@@ -174,6 +174,9 @@ def test_cli_calibrate_then_score_uses_the_written_prior(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "ability_mean, ability_sd" in result.output
+    assert "in the exam builder, give each adaptive section on these items prior mean" in (
+        result.output
+    )
     _, scale = read_params_file(written)
     assert abs(scale.sd - TRUE_SD) < 0.15
 

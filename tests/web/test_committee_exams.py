@@ -1,6 +1,7 @@
 """The committee's exam pages over HTTP, on both databases: the builder, the check, opening,
 enrollment by CSV with login sheets, new credentials and extra time."""
 
+import html
 import json
 import re
 from datetime import timedelta
@@ -296,6 +297,48 @@ def test_selection_rules_from_the_builder(web, app_settings):
     assert got["tracks"]["disabilitas"] == {"total_min": None, "min": {"TIU": 60}}
     edit = web.get("/committee/exams/CPNS1/edit").text
     assert "Auditor Ahli Pertama 2" in edit and "cumlaude 300 TWK:60" in edit
+
+
+def test_the_ability_prior_from_the_builder_is_committed_when_the_exam_opens(web, app_settings):
+    """A section's prior N(mean, sd²) (from a Rasch calibration, say): validated with the
+    section and field named, 0 and 1 by default, kept through editing, and committed."""
+    new = web.get("/committee/exams/new?template=skd").text
+    assert 'name="s1_prior_mean"' in new and 'id="s1_prior_sd"' in new
+    bad = {"s1_prior_mean": "nan", "s2_prior_sd": "0", "s2_prior_mean": "inf"}
+    page = post(web, "/committee/exams/new", FORM | bad)
+    assert page.status_code == 422
+    errors = {k: html.unescape(v) for k, v in field_errors(page.text).items()}
+    assert set(errors) == set(bad)
+    assert errors["s1_prior_mean"] == "section TWK: prior mean 'nan' is not a number from -10 to 10"
+    assert errors["s2_prior_sd"].startswith("section TIU: prior SD '0' is not a number greater")
+    for sd in ("-1", "1e400", "abc", "11"):
+        refused = post(web, "/committee/exams/new", FORM | {"s2_prior_sd": sd})
+        assert set(field_errors(refused.text)) == {"s2_prior_sd"}, sd
+
+    assert post(web, "/committee/exams/new", FORM).status_code == 200  # no prior given
+    with db_session(app_settings) as s:
+        sections = s.scalar(select(Exam).where(Exam.code == "CPNS1")).definition["sections"]
+    assert [(x["prior_mean"], x["prior_sd"]) for x in sections] == [(0.0, 1.0), (0.0, 1.0)]
+    edit = web.get("/committee/exams/CPNS1/edit").text
+    assert 'id="s2_prior_mean" inputmode="decimal" value="0"' in edit
+    assert 'id="s2_prior_sd" inputmode="decimal" value="1"' in edit
+
+    rasch = FORM | {"s2_prior_mean": "-0,25", "s2_prior_sd": "1.8"}  # a decimal comma too
+    assert post(web, "/committee/exams/CPNS1/edit", rasch).status_code == 200
+    edit = web.get("/committee/exams/CPNS1/edit").text
+    assert 'value="-0.25"' in edit and 'id="s2_prior_sd" inputmode="decimal" value="1.8"' in edit
+    assert "N(-0.25, 1.8²)" in web.get("/committee/exams/CPNS1").text
+
+    assert "notice=opened" in str(post(web, "/committee/exams/CPNS1/open").url)
+    [commitment] = events(app_settings, "exam_committed")
+    with db_session(app_settings) as s:
+        exam = s.scalar(select(Exam).where(Exam.code == "CPNS1"))
+        twk, tiu = exam.definition["sections"]
+        plans = runtime(exam).plans
+    assert commitment["definition_sha256"] == definition_sha256(exam.definition)
+    assert (twk["prior_mean"], twk["prior_sd"]) == (0.0, 1.0)
+    assert (tiu["prior_mean"], tiu["prior_sd"]) == (-0.25, 1.8)
+    assert (plans[1].quad.mean, plans[1].quad.sd) == (-0.25, 1.8)  # the engine's prior
 
 
 def test_a_weighted_final_score_from_the_builder(web, app_settings):
