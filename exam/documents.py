@@ -32,10 +32,10 @@ def results_pdf(
     title: str,
     table: str,
     sections: Sequence[str],
-    names: Mapping[str, str],
     footer: str,
 ) -> bytes:
-    """The published table per formation, A4 landscape."""
+    """The published table per formation, A4 landscape: pseudonyms, never names (it is a
+    public download)."""
     pdf = FPDF(orientation="L", format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
     rows = table_rows(table)
@@ -54,10 +54,9 @@ def results_pdf(
         pdf.ln()
         pdf.set_font("Helvetica", "", 9)
         for r in (r for r in rows if r["formation"] == formation):
-            person = names.get(r["person_id"], r["person_id"])
             cells = [
                 r["rank"],
-                person,
+                r["person_id"],
                 *(r[s] for s in sections),
                 r["total"],
                 "ya" if r["passed"] == "true" else "tidak",

@@ -190,7 +190,6 @@ class Publication(Base):
     checkpoint_size: Mapped[int] = mapped_column(BigInteger)
     checkpoint_root: Mapped[str] = mapped_column(String(64))
     log_index: Mapped[int] = mapped_column(BigInteger)
-    show_names: Mapped[bool] = mapped_column(Boolean, default=False)
     published_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
 

@@ -102,7 +102,6 @@ def publish(
     by: int,
     now: datetime,
     signer: Signer,
-    show_names: bool,
     witnesses: Sequence[WitnessKey] = (),
     min_witnesses: int = 0,
 ) -> Publication:
@@ -157,7 +156,6 @@ def publish(
         checkpoint_size=cp.size,
         checkpoint_root=fields["checkpoint_root"],
         log_index=-1,
-        show_names=show_names,
         published_at=now,
     )
     session.add(publication)

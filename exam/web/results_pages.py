@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exam import i18n
-from exam.adapters.models import Enrollment, Exam, Publication
+from exam.adapters.models import Exam
 from exam.adapters.security import CurrentUser, applicant_only, committee_only
 from exam.cat.blueprint import ExamConfig
 from exam.documents import certificate_pdf, distribution_svg, results_pdf, table_rows
@@ -31,8 +29,6 @@ from exam.web.deps import DbSession, PathId, QueryVersion, enrolled, written
 from proctoring import checkpoints, log
 from proctoring.checkpoints import SignerRefusedError
 from proctoring.note import format_proof
-
-FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _missing(lang: str, key: str, **values) -> NotFoundException:
@@ -60,16 +56,6 @@ def _published(session: Session, code: str, version: int | None = None, lang: st
     if chosen is None:
         raise _missing(lang, "pub.no_version", code=code, version=version)
     return exam, versions, chosen
-
-
-def _names(session: Session, exam: Exam, publication: Publication) -> dict[str, str]:
-    if not publication.show_names:
-        return {}
-    return dict(
-        session.execute(
-            select(Enrollment.pseudonym, Enrollment.name).where(Enrollment.exam_id == exam.id)
-        ).all()
-    )
 
 
 def _sections(exam: Exam) -> list[str]:
@@ -130,7 +116,7 @@ class CommitteeResults(Controller):
 
     @post("/publish", name="results-publish")
     async def publish(
-        self, request: Request, db_session: DbSession, code: FromPath[str], data: FormData
+        self, request: Request, db_session: DbSession, code: FromPath[str]
     ) -> Response:
         user: CurrentUser = request.user
         now = request.app.state.clock()
@@ -145,9 +131,8 @@ class CommitteeResults(Controller):
             exam = session.scalar(select(Exam).where(Exam.code == code).with_for_update())
             if exam is None:
                 raise NotFoundException(f"no exam {code}")
-            show = data.get("show_names") == "on"
             return results.publish(
-                session, exam, user.id, now, signer, show, keys, feed.min_witnesses
+                session, exam, user.id, now, signer, keys, feed.min_witnesses
             ).version
 
         try:
@@ -176,11 +161,9 @@ class PublicResults(Controller):
     ) -> Template:
         lang = i18n.lang_of(request)
 
-        def run(session: Session):
-            exam, versions, chosen = _published(session, code, version, lang)
-            return exam, versions, chosen, _names(session, exam, chosen)
-
-        exam, versions, chosen, names = await db_session.run_sync(run)
+        exam, versions, chosen = await db_session.run_sync(
+            lambda s: _published(s, code, version, lang)
+        )
         before = next((v for v in versions if v.version == chosen.version - 1), None)
         return Template(
             "results/public.html",
@@ -193,7 +176,6 @@ class PublicResults(Controller):
                 "formations": _by_formation(table_rows(chosen.table_csv)),
                 "sections": _sections(exam),
                 "grades": _grades(exam),
-                "names": names,
                 "latest": versions[-1],
             },
         )
@@ -214,16 +196,12 @@ class PublicResults(Controller):
     async def table_pdf(
         self, db_session: DbSession, code: FromPath[str], version: PathId
     ) -> Response:
-        def run(session: Session):
-            exam, _, p = _published(session, code, version)
-            return exam, p, _names(session, exam, p)
-
-        exam, p, names = await db_session.run_sync(run)
+        exam, _, p = await db_session.run_sync(lambda s: _published(s, code, version))
         footer = (
             f"Versi {p.version}, dicatat di log audit indeks {p.log_index}; SHA-256 tabel "
             f"{p.table_sha256}; checkpoint ukuran {p.checkpoint_size}, akar {p.checkpoint_root}."
         )
-        pdf = results_pdf(f"Hasil {exam.title}", p.table_csv, _sections(exam), names, footer)
+        pdf = results_pdf(f"Hasil {exam.title}", p.table_csv, _sections(exam), footer)
         return Response(
             pdf,
             media_type="application/pdf",

@@ -38,7 +38,7 @@ def public_server(tmp_path_factory):
         exam = session.scalar(select(Exam).where(Exam.code == "HASIL"))
         committee = session.scalar(select(User).where(User.username == "komite"))
         now = delivery_now() + timedelta(hours=1)
-        results.publish(session, exam, committee.id, now, settings.log_signer(), False)
+        results.publish(session, exam, committee.id, now, settings.log_signer())
         pseudonym = session.scalar(
             select(Enrollment.pseudonym).where(Enrollment.registration_number == "HASIL-0")
         )

@@ -3,23 +3,12 @@ the distributions, and an applicant's certificate leads to a page that verifies 
 browser."""
 
 import re
-import zlib
 from pathlib import Path
 
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
-
-
-def pdf_text(data: bytes) -> str:
-    """The text of a PDF's content streams (fpdf2 compresses them with zlib)."""
-    out = []
-    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            out.append(zlib.decompress(m.group(1)).decode("latin-1"))
-        except zlib.error:
-            out.append(m.group(1).decode("latin-1"))
-    return "\n".join(out)
+from tests.pdf import pdf_text
 
 
 def test_publish_public_page_and_the_certificate_qr_target(page, browser, server):

@@ -21,7 +21,7 @@ def publish(session_maker, exam_id):
     with session_maker() as session, session.begin():
         exam = session.get(Exam, exam_id)
         signer = Signer.generate("seleksi.test/log")
-        return results.publish(session, exam, 1, T0 + timedelta(hours=4), signer, False)
+        return results.publish(session, exam, 1, T0 + timedelta(hours=4), signer)
 
 
 def problems(session_maker, exam_id) -> list[str]:

@@ -96,7 +96,7 @@ def test_two_witnesses_refuse_a_fork_and_results_wait_for_both(session_maker, wi
         exam = session.get(Exam, exam_id)
         exam.min_witnesses = 2
     with session_maker() as session, pytest.raises(DeliveryError) as refused:
-        results.publish(session, session.get(Exam, exam_id), 1, later, SIGNER, False, keys)
+        results.publish(session, session.get(Exam, exam_id), 1, later, SIGNER, keys)
     assert "need 2 witness cosignatures" in refused.value.reason
     assert "0 of 2 known witnesses (none)" in refused.value.reason
 
@@ -137,9 +137,7 @@ def test_two_witnesses_refuse_a_fork_and_results_wait_for_both(session_maker, wi
 
     # With both cosignatures the results are published, bound to that checkpoint.
     with session_maker() as session, session.begin():
-        publication = results.publish(
-            session, session.get(Exam, exam_id), 1, later, SIGNER, False, keys
-        )
+        publication = results.publish(session, session.get(Exam, exam_id), 1, later, SIGNER, keys)
         assert publication.checkpoint_size == size
         entries = [r.entry for r in log.entries(session, 0, log.size(session))]
         checkpoints.sign(session, SIGNER, ORIGIN, "after")

@@ -18,8 +18,9 @@ from exam import i18n
 from exam.adapters.models import Enrollment, Exam
 from exam.app import create_app
 from itembank.models import ItemVersion
+from tests.pdf import pdf_text
 from tests.web.conftest import login
-from tests.web.test_committee_exams import CSV, FORM, db_session, enroll, post, sheet
+from tests.web.test_committee_exams import CSV, FORM, db_session, enroll, events, post, sheet
 from tests.web.test_results import RULES, take_exams
 
 NAMES = ["Ani Lestari", "Budi Santoso", "Citra Dewi"]
@@ -53,7 +54,8 @@ def crawl(client: TestClient, start: str = "/", limit: int = 200) -> dict[str, s
             continue
         res = client.get(url, headers=HTML, follow_redirects=False)
         assert res.status_code in (200, 303), f"{url}: {res.status_code}"
-        seen[url] = res.text if "pdf" not in res.headers.get("content-type", "") else ""
+        pdf = "pdf" in res.headers.get("content-type", "")
+        seen[url] = pdf_text(res.content) if pdf else res.text
         if "html" not in res.headers.get("content-type", ""):
             continue
         for href in re.findall(r'(?:href|src)="([^"#]+)', res.text):
@@ -174,12 +176,17 @@ def test_crawl_finds_no_item_key_name_or_registration_number(web, app_settings, 
     take_exams(app_settings, clock, ["2401002"])
     clock.now += timedelta(hours=2)
     assert "notice=closed" in str(post(web, "/committee/exams/CPNS1/close").url)
-    assert "/results/CPNS1" in str(post(web, "/committee/exams/CPNS1/results/publish").url)
+    # A request that still asks for names (the option older pages had) gets none either.
+    published = post(web, "/committee/exams/CPNS1/results/publish", {"show_names": "on"})
+    assert "/results/CPNS1" in str(published.url)
     with public_client(app_settings, clock) as anon:
         after = crawl(anon)
         log_size = json.loads(anon.get("/api/v1/exams/CPNS1/rankings").text)["log_size"]
         entries = anon.get(f"/api/v1/log/entries?start=0&end={log_size}").text
-    assert {"/results", "/results/CPNS1", "/results/CPNS1/v/1/table.csv"} <= set(after)
+    downloads = {"/results/CPNS1/v/1/table.csv", "/results/CPNS1/v/1/table.pdf"}
+    assert {"/results", "/results/CPNS1", *downloads} <= set(after)
+    pseudonym = events(app_settings, "results_published")[0]["table"].splitlines()[1].split(",")[0]
+    assert pseudonym in after["/results/CPNS1/v/1/table.pdf"]  # the PDF's text is read
     assert any(u.startswith("/exams/CPNS1/receipt/") for u in after) is False  # not linked
     assert_nothing_secret(after, forbidden)
     assert_nothing_secret({"entries": entries}, [*NAMES, *REGISTRATION_NUMBERS])
