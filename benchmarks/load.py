@@ -275,13 +275,18 @@ async def drive(url: str, plan: Plan, bank: dict, server_pid: int):
     cpu_after = cpu_seconds(server_pid)
     cpu = {k: cpu_after[k] - cpu_before[k] for k in cpu_after if k in cpu_before}
     progress.close()
-    await asyncio.sleep(1.0)  # the last entries reach the observers
+    failed = await wind_down(outcomes, stop, watchers)
+    return stats, failed, login_s, cpu
+
+
+async def wind_down(outcomes: list, stop: asyncio.Event, watchers: list[asyncio.Task]) -> list[str]:
+    """Let the last entries reach the observers, stop them; the applicants that failed."""
+    await asyncio.sleep(1.0)
     stop.set()
     for w in watchers:
         w.cancel()
     await asyncio.gather(*watchers, return_exceptions=True)
-    failed = [repr(o) for o in outcomes if isinstance(o, BaseException)]
-    return stats, failed, login_s, cpu
+    return [repr(o) for o in outcomes if isinstance(o, BaseException)]
 
 
 def count_back(settings: Settings, acknowledged: set[tuple[int, int]]) -> dict:

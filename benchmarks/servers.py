@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,9 +43,16 @@ def load_exam(items: int) -> ExamConfig:
     return ExamConfig(EXAM_CODE, "Load test", (section,), duration_s=3 * 3600)
 
 
-def prepare(settings: Settings, applicants: int, bank_size: int, items: int) -> dict:
-    """Schema, bank, accounts, the open exam LOAD; returns the items' answer keys and
-    3PL parameters for the simulees."""
+def prepare(
+    settings: Settings,
+    applicants: int,
+    bank_size: int,
+    items: int,
+    place: Callable[[int], tuple[str, str]] | None = None,
+) -> dict:
+    """Schema, bank, accounts, the open exam LOAD (applicant k at the test site and room
+    ``place(k)``, if given); returns the items' answer keys and 3PL parameters for the
+    simulees."""
     engine = database.sync_engine(settings)
     migrate.upgrade(engine)
     bank = synthetic_items(bank_size, seed=7, domain="TIU", topics=4)
@@ -59,7 +67,9 @@ def prepare(settings: Settings, applicants: int, bank_size: int, items: int) -> 
         session.flush()
         exam = delivery.new_exam(session, load_exam(items))
         for k, user in enumerate(users):
-            delivery.enroll(session, exam, user.id, f"L-{k:05d}", f"Peserta {k}")
+            site, room = place(k) if place else ("", "")
+            number = f"L-{k:05d}"
+            delivery.enroll(session, exam, user.id, number, f"Peserta {k}", site=site, room=room)
         delivery.open_exam(session, exam, datetime.now(UTC))
     engine.dispose()
     return {
