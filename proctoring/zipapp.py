@@ -24,11 +24,13 @@ _ROOT = Path(__file__).resolve().parent.parent
 #: free of the server's packages).
 MODULES = (
     "proctoring/__init__.py",
+    "proctoring/attempt_replay.py",
     "proctoring/canonical.py",
     "proctoring/cosign.py",
     "proctoring/merkle.py",
     "proctoring/note.py",
     "proctoring/offline.py",
+    "proctoring/outages.py",
     "proctoring/seal.py",
     "proctoring/verifier_main.py",
     "proctoring/verify.py",
@@ -36,6 +38,7 @@ MODULES = (
     "exam/cat/__init__.py",
     "exam/cat/blueprint.py",
     "exam/cat/engine.py",
+    "exam/cat/fixed.py",
     "exam/cat/outcome.py",
     "exam/cat/pilots.py",
     "exam/cat/plan.py",

@@ -160,4 +160,4 @@ def test_moving_around_a_fixed_section(page, server):
             "(window.htmx && document.querySelector('input[name=step]'))"
         )
     # Two TWK answers (the last of each item, not every change) and four TIU answers.
-    assert "Jawaban tercatat: 6" in page.content()
+    assert "Semua 6 jawaban Anda tercatat" in page.content()

@@ -10,7 +10,11 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
-from tests.browser.test_applicant_browser import answer_current, ready
+from tests.browser.test_applicant_browser import (
+    answer_current,
+    finish_a_complete_section,
+    ready,
+)
 from tests.live_server import RICH_APPLICANT, RICH_EXAM
 
 #: Pictures loaded: every <img> of the item has decoded to a real size.
@@ -79,4 +83,5 @@ def test_applicant_sees_figures_tables_and_mathml_on_the_item_page(page, server,
         shoot(page, tmp_path, f"applicant-item-{step + 1}")
         answer_current(page, "a")
     assert seen == {"figure", "numbers"}
+    finish_a_complete_section(page)  # a fixed section ends when the applicant finishes it
     page.wait_for_url(f"{server}/exam/{RICH_EXAM}/finished")

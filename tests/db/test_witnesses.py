@@ -5,6 +5,7 @@ need K = 2 cosignatures are published only once both witnesses cosigned."""
 
 from __future__ import annotations
 
+import concurrent.futures
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -65,7 +66,10 @@ def collect(session_maker, witnesses) -> list[cosignatures.Outcome]:
 
     ws = [w for w, _, _ in witnesses]
     now = lambda: datetime.now(UTC)  # noqa: E731
-    return anyio.run(cosignatures.collect, ws, read, write, post, now)
+    # In a thread of its own: a test before this one in the same process may have left
+    # an event loop marked running in this thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(anyio.run, cosignatures.collect, ws, read, write, post, now).result()
 
 
 def forked_server(tmp_path, size: int):

@@ -30,6 +30,7 @@ OWNERS = [
     (r"^/observer", {"observer", "committee"}),
     (r"^/exam", {"applicant"}),
     (r"^/proctor", {"proctor"}),
+    (r"^/assets/", {"applicant", "committee"}),  # item pictures: never for observers
     (r"^/api/v1/attempts/", {"applicant"}),
     (r"^/api/v1/exams/[^/]+/attempts$", {"applicant"}),
 ]

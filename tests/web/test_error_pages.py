@@ -63,11 +63,13 @@ def test_409_page(web, app_settings):
 
 
 def test_409_json(api):  # noqa: F811 (a fixture)
-    """The same kind of refusal in the JSON API: a second, different answer to a step."""
+    """The same kind of refusal in the JSON API: a second, different answer to a step of
+    the adaptive section (which runs forward only)."""
     api_login(api, "peserta01")
     attempt = post(api, "/api/v1/exams/UJI/attempts").json()["attempt_id"]
-    item = api.get(f"/api/v1/attempts/{attempt}").json()["item"]
-    answer = {"step": 0, "item_id": item["item_id"], "choice": "A"}
+    assert post(api, f"/api/v1/attempts/{attempt}/sections/current/finish").status_code == 200
+    data = api.get(f"/api/v1/attempts/{attempt}").json()
+    answer = {"step": data["step"], "item_id": data["item"]["item_id"], "choice": "A"}
     assert post(api, f"/api/v1/attempts/{attempt}/answers", answer).status_code == 200
     again = post(api, f"/api/v1/attempts/{attempt}/answers", {**answer, "choice": "B"})
     assert "already answered" in as_json(again, 409)["detail"]

@@ -40,6 +40,7 @@ def venv(tmp_path_factory) -> Path:
     assert done.returncode == 0, done.stderr
     listed = subprocess.run(
         [str(python), "-m", "pip", "list", "--format", "json"],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         check=True,
         capture_output=True,
         text=True,
