@@ -419,12 +419,14 @@ def answer(
     exam_code: str | None = None,
     before: Callable[[Session, str, str, int], None] | None = None,
     keep_open: bool = False,
+    paused: Callable[[int], bool] | None = None,
 ) -> Answered:
     """Store one answer of user ``user_id`` to their attempt (by ``attempt_id``, or their
     attempt at exam ``exam_code``). ``runtime_of`` finds the compiled exam; ``before`` is
     called with (session, exam code, pseudonym, current step) before the answer, to log
-    what the request tells (a client change); ``keep_open`` as ``submit_answer``.
-    Raises AttemptNotFoundError."""
+    what the request tells (a client change); ``keep_open`` as ``submit_answer``;
+    ``paused(attempt id)`` says whether a proctor has paused the attempt's room, whose
+    answers then wait for the resume. Raises AttemptNotFoundError."""
     by_code = attempt_id is None
     params = {"user_id": user_id, "step": step}
     params.update({"code": exam_code} if by_code else {"attempt_id": attempt_id})
@@ -443,6 +445,8 @@ def answer(
     if before is not None:
         before(session, key.code, applicant.pseudonym, attempt.step)
     try:
+        if paused is not None and paused(attempt.id):
+            raise delivery.DeliveryError("the room is paused by its proctor: wait for the resume")
         reply = submit_answer(
             session, rt, attempt, applicant, step, item_id, choice, now, stored, keep_open
         )

@@ -91,7 +91,16 @@ async def answer_from(request: Request, step: int, item_id: str, choice: str, **
         before = client_change.logger(change, now)
         finder = answer_runtime(request)
         return answering.answer(
-            session, finder, user.id, step, item_id, choice, now, before=before, **where
+            session,
+            finder,
+            user.id,
+            step,
+            item_id,
+            choice,
+            now,
+            before=before,
+            paused=request.app.state.contacts.is_paused,
+            **where,
         )
 
     try:

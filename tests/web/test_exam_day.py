@@ -215,12 +215,23 @@ def test_the_proctor_sees_its_room_pauses_and_resumes_it(app, site_exam, clock):
         assert "Ruangan ini sedang dijeda" in proctor.get("/proctor/").text
         flush(a1)
         assert beat(a1, attempt)["paused"] is True
+        # The server holds the room's answers too, not only the page.
+        now = a1.get(f"/api/v1/attempts/{attempt}").json()
+        answer = {"step": now["step"], "item_id": now["item"]["item_id"], "choice": "A"}
+        held = a1.post(
+            f"/api/v1/attempts/{attempt}/answers", json=answer, headers={"x-csrftoken": csrf(a1)}
+        )
+        assert held.status_code == 409 and "paused" in held.text
         before = deadlines(site_exam)["R-1"]
         clock.now += timedelta(minutes=5)
         assert proctor.post("/proctor/resume", data=room, headers=token).status_code == 200
         assert deadlines(site_exam)["R-1"] - before == timedelta(minutes=5)
         flush(a1)
         assert beat(a1, attempt)["paused"] is False
+        saved = a1.post(
+            f"/api/v1/attempts/{attempt}/answers", json=answer, headers={"x-csrftoken": csrf(a1)}
+        )
+        assert saved.status_code == 200, saved.text
         other = {**room, "room": "R2"}
         refused = proctor.post(
             "/proctor/pause", data=other, headers={**token, "accept": "application/json"}
