@@ -220,7 +220,7 @@ def demo(host: str, port: int, data_dir: str, applicants: int, no_serve: bool) -
 
     import uvicorn  # noqa: PLC0415 (the server loads only when serving)
 
-    from exam.usecases.demo import prepare_demo  # noqa: PLC0415
+    from exam.usecases.demo import DEMO_SITE, prepare_demo  # noqa: PLC0415
 
     os.environ["SELEKSI_DATA_DIR"] = data_dir
     os.environ.pop("SELEKSI_DATABASE_URL", None)
@@ -240,6 +240,7 @@ Seleksi demo: {url}
   exam code   {info.exam_code}
   committee   {info.committee} / {info.password}
   observer    {info.observer} / {info.password}
+  proctor     {info.proctor} / {info.password} (site {DEMO_SITE}, Ruang 1)
   applicants  {info.applicants[0]} … {info.applicants[-1]} / {info.password}
   log key     {info.log_key}
 """)

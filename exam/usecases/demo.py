@@ -18,7 +18,7 @@ from exam.adapters.models import Enrollment, Exam, User
 from exam.adapters.security import password_hasher
 from exam.adapters.settings import Settings
 from exam.cat.blueprint import ContentRule, ExamConfig, ExposureConfig, SectionConfig
-from exam.usecases import delivery
+from exam.usecases import delivery, rooms
 from itembank import repository
 from itembank.demo_rich import rich_items
 from itembank.transfer import read_bank_file
@@ -67,6 +67,14 @@ def demo_exam(points_correct: int) -> ExamConfig:
     )
 
 
+#: The demo's test site; its applicants sit in rooms of ten, the first watched by ``proctor``.
+DEMO_SITE = "Jakarta-1"
+
+
+def _room(k: int) -> str:
+    return f"Ruang {k // 10 + 1}"
+
+
 def applicant_names(count: int) -> list[str]:
     width = max(2, len(str(count)))
     return [f"applicant{i:0{width}d}" for i in range(1, count + 1)]
@@ -77,6 +85,7 @@ class DemoInfo:
     exam_code: str
     committee: str
     observer: str
+    proctor: str
     applicants: list[str]
     password: str
     log_key: str
@@ -98,6 +107,7 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
         for name, role in [
             ("committee", "committee"),
             ("observer", "observer"),
+            ("proctor", "proctor"),
             *((n, "applicant") for n in names),
         ]:
             if name not in existing:
@@ -120,6 +130,8 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
             )
         )
         users = {u.username: u for u in session.scalars(select(User))}
+        if not rooms.proctor_rooms(session, users["proctor"].id):
+            rooms.bind_proctor(session, users["proctor"], [(DEMO_SITE, _room(0))])
         for k, name in enumerate(names):
             if name not in enrolled:
                 delivery.enroll(
@@ -132,8 +144,10 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
                     attributes={
                         "gender": "P" if k % 2 else "L",
                         "region": ("Jawa", "Sumatra", "Sulawesi", "Papua")[k % 4],
-                        "room": f"Ruang {k // 3 + 1}",
+                        "room": _room(k),
                     },
+                    site=DEMO_SITE,
+                    room=_room(k),
                 )
         if exam.status == "draft":
             delivery.open_exam(
@@ -145,6 +159,7 @@ def prepare_demo(settings: Settings, applicants: int = 50) -> DemoInfo:
         DEMO_CODE,
         "committee",
         "observer",
+        "proctor",
         names,
         DEMO_PASSWORD,
         str(settings.log_signer().verifier),
