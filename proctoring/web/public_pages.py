@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exam import i18n
-from exam.adapters.models import Exam, Publication
+from exam.adapters.models import Attempt, Enrollment, Exam, Publication, Response
 from exam.web.deps import DbSession
 from proctoring import checkpoints, log, signer_guard
 from proctoring.models import LogEntry
@@ -82,20 +82,23 @@ def _signed_checkpoint(request: Request, session: Session) -> str | None:
 
 
 def _answers_of(session: Session, code: str, pseudonym: str) -> list[LogEntry]:
-    """The ``answer`` entries of one applicant (a scan with LIKE: a page, not the hot path)."""
-    rows = session.scalars(
-        select(LogEntry)
-        .where(LogEntry.entry.like('%"type":"answer"%'))
-        .where(LogEntry.entry.like(f'%"exam":"{code}"%'))
-        .where(LogEntry.entry.like(f'%"pseudonym":"{pseudonym}"%'))
-        .order_by(LogEntry.index)
+    """The log entries of one applicant's stored answers (the last answer to each item),
+    found through the applicant's enrollment by indexed reads: an anonymous request never
+    makes the database search the log."""
+    indices = session.scalars(
+        select(Response.log_index)
+        .join(Attempt, Attempt.id == Response.attempt_id)
+        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+        .join(Exam, Exam.id == Enrollment.exam_id)
+        .where(Exam.code == code, Enrollment.pseudonym == pseudonym)
+    ).all()
+    if not indices:
+        return []
+    return list(
+        session.scalars(
+            select(LogEntry).where(LogEntry.index.in_(indices)).order_by(LogEntry.index)
+        )
     )
-    out = []
-    for row in rows:
-        e = json.loads(row.entry)
-        if e["type"] == "answer" and e["exam"] == code and e.get("pseudonym") == pseudonym:
-            out.append(row)
-    return out
 
 
 class PublicExamPages(Controller):

@@ -142,6 +142,9 @@ def test_the_trail_verify_and_receipt_pages(web, app_settings, running, clock):
         assert "WIB" in receipt.text
         missing = anon.get("/exams/CPNS1/receipt/Pnobody", headers=HTML)
         assert missing.status_code == 404 and "Tidak ada jawaban Pnobody" in missing.text
+        # A pattern is no pseudonym: it matches no one (the page looks the name up exactly).
+        wild = anon.get("/exams/CPNS1/receipt/%25", headers=HTML)
+        assert wild.status_code == 404
 
 
 def test_public_errors_are_indonesian_pages(web, app_settings, running, clock):
