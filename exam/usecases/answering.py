@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from exam.adapters.models import Attempt, Enrollment, Exam, Response
 from exam.adapters.runtime import ExamRuntime
 from exam.cat import engine, fixed
+from exam.cat.plan import SectionPlan
 from exam.errors import Kind
 from exam.usecases import delivery
 from exam.usecases.delivery import DeliveryError, Events, _finish, _serve_next, ms
@@ -137,6 +138,41 @@ def _attempt_update(session: Session, attempt: Attempt | AttemptRow) -> list:
     return [(_ATTEMPTS, attempt.id, changes)] if changes else []
 
 
+def _answer_events(
+    code: str,
+    enrollment: Enrollment,
+    plan: SectionPlan,
+    step: int,
+    answered: tuple[str, str, int],
+    pilot: bool,
+    since: datetime,
+    now: datetime,
+    changed: bool = False,
+) -> Events:
+    """The ``answer`` entry of (item, choice, scored category) at ``step``. The choice and
+    its category are sealed: together, over many applicants, they give away the item's key
+    (proctoring.seal). A changed answer of a fixed section says so in public."""
+    item_id, choice, category = answered
+    events = Events()
+    events.sealed(
+        "answer",
+        code,
+        now,
+        {
+            "item": item_id,
+            "choice": choice,
+            "category": category,
+            "pilot": pilot,
+            "response_ms": max(0, ms(now) - ms(since)),
+        },
+        pseudonym=enrollment.pseudonym,
+        section=plan.config.name,
+        step=step,
+        **({"changed": True} if changed else {}),
+    )
+    return events
+
+
 def submit_answer(
     session: Session,
     rt: ExamRuntime,
@@ -208,23 +244,15 @@ def submit_answer(
     else:
         state = engine.answer(plan, state, plan.ids.index(item_id), category)
     served_at = attempt.served_at or now
-    events = Events()
-    # The choice and its scored category are sealed: together, over many applicants, they
-    # give away the item's key (proctoring.seal).
-    events.sealed(
-        "answer",
+    events = _answer_events(
         rt.code,
+        enrollment,
+        plan,
+        step,
+        (item_id, choice, category),
+        attempt.served_pilot,
+        served_at,
         now,
-        {
-            "item": item_id,
-            "choice": choice,
-            "category": category,
-            "pilot": attempt.served_pilot,
-            "response_ms": max(0, ms(now) - ms(served_at)),
-        },
-        pseudonym=enrollment.pseudonym,
-        section=plan.config.name,
-        step=step,
     )
     response = {
         "attempt_id": attempt.id,
@@ -283,23 +311,16 @@ def _answer_in_form(
     category = content.category_of(choice)
     answers = {**fixed.answers_of(plan, state), position: category}
     state = fixed.with_answers(plan, state, answers)
-    events = Events()
-    changed = {"changed": True} if previous is not None else {}
-    events.sealed(
-        "answer",
+    events = _answer_events(
         rt.code,
+        enrollment,
+        plan,
+        step,
+        (item_id, choice, category),
+        slot.pilot,
+        attempt.served_at or now,
         now,
-        {
-            "item": item_id,
-            "choice": choice,
-            "category": category,
-            "pilot": slot.pilot,
-            "response_ms": max(0, ms(now) - ms(attempt.served_at or now)),
-        },
-        pseudonym=enrollment.pseudonym,
-        section=plan.config.name,
-        step=step,
-        **changed,
+        changed=previous is not None,
     )
     attempt.served_at = now
     unanswered = [p for p in range(len(slots)) if p not in answers]
