@@ -401,6 +401,8 @@ def _answering_query(by_code: bool):
         select(
             *ATTEMPT_COLUMNS,
             Enrollment.pseudonym.label("pseudonym"),
+            Enrollment.site.label("site"),
+            Enrollment.room.label("room"),
             Exam.code.label("exam_code"),
             Exam.seed_hex.label("exam_seed_hex"),
             Exam.snapshot_sha256.label("snapshot_hash"),
@@ -440,14 +442,14 @@ def answer(
     exam_code: str | None = None,
     before: Callable[[Session, str, str, int], None] | None = None,
     keep_open: bool = False,
-    paused: Callable[[int], bool] | None = None,
+    paused: Callable[[int, str, str], bool] | None = None,
 ) -> Answered:
     """Store one answer of user ``user_id`` to their attempt (by ``attempt_id``, or their
     attempt at exam ``exam_code``). ``runtime_of`` finds the compiled exam; ``before`` is
     called with (session, exam code, pseudonym, current step) before the answer, to log
     what the request tells (a client change); ``keep_open`` as ``submit_answer``;
-    ``paused(attempt id)`` says whether a proctor has paused the attempt's room, whose
-    answers then wait for the resume. Raises AttemptNotFoundError."""
+    ``paused(exam id, site, room)`` says whether a proctor has paused the attempt's room,
+    whose answers then wait for the resume. Raises AttemptNotFoundError."""
     by_code = attempt_id is None
     params = {"user_id": user_id, "step": step}
     params.update({"code": exam_code} if by_code else {"attempt_id": attempt_id})
@@ -466,7 +468,7 @@ def answer(
     if before is not None:
         before(session, key.code, applicant.pseudonym, attempt.step)
     try:
-        if paused is not None and paused(attempt.id):
+        if paused is not None and paused(key.id, values["site"], values["room"]):
             raise delivery.DeliveryError("the room is paused by its proctor: wait for the resume")
         reply = submit_answer(
             session, rt, attempt, applicant, step, item_id, choice, now, stored, keep_open

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from exam.adapters.models import Attempt, ContactGap, Enrollment, Exam, ProctorRoom, RoomPause, User
@@ -37,15 +37,19 @@ STRAGGLERS = 5
 def record_contacts(session: Session, contacts: dict[int, datetime], gap: timedelta) -> int:
     """Write the last contact of each attempt in ``contacts`` (attempt id → time), and a
     gap for each that was silent for ``gap`` or longer before it; returns the gaps found.
-    Contacts older than the stored one (another process wrote a later one) change nothing."""
+    Contacts older than the stored one (another process wrote a later one) change nothing.
+
+    The rows are locked in id order (two processes' passes never wait on each other in a
+    cycle) and written in one executemany."""
     if not contacts:
         return 0
     rows = session.execute(
         select(Attempt.id, Attempt.last_contact_at, Attempt.started_at)
         .where(Attempt.id.in_(list(contacts)), Attempt.status == "active")
+        .order_by(Attempt.id)
         .with_for_update()
     ).all()
-    found = 0
+    found, later = 0, []
     for attempt_id, last, started in rows:
         t = contacts[attempt_id]
         before = last or started
@@ -54,10 +58,29 @@ def record_contacts(session: Session, contacts: dict[int, datetime], gap: timede
         if t - before >= gap:
             session.add(ContactGap(attempt_id=attempt_id, started_at=before, ended_at=t))
             found += 1
+        later.append({"attempt": attempt_id, "at": t})
+    if later:
+        table = Attempt.__table__
         session.execute(
-            Attempt.__table__.update().where(Attempt.id == attempt_id).values(last_contact_at=t)
+            table.update()
+            .where(table.c.id == bindparam("attempt"))
+            .values(last_contact_at=bindparam("at")),
+            later,
         )
     return found
+
+
+def deadlines(session: Session, attempt_ids: list[int]) -> dict[int, datetime]:
+    """The deadline of each attempt of ``attempt_ids`` still running."""
+    if not attempt_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(Attempt.id, Attempt.deadline_at).where(
+                Attempt.id.in_(attempt_ids), Attempt.status == "active"
+            )
+        ).all()
+    )
 
 
 @dataclass(frozen=True)

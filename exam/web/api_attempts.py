@@ -24,6 +24,7 @@ from exam.adapters.security import CurrentUser, applicant_only
 from exam.usecases import delivery, navigation
 from exam.usecases.receipts import receipt
 from exam.usecases.score_check import SCORE_MISMATCH, checked_rows
+from exam.web.contacts import AttemptFacts, ContactBook
 from exam.web.deps import STEP_MAX, PathId, PathStep, answer_from, enrolled, exam_runtime
 from exam.web.item_assets import item_html
 from proctoring import log
@@ -253,6 +254,35 @@ def _grid_out(g: navigation.Grid) -> GridOut:
     return GridOut(g.section, g.navigable, cells, sections)
 
 
+async def _heartbeat_facts(
+    request: Request, attempt_id: int, user_id: int
+) -> tuple[AttemptFacts | None, str]:
+    """The facts of the user's attempt (None unless it runs) and its status; 404 when the
+    attempt is not the user's."""
+
+    def read(connection):
+        return connection.execute(
+            select(
+                Attempt.status,
+                Attempt.deadline_at,
+                Exam.id,
+                Enrollment.site,
+                Enrollment.room,
+            )
+            .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+            .join(Exam, Exam.id == Attempt.exam_id)
+            .where(Attempt.id == attempt_id, Enrollment.user_id == user_id)
+        ).one_or_none()
+
+    row = await request.app.state.db.read(read)
+    if row is None:
+        raise NotFoundException(f"no attempt {attempt_id}")
+    status, deadline, exam_id, site, room = row
+    if status != "active":
+        return None, status
+    return AttemptFacts(user_id, exam_id, site, room, deadline), status
+
+
 class AttemptApi(Controller):
     path = "/api/v1"
     guards = [applicant_only]  # noqa: RUF012 (Litestar's controller attribute)
@@ -345,30 +375,22 @@ class AttemptApi(Controller):
     async def heartbeat(self, request: Request, attempt_id: PathId) -> HeartbeatOut:
         """The exam page is connected: recorded for the site-outage detection (written in
         batches, ``exam.web.contacts``); the reply is the server's remaining time (moved by
-        any credit) and whether the room is paused."""
+        any credit) and whether the room is paused. A running attempt's facts are read at
+        its first heartbeat in this process, then kept fresh by the contacts' pass: every
+        later heartbeat costs the session's read alone."""
         user: CurrentUser = request.user
         now = _now(request)
-        book = request.app.state.contacts
-
-        def read(session: Session):
-            return session.execute(
-                select(
-                    Attempt.status, Attempt.deadline_at, Exam.id, Enrollment.site, Enrollment.room
-                )
-                .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
-                .join(Exam, Exam.id == Attempt.exam_id)
-                .where(Attempt.id == attempt_id, Enrollment.user_id == user.id)
-            ).one_or_none()
-
-        row = await request.app.state.db.run(read)
-        if row is None:
-            raise NotFoundException(f"no attempt {attempt_id}")
-        status, deadline, exam_id, site, room = row
-        book.places[attempt_id] = (user.id, exam_id, site, room)
-        if status == "active":
-            book.touch(attempt_id, now)
-        remaining = max(0, int((deadline - now).total_seconds() * 1000))
-        return HeartbeatOut(status, remaining, book.is_paused(attempt_id))
+        book: ContactBook = request.app.state.contacts
+        facts = book.facts.get(attempt_id)
+        if facts is None or facts.user_id != user.id:
+            facts, status = await _heartbeat_facts(request, attempt_id, user.id)
+            if facts is None:
+                return HeartbeatOut(status, 0, False)
+            book.facts[attempt_id] = facts
+        book.touch(attempt_id, now)
+        remaining = max(0, int((facts.deadline - now).total_seconds() * 1000))
+        paused = book.is_paused(facts.exam_id, facts.site, facts.room)
+        return HeartbeatOut("active", remaining, paused)
 
     @get("/attempts/{attempt_id:int}/result", raises=[Conflict])
     async def result(self, request: Request, attempt_id: PathId) -> dict:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
 import itembank
 from exam.adapters import database
@@ -248,3 +249,34 @@ def test_the_proctor_sees_its_room_pauses_and_resumes_it(app, site_exam, clock):
     report = verify.Report()
     verify._check_events(verify._parse(all_entries(site_exam), report), report)
     assert report.problems == []
+
+
+def test_a_heartbeat_after_the_first_reads_only_the_session(app, site_exam, clock):
+    """A running attempt's facts are read once per process, then kept fresh by the
+    contacts' pass: a credit reaches the next heartbeat, another account still gets 404."""
+    a1, attempt = seated(app, "a1")
+    a2, _ = seated(app, "a2")
+    first = beat(a1, attempt)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        again = beat(a1, attempt)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert len(statements) == 1 and "sessions" in statements[0], statements
+    assert again["remaining_ms"] == first["remaining_ms"]  # the test clock stands still
+
+    engine = database.sync_engine(site_exam)
+    with database.session_factory(engine)() as s, s.begin():
+        row = s.get(Attempt, attempt)
+        row.deadline_at = row.deadline_at + timedelta(minutes=7)
+    engine.dispose()
+    flush(a1)
+    assert beat(a1, attempt)["remaining_ms"] - first["remaining_ms"] == 7 * 60_000
+
+    stranger = a2.post(f"/api/v1/attempts/{attempt}/heartbeat", headers={"x-csrftoken": csrf(a2)})
+    assert stranger.status_code == 404
