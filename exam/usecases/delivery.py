@@ -449,7 +449,9 @@ def _served(rt, enrollment, plan, item_id: str, pilot: bool, step: int, now, eve
         "item_served",
         rt.code,
         now,
-        {"item": item_id, "item_sha256": rt.content_sha256(item_id), "pilot": pilot},
+        {"item": item_id, "pilot": pilot},
+        # The content hash holds the key: tried against each option it finds it.
+        {"item_sha256": rt.content_sha256(item_id)},
         pseudonym=enrollment.pseudonym,
         section=plan.config.name,
         step=step,
