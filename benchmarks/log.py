@@ -255,10 +255,12 @@ def closed_exam_log(
     entries: list[dict] = []
     given: list[Opening] = []
 
-    def sealed(public: dict, record: dict) -> None:
-        entry, opening = sealed_entry(public, record)
+    def sealed(public: dict, record: dict, inner: dict | None = None) -> None:
+        entry, opening, nested = sealed_entry(public, record, inner)
         entries.append(entry)
         given.append(opening)
+        if nested is not None:
+            given.append(nested)
 
     sealed(
         event(
@@ -293,11 +295,8 @@ def closed_exam_log(
                 break
             sealed(
                 event("item_served", code, now, pseudonym=person, section=name, step=step),
-                {
-                    "item": decision.item_id,
-                    "item_sha256": hashes[decision.item_id],
-                    "pilot": False,
-                },
+                {"item": decision.item_id, "pilot": False},
+                {"item_sha256": hashes[decision.item_id]},
             )
             u = splitmix_uniforms(3, np.array([k]), np.array([decision.item]))
             category = int(
@@ -315,10 +314,10 @@ def closed_exam_log(
                 {
                     "item": decision.item_id,
                     "choice": choice,
-                    "category": category,
                     "pilot": False,
                     "response_ms": 20_000,
                 },
+                {"category": category},
             )
             st = engine.answer(plan, st, decision.item, category)
             step += 1

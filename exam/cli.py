@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from exam.adapters import database, migrate
 from exam.adapters.models import ROLES, User
-from exam.adapters.security import end_sessions, password_hasher
+from exam.adapters.security import password_hasher
 from exam.adapters.settings import get_settings
 from exam.cli_access import account, network, server_options
 from exam.cli_irt import calibrate, dif, prior_hint, score, simulate
@@ -183,7 +183,12 @@ def user() -> None:
 @click.option("--name", "display_name", default="", help="The name shown on pages.")
 @click.password_option(help="Asked for when not given.")
 def user_add(username: str, role: str, display_name: str, password: str) -> None:
-    """Create an account (or set the password and role of an existing one)."""
+    """Create an account (or set the password and role of an existing one: its live
+    sessions end, logged in the audit log)."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from exam.usecases.credentials import replace_passwords  # noqa: PLC0415
+
     settings = get_settings()
     engine = database.sync_engine(settings)
     migrate.upgrade(engine)
@@ -196,9 +201,9 @@ def user_add(username: str, role: str, display_name: str, password: str) -> None
             )
             click.echo(f"account {username} ({role}) created")
         else:
-            account.password_hash, account.role = hashed, role
+            account.role = role
             account.display_name = display_name or account.display_name
-            [ended] = end_sessions(session, [account])
+            [ended] = replace_passwords(session, [(account, hashed)], "cli", datetime.now(UTC))
             click.echo(f"account {username} ({role}) updated; {ended} live session(s) ended")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import traceback
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -146,45 +147,70 @@ def _is_interaction(name: str) -> bool:
     )
 
 
+class _GrowingReads(io.BytesIO):
+    """A member as ``iterparse`` reads it: 16 KiB at a time while the parse gives events,
+    twice as much at each read after which it gave none (``parsed`` starts over). Expat
+    scans a token cut by a read again from its start at the next read, so one long token
+    (an attribute of 16 MiB) read 16 KiB at a time cost quadratic time, seconds for one
+    member; growing reads make it linear, and a deep tree still stops within some KiB."""
+
+    FIRST = 16 * 1024
+    MOST = 4 * limits.MiB
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.size = self.FIRST
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return super().read()
+        size, self.size = max(size, self.size), min(2 * self.size, self.MOST)
+        return super().read(size)
+
+    def parsed(self) -> None:
+        self.size = self.FIRST
+
+
 def _parse_xml(data: bytes, source: str, href: str) -> ET.Element:
     """The root element, parsed by defusedxml; elements nested deeper than limits.DEPTH
-    are refused while parsing, before the deep tree is walked."""
+    are refused while parsing, before the deep tree is walked.
+
+    A refused member's bytes are let go at once, not when the garbage collector next
+    runs, so that a package of many damaged members near the cap never holds them all:
+    ElementTree's frames that raise a parse error hold it in a local (a cycle through its
+    traceback, whose frames hold the member), an iterator left before its end is a cycle
+    too (whose reader holds the member), and so is the parser, whose expat buffer holds a
+    long token whole, until its close() after a clean end."""
     root = None
     depth = 0
+    problem = None
+    reader = _GrowingReads(data)
+    parser = SafeET.DefusedXMLParser(target=ET.TreeBuilder())
     try:
-        for event, elem in SafeET.iterparse(io.BytesIO(data), events=("start", "end")):
+        for event, elem in SafeET.iterparse(reader, ("start", "end"), parser):
+            reader.parsed()
             if event == "end":
                 depth -= 1
                 continue
             root = elem if root is None else root
             depth += 1
             if depth > limits.DEPTH:
-                raise BankInputError(
-                    [
-                        Problem(
-                            source,
-                            href,
-                            None,
-                            f"XML elements nested deeper than {limits.DEPTH} levels",
-                        )
-                    ]
-                )
+                message = f"XML elements nested deeper than {limits.DEPTH} levels"
+                problem = Problem(source, href, None, message)
+                break
     except ET.ParseError as exc:
         line, _col = exc.position
-        raise BankInputError(
-            [
-                Problem(
-                    source,
-                    f"{href}:{line}",
-                    None,
-                    f"malformed XML: {exc}",
-                )
-            ]
-        ) from None
-    except BankInputError:
-        raise
+        problem = Problem(source, f"{href}:{line}", None, f"malformed XML: {exc}")
+        traceback.clear_frames(exc.__traceback__)
     except Exception as exc:  # defusedxml refuses entities, DTDs and the like
-        raise BankInputError([Problem(source, href, None, f"refused XML: {exc}")]) from None
+        problem = Problem(source, href, None, f"refused XML: {exc}")
+        traceback.clear_frames(exc.__traceback__)
+    finally:
+        reader.close()
+        for name in ("parser", "_parser", "target", "_target"):  # what close() drops
+            parser.__dict__.pop(name, None)
+    if problem is not None:
+        raise BankInputError([problem])
     return root
 
 

@@ -15,7 +15,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Integer, LargeBinary, MetaData, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -72,7 +82,9 @@ class LogCheckpoint(LogBase):
 class LogOpening(LogBase):
     """What opens a sealed entry (``proctoring.seal``): its salt and record, kept by the
     server and released by the rules of ``proctoring.openings``. Stored in the append that
-    logs the entry; found by its commitment."""
+    logs the entry; found by its commitment. A *nested* opening opens the inner part of
+    another entry's record (``proctoring.seal.INNER``): what narrows an item's key, which
+    the applicant's own openings never include."""
 
     __tablename__ = "log_openings"
 
@@ -81,6 +93,7 @@ class LogOpening(LogBase):
     pseudonym: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     salt: Mapped[str] = mapped_column(String(64))
     record: Mapped[str] = mapped_column(Text)
+    nested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LogCosignature(LogBase):

@@ -274,6 +274,12 @@ def run_verify(
         echo(f"witnesses: {len(report.cosigned)} of {len(witnesses)} cosigned ({names})")
     sealed = f" (still sealed: {', '.join(report.exams_sealed)})" if report.exams_sealed else ""
     echo(f"level: {report.level}; {report.opened} of {report.sealed} sealed entries opened{sealed}")
+    if report.inner_opened < report.inner:
+        echo(
+            f"{report.inner - report.inner_opened} of the opened entries keep their scored "
+            "outcome or content hash sealed (an applicant's own openings): they show what "
+            "was recorded, but no score can be replayed from them"
+        )
     return 0
 
 

@@ -10,6 +10,12 @@ Who may read the openings of an exam's entries:
 
 While an item can still be served, nothing readable without committee rights opens an
 entry about it; that is what keeps the public log from helping anyone answer an item.
+
+An applicant's own openings are the outer ones only: the inner part of a record (an
+answer's scored outcome, an item's content hash; ``proctoring.seal.INNER``) is stored as a
+*nested* opening, released with all of an exam's openings and never with one applicant's.
+Otherwise an applicant could change a fixed-section answer, read its outcome in their own
+openings, and so find the key of an item still being served.
 """
 
 from __future__ import annotations
@@ -27,25 +33,30 @@ from proctoring.seal import Opening
 OPENINGS: Table = LogOpening.__table__
 
 
-def row(exam: str, pseudonym: str | None, opening: Opening) -> tuple[Table, dict[str, Any]]:
-    """An opening as a row for ``log.append``'s ``indexed_rows``."""
+def row(
+    exam: str, pseudonym: str | None, opening: Opening, nested: bool = False
+) -> tuple[Table, dict[str, Any]]:
+    """An opening as a row for ``log.append``'s ``indexed_rows``; ``nested`` for the
+    opening of an entry's inner part."""
     values = {
         "sealed": opening.sealed,
         "exam": exam,
         "pseudonym": pseudonym,
         "salt": opening.salt,
         "record": canonical(opening.record),
+        "nested": nested,
     }
     return OPENINGS, values
 
 
 def of_exam(session: Session, exam: str, pseudonym: str | None = None) -> list[Opening]:
-    """The openings of an exam's sealed entries (of one applicant's, with ``pseudonym``)."""
+    """The openings of an exam's sealed entries, nested ones included; with ``pseudonym``,
+    the outer openings of that applicant's entries only (their receipt)."""
     query = select(LogOpening.sealed, LogOpening.salt, LogOpening.record).where(
         LogOpening.exam == exam
     )
     if pseudonym is not None:
-        query = query.where(LogOpening.pseudonym == pseudonym)
+        query = query.where(LogOpening.pseudonym == pseudonym, LogOpening.nested.is_(False))
     return [
         Opening(sealed, salt, json.loads(record))
         for sealed, salt, record in session.execute(query.order_by(LogOpening.sealed))

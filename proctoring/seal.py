@@ -17,6 +17,13 @@ observers all of an exam once it closes, everyone once its items are retired) ch
 against the logged commitment and then sees the entry as if the record were in it, so the
 replay of every attempt is the same as for an unsealed log.
 
+A record may hold an *inner* sealed part: what narrows an item's key even for the applicant
+who answered it (an answer's scored outcome, an item's content hash). It is sealed on its
+own, with its own fresh salt, and the outer record carries its commitment (``INNER``). The
+applicant's receipt opens the outer record only: in a fixed section an answer can be
+changed, and an applicant who could read the outcome of each choice in turn would find the
+key while the exam runs. Whoever holds both openings sees the whole record.
+
 Pure functions of plain values: no clock except the salt's randomness, no database.
 """
 
@@ -33,8 +40,10 @@ from proctoring.canonical import canonical
 
 _DOMAIN = b"seleksi/seal/v1\n"
 SALT_BYTES = 16
-#: The mark ``open_entries`` leaves on an entry it opened.
+#: The mark ``open_entries`` leaves on an entry it opened entirely (its inner part too).
 OPENED = "_opened"
+#: The field of an outer record that holds the commitment to its inner part.
+INNER = "inner"
 #: What an openings file says it is (``bundle``).
 FORMAT = "seleksi-openings/v1"
 
@@ -69,32 +78,46 @@ def seal(record: dict[str, Any]) -> Opening:
     return Opening(commitment(salt, record), salt.hex(), record)
 
 
-def sealed_entry(public: dict[str, Any], record: dict[str, Any]) -> tuple[dict, Opening]:
-    """A log entry that shows ``public`` and commits to ``record``, with its opening."""
+def sealed_entry(
+    public: dict[str, Any], record: dict[str, Any], inner: dict[str, Any] | None = None
+) -> tuple[dict, Opening, Opening | None]:
+    """A log entry that shows ``public`` and commits to ``record``, with its opening; with
+    ``inner``, the record also carries the commitment to ``inner``, sealed apart, whose
+    opening comes third (None without ``inner``)."""
+    nested = None if inner is None else seal(inner)
+    if nested is not None:
+        if INNER in record:
+            raise ValueError(f"a record with an inner part has no field {INNER!r} of its own")
+        record = {**record, INNER: nested.sealed}
     opening = seal(record)
-    return {**public, "sealed": opening.sealed}, opening
+    return {**public, "sealed": opening.sealed}, opening, nested
 
 
 @dataclass
 class Opened:
-    """How many sealed entries there were, how many opened, and what did not hold."""
+    """How many sealed entries there were, how many opened, and what did not hold; of the
+    opened ones, how many had an inner part (``inner``) and how many of those opened too."""
 
     sealed: int = 0
     opened: int = 0
+    inner: int = 0
+    inner_opened: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        return self.opened == self.sealed and not self.problems
+        return self.opened == self.sealed and self.inner_opened == self.inner and not self.problems
 
 
 def open_entries(entries: list[dict], openings: Iterable[Opening]) -> Opened:
-    """Merge each opening's record into the entry that carries its commitment (in place),
-    and mark the entry with ``OPENED``.
+    """Merge each opening's record into the entry that carries its commitment (in place);
+    when the record carries an inner commitment (``INNER``) and its opening is given,
+    merge that record too. Mark an entry with ``OPENED`` once all it commits to is merged.
 
     An opening whose salt and record do not give its commitment, or whose record would
-    overwrite a public field, is a problem; an entry may stay sealed (not every verifier
-    holds every opening)."""
+    overwrite a field already there, is a problem; an entry, or its inner part, may stay
+    sealed (not every verifier holds every opening: an applicant holds only the outer
+    openings of their own entries)."""
     result = Opened()
     by_sealed: dict[str, Opening] = {}
     for opening in openings:
@@ -117,8 +140,25 @@ def open_entries(entries: list[dict], openings: Iterable[Opening]) -> Opened:
             )
             continue
         entry.update(opening.record)
-        entry[OPENED] = True
         result.opened += 1
+        if INNER not in opening.record:
+            entry[OPENED] = True
+            continue
+        result.inner += 1
+        nested = opening.record[INNER]
+        inner = by_sealed.get(nested) if isinstance(nested, str) else None
+        if inner is None:
+            continue
+        clash = sorted(set(inner.record) & set(entry))
+        if clash:
+            result.problems.append(
+                f"entry {entry.get('_index', '?')}: its inner opening would overwrite "
+                f"{', '.join(clash)}"
+            )
+            continue
+        entry.update(inner.record)
+        entry[OPENED] = True
+        result.inner_opened += 1
     return result
 
 

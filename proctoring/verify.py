@@ -13,12 +13,14 @@ checks, in order:
 5. the event rules of every attempt: an item is served before it is answered, one answer
    per step, steps in order, no answer after the deadline or after the attempt finished;
 6. for every closed exam (``exam_revealed``) whose sealed entries the verifier can open
-   (``proctoring.seal``: the openings of an exam go to logged-in observers when it closes,
-   and to everyone when its items are retired): every opening gives its entry's
-   commitment, the revealed seed and definition match the commitments logged at opening,
-   and every attempt replays through the engine (``exam.cat.replay``) to the same items,
-   abilities and points. Attempts replay independently, so a large exam's are shared among
-   worker processes, one per core (``PARALLEL_FROM``); the report is the same either way.
+   entirely (``proctoring.seal``: the openings of an exam go to logged-in observers when it
+   closes, and to everyone when its items are retired; an applicant's own openings leave
+   the scored outcomes and content hashes sealed, so they replay nothing): every opening
+   gives its entry's commitment, the revealed seed and definition match the commitments
+   logged at opening, and every attempt replays through the engine (``exam.cat.replay``)
+   to the same items, abilities and points. Attempts replay independently, so a large
+   exam's are shared among worker processes, one per core (``PARALLEL_FROM``); the report
+   is the same either way.
 
 Without openings the check stops at integrity (1–5 and the published results); the report
 says which level it reached (``Report.level``).
@@ -82,6 +84,11 @@ class Report:
     exams_closed: int = 0
     sealed: int = 0
     opened: int = 0
+    #: Opened entries with an inner part (an answer's scored outcome, an item's content
+    #: hash), and how many of those were opened too: an applicant's own openings open
+    #: the outer records only, which shows what was recorded but replays no score.
+    inner: int = 0
+    inner_opened: int = 0
     #: Closed exams that could not be replayed: their sealed entries were not all opened.
     exams_sealed: list[str] = field(default_factory=list)
     #: The known witnesses that cosigned the checkpoint.
@@ -134,6 +141,7 @@ def verify(
     entries = _parse(texts[: cp.size], report)
     opened = open_entries(entries, openings)
     report.sealed, report.opened = opened.sealed, opened.opened
+    report.inner, report.inner_opened = opened.inner, opened.inner_opened
     for problem in opened.problems:
         report.add(problem)
     if progress:
@@ -194,6 +202,7 @@ def replay_exam(
         entry["_index"] = index
     opened = open_entries(entries, openings)
     report.sealed, report.opened = opened.sealed, opened.opened
+    report.inner, report.inner_opened = opened.inner, opened.inner_opened
     for problem in opened.problems:
         report.add(problem)
     _check_events(entries, report)
@@ -358,6 +367,7 @@ def _replay_closed_exams(
         if commit is None:
             report.add(f"exam {code}: revealed but never committed")
             continue
+        # (An entry opened without its inner part is not OPENED: no score replays from it.)
         if any("sealed" in e and not e.get(OPENED) for e in events):
             report.exams_sealed.append(code)  # integrity only: the openings are not at hand
             continue

@@ -151,7 +151,10 @@ def _answer_events(
 ) -> Events:
     """The ``answer`` entry of (item, choice, scored category) at ``step``. The choice and
     its category are sealed: together, over many applicants, they give away the item's key
-    (proctoring.seal). A changed answer of a fixed section says so in public."""
+    (proctoring.seal). The category is sealed once more, inside: the applicant's own
+    openings show their choice but not whether it was right, or changing a fixed-section
+    answer and reading its outcome would find the key. A changed answer of a fixed section
+    says so in public."""
     item_id, choice, category = answered
     events = Events()
     events.sealed(
@@ -161,10 +164,10 @@ def _answer_events(
         {
             "item": item_id,
             "choice": choice,
-            "category": category,
             "pilot": pilot,
             "response_ms": max(0, ms(now) - ms(since)),
         },
+        {"category": category},
         pseudonym=enrollment.pseudonym,
         section=plan.config.name,
         step=step,

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from exam.adapters.models import Attempt, Enrollment, Exam, User
 from exam.adapters.runtime import pseudonym
-from exam.adapters.security import end_sessions
 from exam.cat.blueprint import ExamConfig
 from exam.errors import Kind
 from exam.usecases.builder import ExamForm
+from exam.usecases.credentials import replace_passwords
 from exam.usecases.delivery import (
     DeliveryError,
     definition_sha256,
@@ -220,29 +220,15 @@ def reset_credentials(
         .order_by(Enrollment.registration_number)
     ).all()
     credentials = []
-    for enrollment, user in rows:
-        password, hashed = new_hashes[enrollment.registration_number]
-        user.password_hash = hashed
-        user.current_session = None
+    for enrollment, _ in rows:
+        password, _ = new_hashes[enrollment.registration_number]
         credentials.append(
             Credential(
                 enrollment.registration_number, enrollment.name, enrollment.formation, password
             )
         )
-    ended = end_sessions(session, [u for _, u in rows])
-    log.record(
-        session,
-        [
-            event(
-                "credentials_reset",
-                exam.code,
-                now,
-                by=by,
-                pseudonyms=[e.pseudonym for e, _ in rows],
-                sessions_ended=ended,
-            )
-        ],
-    )
+    changes = [(user, new_hashes[e.registration_number][1]) for e, user in rows]
+    replace_passwords(session, changes, by, now, exam)
     return credentials
 
 

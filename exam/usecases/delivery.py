@@ -54,11 +54,20 @@ class Events(list):
         super().__init__(entries)
         self.rows: list = []
 
-    def sealed(self, kind: str, exam: str, now: datetime, record: dict, **public) -> None:
-        """Append an entry that shows ``public`` and commits to ``record``."""
-        entry, opening = seal.sealed_entry(event(kind, exam, now, **public), record)
+    def sealed(
+        self, kind: str, exam: str, now: datetime, record: dict, inner: dict | None = None,
+        **public,
+    ) -> None:  # fmt: skip
+        """Append an entry that shows ``public`` and commits to ``record``; ``inner`` is
+        what narrows an item's key even for the applicant the entry is about (a scored
+        outcome, a content hash), sealed apart so that their own openings never show it
+        (``proctoring.seal.INNER``)."""
+        entry, opening, nested = seal.sealed_entry(event(kind, exam, now, **public), record, inner)
         self.append(entry)
-        self.rows.append(openings.row(exam, public.get("pseudonym"), opening))
+        pseudonym = public.get("pseudonym")
+        self.rows.append(openings.row(exam, pseudonym, opening))
+        if nested is not None:
+            self.rows.append(openings.row(exam, pseudonym, nested, nested=True))
 
 
 # -- opening -----------------------------------------------------------------------------
@@ -440,7 +449,9 @@ def _served(rt, enrollment, plan, item_id: str, pilot: bool, step: int, now, eve
         "item_served",
         rt.code,
         now,
-        {"item": item_id, "item_sha256": rt.content_sha256(item_id), "pilot": pilot},
+        {"item": item_id, "pilot": pilot},
+        # The content hash holds the key: tried against each option it finds it.
+        {"item_sha256": rt.content_sha256(item_id)},
         pseudonym=enrollment.pseudonym,
         section=plan.config.name,
         step=step,

@@ -5,8 +5,10 @@ The proofs are against the first stored checkpoint that covers the attempt's las
 when the periodic one has not come yet, one is signed now, so a receipt never waits.
 
 An answer's entry is sealed (``proctoring.seal``): each line carries its opening too (the
-salt and the record: item, choice, scored category), so the applicant, and only they, can
-check that the commitment in the public log is their answer.
+salt and the record: item, choice, response time), so the applicant, and only they, can
+check that the commitment in the public log is their answer. The scored category is
+sealed apart inside the record and is not on the receipt: in a fixed section an answer can
+be changed, and reading the outcome of each choice in turn would find the key.
 """
 
 from __future__ import annotations

@@ -53,10 +53,11 @@ def test_a_changed_choice_stops_the_publication(session_maker, closed_exam):  # 
 
 def test_a_changed_opening_or_a_lost_answer_stops_it_too(session_maker, closed_exam):  # noqa: F811
     with session_maker() as session:
+        # The scored outcome is an answer's inner part: its own opening, nested.
         sealed, record = session.execute(
-            text("SELECT sealed, record FROM log_openings WHERE record LIKE '%\"choice\"%'")
+            text("SELECT sealed, record FROM log_openings WHERE record LIKE '%\"category\"%'")
         ).first()
-    forged = json.dumps({**json.loads(record), "category": 1 - json.loads(record)["category"]})
+    forged = json.dumps({"category": 1 - json.loads(record)["category"]})
     change(session_maker, f"UPDATE log_openings SET record = '{forged}' WHERE sealed = '{sealed}'")
     change(session_maker, "DELETE FROM responses WHERE id = (SELECT MAX(id) FROM responses)")
     found = problems(session_maker, closed_exam)

@@ -2,7 +2,7 @@
 
 import contextlib
 
-from hypothesis import example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from exam.usecases.enrollment import read_enrollment_csv
@@ -226,3 +226,100 @@ def test_proofs_and_checkpoints_at_the_caps(index, hashes):
     ):
         with contextlib.suppress(NoteError):
             parse()
+
+
+# -- zip bombs ---------------------------------------------------------------------------
+
+FILLS = st.sampled_from([b"\x00", b"<a>", b"0123456789", b"\xff\xfe"])
+
+
+def _bomb(members: dict[str, bytes | tuple[bytes, int]]) -> bytes:
+    """A QTI package whose (pattern, size) members are the pattern repeated to ``size``
+    bytes, deflated 1 MiB at a time (never held whole)."""
+    import io
+    import zipfile
+
+    from scoring import limits
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in members.items():
+            if isinstance(content, bytes):
+                z.writestr(name, content)
+                continue
+            pattern, size = content
+            chunk = (pattern * (limits.MiB // len(pattern) + 1))[: limits.MiB]
+            with z.open(name, "w") as member:
+                for _ in range(size // limits.MiB):
+                    member.write(chunk)
+                member.write(chunk[: size % limits.MiB])
+    return buffer.getvalue()
+
+
+def _manifest(hrefs: list[str]) -> bytes:
+    from tests.unit.test_input_limits import MANIFEST, resource
+
+    return MANIFEST % b"".join(resource(h) for h in hrefs)
+
+
+@st.composite
+def zip_bombs(draw) -> tuple[bytes, str]:
+    """(a package, the cap or damage its refusal names): one member just over the cap for
+    one file; members each under it whose sum is just over the cap for all of them; or a
+    member over the cap whose headers (local and central) claim it is small."""
+    import struct
+
+    from scoring import limits
+
+    fill = draw(FILLS)
+    kind = draw(st.sampled_from(["member", "total", "understated"]))
+    if kind == "member":
+        size = limits.MEMBER_BYTES + draw(st.integers(1, 256 * 1024))
+        members = {"imsmanifest.xml": _manifest(["items/a.xml"]), "items/a.xml": (fill, size)}
+        return _bomb(members), "the cap for one file of an archive"
+    if kind == "total":
+        each = limits.MEMBER_BYTES - draw(st.integers(0, limits.MiB))
+        count = limits.INFLATED_BYTES // each
+        rest = limits.INFLATED_BYTES - count * each + draw(st.integers(1, limits.MiB))
+        sizes = [each] * count + [rest]
+        hrefs = [f"items/i{k}.xml" for k in range(len(sizes))]
+        members: dict[str, bytes | tuple[bytes, int]] = {"imsmanifest.xml": _manifest(hrefs)}
+        members.update({h: (fill, s) for h, s in zip(hrefs, sizes, strict=True)})
+        return _bomb(members), "the cap for all files of an archive"
+    size = limits.MEMBER_BYTES + draw(st.integers(1, 4 * limits.MiB))
+    claimed = draw(st.integers(0, limits.MEMBER_BYTES))
+    data = bytearray(_bomb({"imsmanifest.xml": (fill, size)}))
+    struct.pack_into("<I", data, 22, claimed)  # the local header's uncompressed size
+    struct.pack_into("<I", data, data.find(b"PK\x01\x02") + 24, claimed)  # the central one's
+    return bytes(data), "cannot read from the package"
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(zip_bombs())
+def test_zip_bombs_are_refused_clearly_in_bounded_memory(bomb):
+    """Highly compressible members just over the caps, and members whose headers
+    understate their size: a clear refusal naming the cap (or the damage), never a
+    crash, and never the inflated bytes held at once."""
+    from scoring import limits
+    from tests.unit.test_input_limits import bounded
+
+    data, reason = bomb
+    assert len(data) < limits.FILE_BYTES  # small enough to be uploaded
+    caught: list[BankInputError] = []
+
+    def read() -> None:
+        try:
+            read_bank(data, "bomb.zip", set())
+        except BankInputError as exc:
+            caught.append(exc)
+
+    _, peak = bounded(read)
+    assert caught, "a zip bomb was accepted"
+    messages = [str(p) for p in caught[0].problems]
+    assert messages and all(m.startswith("bomb.zip:") for m in messages), messages
+    assert reason in messages[-1], messages
+    assert peak < 3 * limits.MEMBER_BYTES, peak

@@ -5,6 +5,7 @@ import hashlib
 import pytest
 
 from proctoring.seal import (
+    INNER,
     OPENED,
     Opening,
     OpeningsError,
@@ -36,9 +37,9 @@ def test_a_seal_hides_and_binds():
 
 def test_open_entries_merges_records_and_reports_what_does_not_hold():
     public = {"type": "answer", "exam": "X", "t": 1, "pseudonym": "P1", "step": 0}
-    first, o1 = sealed_entry(public, RECORD)
-    second, o2 = sealed_entry({**public, "step": 1}, {**RECORD, "choice": "C", "category": 0})
-    third, _ = sealed_entry({**public, "step": 2}, RECORD)
+    first, o1, _ = sealed_entry(public, RECORD)
+    second, o2, _ = sealed_entry({**public, "step": 1}, {**RECORD, "choice": "C", "category": 0})
+    third, _, _ = sealed_entry({**public, "step": 2}, RECORD)
     entries = [dict(first, _index=5), dict(second, _index=6), dict(third, _index=7), {"x": 1}]
     forged = Opening(o2.sealed, o2.salt, {**o2.record, "category": 1})
     result = open_entries(entries, [o1, forged])
@@ -48,6 +49,57 @@ def test_open_entries_merges_records_and_reports_what_does_not_hold():
     assert result.problems == [f"an opening does not give its commitment {o2.sealed}"]
     clash = dict(first, _index=9, item="shown")
     assert "would overwrite item" in open_entries([clash], [o1]).problems[0]
+
+
+OUTER = {"item": "TWK-001", "choice": "A", "pilot": False}
+
+
+def test_an_inner_part_is_sealed_apart_and_opened_only_with_its_own_opening():
+    public = {"type": "answer", "exam": "X", "t": 1, "pseudonym": "P1", "step": 0}
+    entry, outer, inner = sealed_entry(public, OUTER, {"category": 1})
+    assert outer.holds() and inner.holds() and inner.sealed != outer.sealed
+    assert outer.record == {**OUTER, INNER: inner.sealed}, "the outer record binds the inner"
+    assert "category" not in outer.to_dict()["record"]
+    assert entry == {**public, "sealed": outer.sealed}
+    # Both openings: the whole record, as an unsealed entry would show it.
+    both = [dict(entry)]
+    result = open_entries(both, [outer, inner])
+    assert (result.sealed, result.opened, result.inner, result.inner_opened) == (1, 1, 1, 1)
+    assert result.complete and both[0][OPENED]
+    assert both[0]["choice"] == "A" and both[0]["category"] == 1
+    # The outer opening alone (an applicant's own): the choice, but the outcome stays sealed.
+    alone = [dict(entry)]
+    result = open_entries(alone, [outer])
+    assert (result.opened, result.inner, result.inner_opened) == (1, 1, 0)
+    assert not result.complete and not result.problems
+    assert alone[0]["choice"] == "A" and "category" not in alone[0] and OPENED not in alone[0]
+    # A forged inner opening (the outcome changed) does not give its commitment.
+    forged = Opening(inner.sealed, inner.salt, {"category": 0})
+    entries = [dict(entry)]
+    result = open_entries(entries, [outer, forged])
+    assert result.problems == [f"an opening does not give its commitment {inner.sealed}"]
+    assert "category" not in entries[0] and not result.complete
+    # Another entry's inner opening does not open this one: the outer record names its own.
+    _, _, other = sealed_entry(public, OUTER, {"category": 0})
+    entries = [dict(entry)]
+    assert open_entries(entries, [outer, other]).inner_opened == 0
+    assert "category" not in entries[0]
+    # An inner record may not overwrite what the entry already shows.
+    entry2, outer2, inner2 = sealed_entry(public, OUTER, {"choice": "B"})
+    result = open_entries([dict(entry2)], [outer2, inner2])
+    assert "inner opening would overwrite choice" in result.problems[0]
+    with pytest.raises(ValueError):
+        sealed_entry(public, {**OUTER, INNER: "x"}, {"category": 1})
+
+
+def test_entries_sealed_without_an_inner_part_open_as_before():
+    public = {"type": "answer", "exam": "X", "t": 1, "pseudonym": "P1", "step": 0}
+    entry, opening, nested = sealed_entry(public, RECORD)
+    assert nested is None and INNER not in opening.record
+    entries = [dict(entry)]
+    result = open_entries(entries, [opening])
+    assert result.complete and (result.inner, result.inner_opened) == (0, 0)
+    assert entries[0][OPENED] and entries[0]["category"] == 1
 
 
 def test_an_openings_file_round_trips_and_bad_ones_are_named():

@@ -106,8 +106,11 @@ def test_a_full_attempt_through_the_api_never_shows_a_key(api, clock):
         opening = Opening(**line["opening"])
         assert opening.holds() and opening.sealed == entry["sealed"]
         assert opening.record["choice"] == "C" and opening.record["item"] == line["item_id"]
+        # Not whether it was right: that stays sealed inside (proctoring.seal.INNER).
+        assert "category" not in opening.record and "inner" in opening.record
     own = api.get(f"/api/v1/attempts/{attempt}/openings").json()
     assert len(own["openings"]) == 2 * 26, "each answer and each served item"
+    assert not any({"category", "item_sha256"} & set(o["record"]) for o in own["openings"])
     # Besides the applicant's own openings after the end, nothing shows a key or a score.
     for line in res["receipt"]["answers"]:
         line.pop("opening")

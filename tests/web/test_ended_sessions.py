@@ -154,3 +154,48 @@ def test_a_password_set_from_the_command_line_ends_every_session(web, app_settin
             screen.__exit__(None, None, None)
     with db_session(app_settings) as s:
         assert s.scalar(select(User.credentials_version).where(User.username == "pengamat")) == 1
+    # Logged like a new login sheet: an account in no exam is named by its role only.
+    [reset] = events(app_settings, "credentials_reset")
+    assert reset["exam"] == "" and reset["role"] == "observer" and reset["by"] == "cli"
+    assert reset["sessions_ended"] == [2] and "pengamat" not in str(reset)
+
+
+def test_a_password_set_from_the_command_line_ends_both_of_an_applicants_sessions(
+    web, app_settings, open_exam, monkeypatch
+):
+    """Two live sessions of one applicant (the first written back by a request still under
+    way when the second logged in and took over): setting the password from the command
+    line ends both, and the log counts them under the applicant's pseudonym."""
+    from click.testing import CliRunner
+
+    from exam import cli
+
+    first, second = TestClient(app=web.app), TestClient(app=web.app)
+    with first, second:
+        assert login(first, "2401001", open_exam["2401001"]).status_code == 303
+        key = first.cookies[SESSION_COOKIE]
+        store = web.app.stores.get(SESSION_STORE)
+        portal = first.blocking_portal
+        written = portal.call(store.get, key)
+        assert login(second, "2401001", open_exam["2401001"]).status_code == 303
+        portal.call(store.set, key, written, 3600)
+        assert status(first, "/exam/CPNS1") == status(second, "/exam/CPNS1") == 200
+
+        monkeypatch.setattr(cli, "get_settings", lambda: app_settings)
+        result = CliRunner().invoke(
+            cli.main,
+            ["user", "add", "2401001", "--role", "applicant", "--password", "baru-789"],
+        )
+        assert result.exit_code == 0, result.output
+        assert "updated; 2 live session(s) ended" in result.output
+        for client in (first, second):
+            res = client.get("/exam/CPNS1", headers={"accept": "application/json"})
+            assert res.status_code == 401 and res.json()["detail"] == SESSION_ENDED_DETAIL
+        with TestClient(app=web.app) as fresh:
+            assert login(fresh, "2401001", "baru-789").status_code == 303
+            assert status(fresh, "/exam/CPNS1") == 200
+
+    [reset] = events(app_settings, "credentials_reset")
+    assert reset["exam"] == "CPNS1" and reset["by"] == "cli"
+    assert reset["sessions_ended"] == [2] and len(reset["pseudonyms"]) == 1
+    assert "2401001" not in str(reset)
