@@ -164,10 +164,9 @@ def _answer_events(
         {
             "item": item_id,
             "choice": choice,
-            "pilot": pilot,
             "response_ms": max(0, ms(now) - ms(since)),
         },
-        {"category": category},
+        {"category": category, "pilot": pilot},
         pseudonym=enrollment.pseudonym,
         section=plan.config.name,
         step=step,

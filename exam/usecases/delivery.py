@@ -449,9 +449,11 @@ def _served(rt, enrollment, plan, item_id: str, pilot: bool, step: int, now, eve
         "item_served",
         rt.code,
         now,
-        {"item": item_id, "pilot": pilot},
-        # The content hash holds the key: tried against each option it finds it.
-        {"item_sha256": rt.content_sha256(item_id)},
+        {"item": item_id},
+        # The content hash holds the key: tried against each option it finds it. Whether
+        # the item is a pilot is sealed too: an applicant who knew would skip it, and the
+        # pilot's calibration would be biased.
+        {"item_sha256": rt.content_sha256(item_id), "pilot": pilot},
         pseudonym=enrollment.pseudonym,
         section=plan.config.name,
         step=step,

@@ -29,8 +29,9 @@ from tests.web.conftest import START, login
 from tests.web.test_attempt_api import api, api_login, exam_ready, post  # noqa: F401
 from tests.web.test_fixed_navigation_api import item_at, put
 
-#: What narrows an item's key: the scored outcome, the content hash.
-KEY_REVEALING = {"category", "item_sha256"}
+#: What narrows an item's key (the scored outcome, the content hash) or tells an unscored
+#: pilot item from a scored one.
+KEY_REVEALING = {"category", "item_sha256", "pilot"}
 #: The outer record's field that commits to its inner part (``proctoring.seal.INNER``).
 INNER = "inner"
 
@@ -95,6 +96,7 @@ def test_changing_an_answer_and_reading_ones_own_openings_finds_no_key(
     assert content_hash in all_text
     assert any("category" in o.record for o in everything)
     assert any("item_sha256" in o.record for o in everything)
+    assert any("pilot" in o.record for o in everything)
     report = verify(
         texts, latest_cp.note, signer.verifier, exam_ready.log_origin, openings=everything
     )
