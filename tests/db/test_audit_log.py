@@ -1,14 +1,17 @@
 """The audit log's append path and its append-only enforcement, on SQLite and PostgreSQL."""
 
+import asyncio
 import hashlib
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from exam.adapters import database
 from proctoring import checkpoints, log, merkle
 from proctoring.canonical import CanonicalError, canonical
 from proctoring.note import Signer, open_checkpoint
+from proctoring.web import log_feed
 
 
 def event(i: int) -> dict:
@@ -278,3 +281,42 @@ def test_a_proof_meets_a_build_that_commits_while_it_reads(pg_server, pg_migrate
     finally:
         engine.dispose()
         drop()
+
+
+def test_a_running_log_builds_its_tree_every_second_between_checkpoints(
+    settings, session_maker, monkeypatch
+):
+    """On PostgreSQL an append leaves the nodes to a builder: the server builds them a
+    second's entries at a time, not all of a checkpoint interval's at once (a long build
+    holds the event loop); on SQLite the append stores them itself."""
+    monkeypatch.setattr(log_feed, "TREE_BUILD_INTERVAL_S", 0.05)
+    with session_maker() as session, session.begin():
+        log.append(session, [event(0)])
+    feed = log_feed.LogFeed(
+        database.async_engine(settings), settings.log_signer(), settings.log_origin, 3600.0
+    )
+
+    def nodes() -> int:
+        with session_maker() as session:
+            return session.execute(text("SELECT count(*) FROM log_nodes")).scalar()
+
+    async def run() -> tuple[int, int, set[str]]:
+        await feed.start()  # signs the startup checkpoint: every node so far is built
+        try:
+            with session_maker() as session, session.begin():
+                log.append(session, [event(i) for i in range(1, 9)])
+            before = nodes()
+            await asyncio.sleep(0.5)  # no checkpoint in between: the interval is an hour
+            return before, nodes(), {t.get_name() for t in feed._tasks}
+        finally:
+            await feed.stop()
+            await feed.engine.dispose()
+
+    before, after, tasks = asyncio.run(run())
+    assert after == len(
+        merkle.nodes_for_leaves(log.leaf_hash(canonical(event(i))) for i in range(9))
+    )
+    if settings.database_url and settings.database_url.startswith("postgresql"):
+        assert "log-tree" in tasks and before < after
+    else:
+        assert "log-tree" not in tasks and before == after
