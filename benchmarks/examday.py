@@ -31,7 +31,7 @@ server, PostgreSQL and the load generator per answer, and the machine's other lo
 (``/proc/stat``). Afterwards, on the same server with nothing else sent, the server's
 processor time of one request of each kind, one at a time (``layers.py``'s approach).
 
-Run:  python benchmarks/examday.py --applicants 3000 --window 120 --steady 120 [--json FILE]
+Run:  python benchmarks/examday.py --applicants 3000 --window 180 --steady 120 [--json FILE]
 """
 
 from __future__ import annotations
