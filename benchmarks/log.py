@@ -53,7 +53,8 @@ from exam.cat.blueprint import ExamConfig, SectionConfig
 from exam.cat.outcome import section_result
 from exam.cat.plan import compile_section
 from exam.cat.simulation import simulated_responses, splitmix_uniforms, with_exposure_parameters
-from exam.usecases.delivery import _canonical, event, ms
+from exam.usecases.delivery import _canonical
+from exam.usecases.events import event, ms
 from itembank.repository import bank_table
 from itembank.synthetic import synthetic_items
 from proctoring import log, merkle

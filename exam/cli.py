@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -23,6 +24,7 @@ from exam.cli_log import log as log_commands
 from exam.cli_results import results as results_commands
 from exam.cli_rooms import proctor as proctor_commands
 from exam.cli_witness import witness as witness_commands
+from exam.usecases.credentials import replace_passwords
 from itembank import repository
 from itembank.content import STATUSES, BankInputError
 from itembank.transfer import read_bank_file, write_bank
@@ -185,10 +187,6 @@ def user() -> None:
 def user_add(username: str, role: str, display_name: str, password: str) -> None:
     """Create an account (or set the password and role of an existing one: its live
     sessions end, logged in the audit log)."""
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    from exam.usecases.credentials import replace_passwords  # noqa: PLC0415
-
     settings = get_settings()
     engine = database.sync_engine(settings)
     migrate.upgrade(engine)
@@ -221,8 +219,6 @@ def user_add(username: str, role: str, display_name: str, password: str) -> None
 @click.option("--no-serve", is_flag=True, help="Prepare the demo and exit.")
 def demo(host: str, port: int, data_dir: str, applicants: int, no_serve: bool) -> None:
     """A complete demo: bank, exam DEMO, accounts; prints the logins, then serves."""
-    import os  # noqa: PLC0415
-
     import uvicorn  # noqa: PLC0415 (the server loads only when serving)
 
     from exam.usecases.demo import DEMO_SITE, prepare_demo  # noqa: PLC0415

@@ -29,7 +29,8 @@ from exam.adapters.models import (
 )
 from exam.adapters.runtime import RuntimeRegistry, compiled
 from exam.errors import Kind
-from exam.usecases.delivery import DeliveryError, event
+from exam.usecases.delivery import DeliveryError
+from exam.usecases.events import event
 from proctoring import log
 from proctoring.canonical import canonical, decimal, text_sha256
 from proctoring.screening import (

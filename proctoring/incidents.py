@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from exam.adapters.models import Exam
 from exam.errors import Kind
-from exam.usecases.delivery import DeliveryError, event
+from exam.usecases.delivery import DeliveryError
+from exam.usecases.events import event
 from proctoring import log
 
 

@@ -25,7 +25,8 @@ from exam.cat import engine, fixed
 from exam.cat.plan import SectionPlan
 from exam.errors import Kind
 from exam.usecases import delivery
-from exam.usecases.delivery import DeliveryError, Events, _finish, _serve_next, ms
+from exam.usecases.delivery import DeliveryError, _finish, _serve_next
+from exam.usecases.events import Events, ms
 from proctoring import log
 
 # -- the store ----------------------------------------------------------------------

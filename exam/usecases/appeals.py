@@ -21,7 +21,8 @@ from exam.adapters.models import Appeal, Attempt, Enrollment, Exam, Publication,
 from exam.adapters.runtime import ExamRuntime
 from exam.cat.replay import rescore_section
 from exam.errors import Kind
-from exam.usecases.delivery import DeliveryError, Events, _result_record, event
+from exam.usecases.delivery import DeliveryError, _result_record
+from exam.usecases.events import Events, event
 from proctoring import log
 from proctoring.canonical import text_sha256
 

@@ -20,14 +20,8 @@ from sqlalchemy.orm import Session
 
 from exam.adapters.models import Attempt, Enrollment, Exam
 from exam.adapters.runtime import ExamRuntime
-from exam.usecases.delivery import (
-    DeliveryError,
-    _canonical,
-    definition_sha256,
-    event,
-    finish_on_deadline,
-    ms,
-)
+from exam.usecases.delivery import DeliveryError, _canonical, definition_sha256, finish_on_deadline
+from exam.usecases.events import event, ms
 from itembank.models import Item
 from proctoring import log
 from proctoring.models import LogEntry

@@ -21,15 +21,9 @@ from exam.cat.blueprint import ExamConfig
 from exam.errors import Kind
 from exam.usecases.builder import ExamForm
 from exam.usecases.credentials import replace_passwords
-from exam.usecases.delivery import (
-    DeliveryError,
-    definition_sha256,
-    enrolled_event,
-    event,
-    ms,
-    new_exam,
-)
+from exam.usecases.delivery import DeliveryError, definition_sha256, enrolled_event, new_exam
 from exam.usecases.enrollment import EnrollmentRow
+from exam.usecases.events import event, ms
 from itembank import repository
 from itembank.content import Problem
 from itembank.models import Item

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from exam.adapters.models import Enrollment, Exam, User
 from exam.adapters.security import end_sessions
-from exam.usecases.delivery import event
+from exam.usecases.events import event
 from proctoring import log
 
 

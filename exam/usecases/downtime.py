@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from exam.adapters.database import begin_write
 from exam.adapters.models import Attempt, Exam, Heartbeat
-from exam.usecases.delivery import event, ms
+from exam.usecases.events import event, ms
 from proctoring import log
 
 BEAT_S = 1.0

@@ -18,7 +18,8 @@ from exam.adapters.models import Attempt, Enrollment, Response
 from exam.adapters.runtime import ExamRuntime
 from exam.cat import engine, fixed
 from exam.errors import Kind
-from exam.usecases.delivery import DeliveryError, Events, _finish, _serve_next
+from exam.usecases.delivery import DeliveryError, _finish, _serve_next
+from exam.usecases.events import Events
 from proctoring import log
 
 ANSWERED, UNANSWERED, DOUBTFUL = "answered", "unanswered", "ragu-ragu"

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from exam.adapters.models import Attempt, Enrollment, Exam, Publication
 from exam.cat.blueprint import ExamConfig
-from exam.usecases.delivery import DeliveryError, event
+from exam.usecases.delivery import DeliveryError
+from exam.usecases.events import event
 from exam.usecases.integrity import check_exam, exam_log_end
 from exam.usecases.score_check import checked_rows
 from proctoring import checkpoints, cosignatures, log

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from exam.adapters.models import Attempt, ContactGap, Enrollment, Exam, ProctorRoom, RoomPause, User
 from exam.errors import Kind
-from exam.usecases.delivery import DeliveryError, event, ms
+from exam.usecases.delivery import DeliveryError
+from exam.usecases.events import event, ms
 from proctoring import log, outages
 from proctoring.outages import OutageRules, Silence
 
